@@ -53,7 +53,7 @@ class PerformanceSpec(BaseModel):
 class MonitoringSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    schedule: str = Field("0 0 6 * * ?", description="Quartz cron of the monitor job (the loader validates it).")
+    schedule: str = Field("0 0 6 * * ?", description="Quartz cron of the monitor job.")
     granularity: Granularity = Field("1 day", description="Width of a production window.")
     min_samples: int = Field(
         500, ge=1, description="Windows with fewer valid values are 'insufficient data', never drift."
