@@ -1,0 +1,1 @@
+"""Building blocks the environment stacks compose: typed config, constructs, guardrails, review."""

@@ -1,0 +1,95 @@
+"""The only module that imports cdktf and the Databricks provider bindings.
+
+CDKTF is no longer maintained upstream; its fork CDK Terrain ships the same API as ``cdktn`` and
+``cdktn_provider_databricks``. Moving is a change to the imports below and nothing else.
+"""
+
+from __future__ import annotations
+
+from cdktf import (
+    App,
+    AssetType,
+    AzurermBackend,
+    Fn,
+    GcsBackend,
+    LocalBackend,
+    S3Backend,
+    TerraformAsset,
+    TerraformOutput,
+    TerraformStack,
+    Testing,
+)
+from cdktf_cdktf_provider_databricks.catalog import Catalog
+from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy
+from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
+from cdktf_cdktf_provider_databricks.data_databricks_service_principal import DataDatabricksServicePrincipal
+from cdktf_cdktf_provider_databricks.directory import Directory
+from cdktf_cdktf_provider_databricks.entitlements import Entitlements
+from cdktf_cdktf_provider_databricks.file import File
+from cdktf_cdktf_provider_databricks.grant import Grant
+from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
+from cdktf_cdktf_provider_databricks.group import Group
+from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList
+from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobTask, JobTaskDependsOn, JobTaskLibrary
+from cdktf_cdktf_provider_databricks.mlflow_experiment import MlflowExperiment
+from cdktf_cdktf_provider_databricks.model_serving import (
+    ModelServing,
+    ModelServingAiGatewayRateLimits,
+    ModelServingTags,
+)
+from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
+from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
+from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
+from cdktf_cdktf_provider_databricks.schema import Schema
+from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl
+from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
+from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
+from cdktf_cdktf_provider_databricks.volume import Volume
+from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf
+from constructs import Construct
+
+__all__ = [
+    "App",
+    "AssetType",
+    "AzurermBackend",
+    "Catalog",
+    "ClusterPolicy",
+    "Construct",
+    "DataDatabricksGroup",
+    "DataDatabricksServicePrincipal",
+    "DatabricksProvider",
+    "Directory",
+    "Entitlements",
+    "File",
+    "Fn",
+    "GcsBackend",
+    "Grant",
+    "Grants",
+    "GrantsGrant",
+    "Group",
+    "IpAccessList",
+    "Job",
+    "JobJobCluster",
+    "JobTask",
+    "JobTaskDependsOn",
+    "JobTaskLibrary",
+    "LocalBackend",
+    "MlflowExperiment",
+    "ModelServing",
+    "ModelServingAiGatewayRateLimits",
+    "ModelServingTags",
+    "Permissions",
+    "PermissionsAccessControl",
+    "RegisteredModel",
+    "S3Backend",
+    "Schema",
+    "SecretAcl",
+    "SecretScope",
+    "ServicePrincipal",
+    "TerraformAsset",
+    "TerraformOutput",
+    "TerraformStack",
+    "Testing",
+    "Volume",
+    "WorkspaceConf",
+]

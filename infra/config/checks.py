@@ -1,0 +1,227 @@
+"""Rules that span several fields or files; each returns Problems with exact key paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from infra.config.compute import is_gpu_node
+from infra.config.cron import cron_problem
+from infra.config.environment import REQUIRED_TAGS, EnvironmentConfig
+from infra.config.errors import Problem
+from infra.config.model_spec import ModelSpec
+from infra.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
+
+
+def _allowed(values: object) -> str:
+    return ", ".join(sorted(values))  # type: ignore[call-overload]
+
+
+def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
+    for tag in REQUIRED_TAGS:
+        if not env.tags.get(tag):
+            yield Problem(
+                file,
+                ("tags", tag),
+                "required tag is missing",
+                show_value=False,
+                allowed=f"tags must set {', '.join(REQUIRED_TAGS)}",
+            )
+    if env.tags.get("env") and env.tags["env"] != env.environment:
+        yield Problem(
+            file, ("tags", "env"), "must equal the environment name", env.tags["env"], env.environment
+        )
+    yield from _check_compute(env, file)
+    yield from _check_run_as(env, file)
+    if env.is_prod and not env.network.ip_access_lists:
+        yield Problem(
+            file, ("network", "ip_access_lists"), "prod needs at least one IP access list", show_value=False
+        )
+    if env.is_prod and not env.logging.cluster_log_volume:
+        yield Problem(
+            file,
+            ("logging", "cluster_log_volume"),
+            "prod job clusters must deliver logs",
+            None,
+            "a UC volume name",
+        )
+    names = [s.name for s in env.secret_scopes]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield Problem(file, ("secret_scopes", i, "name"), "duplicate secret scope", name)
+    if env.artifacts.schema_name not in env.catalog.schemas:
+        yield Problem(
+            file,
+            ("artifacts", "schema_name"),
+            "not a platform schema",
+            env.artifacts.schema_name,
+            _allowed(env.catalog.schemas),
+        )
+
+
+def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
+    for name, profile in env.compute.profiles().items():
+        wants_gpu = name == "gpu_training"
+        for i, node in enumerate(profile.node_types):
+            if is_gpu_node(node) != wants_gpu:
+                kind = "a GPU" if is_gpu_node(node) else "a CPU"
+                yield Problem(
+                    file,
+                    ("compute", name, "node_types", i),
+                    f"{kind} node type in the {name} policy",
+                    node,
+                    "GPU node types only" if wants_gpu else "CPU node types only",
+                )
+        if wants_gpu and "gpu" not in profile.runtime:
+            yield Problem(
+                file,
+                ("compute", name, "runtime"),
+                "GPU training needs a GPU ML runtime",
+                profile.runtime,
+                "e.g. 15.4.x-gpu-ml-scala2.12",
+            )
+    interactive = env.compute.interactive
+    if interactive is not None:
+        if env.is_prod:
+            yield Problem(
+                file,
+                ("compute", "interactive"),
+                "no all-purpose compute in prod",
+                show_value=False,
+                allowed="null",
+            )
+        if interactive.autotermination_minutes is None:
+            yield Problem(
+                file,
+                ("compute", "interactive", "autotermination_minutes"),
+                "interactive compute must auto-terminate",
+                None,
+                "10-120 minutes",
+            )
+
+
+def _check_run_as(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
+    run_as = env.jobs.run_as
+    if run_as is None and env.environment != "dev":
+        yield Problem(
+            file,
+            ("jobs", "run_as"),
+            f"{env.environment} jobs must run as a service principal",
+            None,
+            _allowed(env.service_principals) or "a key of service_principals",
+        )
+    elif run_as is not None and run_as not in env.service_principals:
+        yield Problem(
+            file,
+            ("jobs", "run_as"),
+            "unknown service principal",
+            run_as,
+            _allowed(env.service_principals) or "none configured",
+        )
+
+
+def check_roles_against_env(roles: RoleMatrix, env: EnvironmentConfig, env_file: str) -> Iterator[Problem]:
+    for key in roles.groups():
+        if key not in env.groups:
+            yield Problem(
+                env_file, ("groups", key), "role from policies/rbac/roles.yaml has no group", show_value=False
+            )
+    for key in env.groups:
+        if key not in roles.groups():
+            yield Problem(env_file, ("groups", key), "unknown role", key, _allowed(roles.groups()))
+    for key in roles.service_principals():
+        if key not in env.service_principals:
+            yield Problem(
+                env_file,
+                ("service_principals", key),
+                "role from policies/rbac/roles.yaml needs a service principal",
+                show_value=False,
+            )
+    principals = set(roles.groups()) | set(env.groups.values())
+    for i, grant in enumerate(env.grants):
+        if grant.principal not in principals:
+            yield Problem(
+                env_file, ("grants", i, "principal"), "unknown group", grant.principal, _allowed(principals)
+            )
+        yield from _check_grant_target(grant.securable, grant.privileges, env, env_file, ("grants", i))
+
+
+def _check_grant_target(
+    securable: str,
+    privileges: tuple[str, ...],
+    env: EnvironmentConfig,
+    file: str,
+    path: tuple[str | int, ...],
+) -> Iterator[Problem]:
+    kind, _, name = securable.partition(":")
+    if kind == "catalog" and not name:
+        valid = CATALOG_PRIVILEGES
+    elif kind == "schema" and name in env.catalog.schemas:
+        valid = SCHEMA_PRIVILEGES
+    else:
+        allowed = "catalog, " + ", ".join(f"schema:{s}" for s in env.catalog.schemas)
+        yield Problem(file, (*path, "securable"), "unknown securable", securable, allowed)
+        return
+    for j, privilege in enumerate(privileges):
+        if privilege not in valid:
+            yield Problem(
+                file, (*path, "privileges", j), f"unknown privilege for a {kind}", privilege, _allowed(valid)
+            )
+
+
+def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> Iterator[Problem]:
+    for key, role in roles.roles.items():
+        for env in envs:
+            for j, p in enumerate(role.catalog.for_env(env) or ()):
+                if p not in CATALOG_PRIVILEGES:
+                    yield Problem(
+                        file,
+                        ("roles", key, "catalog", env, j),
+                        "unknown privilege for a catalog",
+                        p,
+                        _allowed(CATALOG_PRIVILEGES),
+                    )
+            for schema, per_env in role.schemas.items():
+                for j, p in enumerate(per_env.for_env(env) or ()):
+                    if p not in SCHEMA_PRIVILEGES:
+                        yield Problem(
+                            file,
+                            ("roles", key, "schemas", schema, env, j),
+                            "unknown privilege for a schema",
+                            p,
+                            _allowed(SCHEMA_PRIVILEGES),
+                        )
+            for j, p in enumerate(role.models.for_env(env) or ()):
+                if p not in MODEL_PRIVILEGES:
+                    yield Problem(
+                        file,
+                        ("roles", key, "models", env, j),
+                        "unknown privilege for a model",
+                        p,
+                        _allowed(MODEL_PRIVILEGES),
+                    )
+
+
+def check_model(
+    model: ModelSpec, roles: RoleMatrix, file: str, path: tuple[str | int, ...]
+) -> Iterator[Problem]:
+    if model.owner_group not in roles.groups():
+        yield Problem(
+            file, (*path, "owner_group"), "unknown group", model.owner_group, _allowed(roles.groups())
+        )
+    for section in ("training", "monitoring"):
+        cron = getattr(model, section).schedule
+        if (why := cron_problem(cron)) is not None:
+            yield Problem(file, (*path, section, "schedule"), f"invalid cron: {why}", cron)
+    features = set(model.data.features)
+    for column in ("sensitive_attribute", "segment_column"):
+        value = getattr(model.data, column)
+        if value is not None and value not in features:
+            yield Problem(
+                file,
+                (*path, "data", column),
+                "must be one of the model's features",
+                value,
+                _allowed(features),
+            )
+    if model.data.label in features:
+        yield Problem(file, (*path, "data", "label"), "the label cannot also be a feature", model.data.label)

@@ -1,0 +1,151 @@
+"""One environment's settings (``stacks/<env>.yaml``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from infra.config.base import Spec
+from infra.config.compute import ComputeConfig
+
+EnvName = Literal["dev", "staging", "prod"]
+ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")
+REQUIRED_TAGS: tuple[str, ...] = ("team", "cost_center", "env")
+
+
+class WorkspaceConfig(Spec):
+    host: str | None = Field(
+        None,
+        pattern=r"^https://[A-Za-z0-9.-]+$",
+        description="Workspace URL. None = taken from the account stack's output (greenfield).",
+    )
+    workspace_id: str | None = Field(None, description="Numeric workspace id of an existing workspace.")
+
+
+class LocalBackend(Spec):
+    type: Literal["local"] = "local"
+    path: str | None = Field(None, description="State file; None = terraform.<env>.tfstate in the repo.")
+
+
+class S3Backend(Spec):
+    type: Literal["s3"]
+    bucket: str
+    key: str
+    region: str
+    dynamodb_table: str | None = Field(None, description="Lock table; None = S3 native locking.")
+    encrypt: bool = True
+
+
+class AzureBackend(Spec):
+    type: Literal["azurerm"]
+    resource_group_name: str
+    storage_account_name: str
+    container_name: str
+    key: str
+
+
+class GcsBackend(Spec):
+    type: Literal["gcs"]
+    bucket: str
+    prefix: str
+
+
+Backend = LocalBackend | S3Backend | AzureBackend | GcsBackend
+
+
+class ServicePrincipal(Spec):
+    display_name: str = Field(min_length=3, description="Display name of the service principal.")
+    application_id: str | None = Field(
+        None, description="Existing principal's application id; None = the stack creates it."
+    )
+
+
+class CatalogConfig(Spec):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,254}$", description="Unity Catalog catalog name.")
+    create: bool = Field(True, description="False = use an existing catalog (the stack only grants).")
+    storage_root: str | None = Field(None, description="Managed location; None = the metastore's.")
+    schemas: tuple[str, ...] = Field(
+        ("features", "inference_logs", "monitoring", "models"),
+        description="Schemas the platform owns in the catalog.",
+    )
+
+
+class Grant(Spec):
+    """An extra grant beyond the role matrix, e.g. a partner team reading the monitoring schema."""
+
+    principal: str = Field(description="A role key from policies/rbac/roles.yaml or a configured group.")
+    securable: str = Field(description="'catalog' or 'schema:<name>'.")
+    privileges: tuple[str, ...] = Field(min_length=1)
+
+
+class JobsConfig(Spec):
+    run_as: str | None = Field(
+        None,
+        description="Service principal key (service_principals.<key>) jobs run as; required outside dev.",
+    )
+    notification_emails: tuple[str, ...] = Field(min_length=1, description="Failure notifications.")
+    timeout_seconds: int = Field(7200, ge=60, le=172800)
+    max_retries: int = Field(1, ge=0, le=5)
+    min_retry_interval_millis: int = Field(300_000, ge=0)
+    pause_schedules: bool = Field(False, description="Create schedules paused (useful in dev).")
+
+
+class SecurityConfig(Spec):
+    """Security Reference Architecture settings; hardening on unless a cost is named."""
+
+    max_token_lifetime_days: int = Field(90, ge=1, le=730)
+    results_download: bool = Field(False, description="Notebook results download (SRA: off).")
+    notebook_export: bool = Field(False, description="Notebook export (SRA: off).")
+    table_clipboard: bool = Field(False, description="Notebook table clipboard (SRA: off).")
+    dbfs_file_browser: bool = False
+    verbose_audit_logs: bool = True
+
+
+class IpAccessList(Spec):
+    label: str
+    list_type: Literal["ALLOW", "BLOCK"] = "ALLOW"
+    addresses: tuple[str, ...] = Field(min_length=1)
+
+
+class NetworkConfig(Spec):
+    ip_access_lists: tuple[IpAccessList, ...] = ()
+
+
+class SecretScopeConfig(Spec):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    keys: tuple[str, ...] = Field((), description="Keys the jobs expect; values are put in out of band.")
+
+
+class ArtifactsConfig(Spec):
+    volume: str = Field("artifacts", pattern=r"^[a-z][a-z0-9_]*$", description="UC volume for the wheel.")
+    schema_name: str = Field("models", description="Schema that holds the artifacts volume.")
+
+
+class LoggingConfig(Spec):
+    cluster_log_volume: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_]*$", description="UC volume for cluster logs (required in prod)."
+    )
+
+
+class EnvironmentConfig(Spec):
+    environment: EnvName
+    workspace: WorkspaceConfig = WorkspaceConfig()
+    state_backend: Backend = Field(LocalBackend(), discriminator="type")
+    catalog: CatalogConfig
+    groups: dict[str, str] = Field(description="Role key -> workspace group display name.")
+    service_principals: dict[str, ServicePrincipal] = Field(default_factory=dict)
+    tags: dict[str, str]
+    compute: ComputeConfig
+    jobs: JobsConfig
+    security: SecurityConfig = SecurityConfig()
+    network: NetworkConfig = NetworkConfig()
+    secret_scopes: tuple[SecretScopeConfig, ...] = ()
+    grants: tuple[Grant, ...] = ()
+    artifacts: ArtifactsConfig = ArtifactsConfig()
+    logging: LoggingConfig = LoggingConfig()
+    monthly_budget_usd: float | None = Field(None, gt=0, description="Budget cap reported in the review.")
+
+    @property
+    def is_prod(self) -> bool:
+        return self.environment == "prod"

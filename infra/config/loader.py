@@ -1,0 +1,193 @@
+"""Read, merge and validate configuration: the only way config enters the platform.
+
+Order: YAML (syntax) -> pydantic (types, ranges, unknown keys) -> cross-file checks. Everything is
+checked before anything is built, and all problems are reported together.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from infra.config.checks import check_environment, check_model, check_role_matrix, check_roles_against_env
+from infra.config.environment import ENV_NAMES, EnvironmentConfig
+from infra.config.errors import ConfigError, Problem
+from infra.config.model_spec import ModelSpec
+from infra.config.pydantic_errors import problems_from
+from infra.config.roles import RoleMatrix
+from infra.config.yaml_io import display_path, read_yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_DIR = REPO_ROOT / "stacks"
+DEFAULT_POLICIES_DIR = REPO_ROOT / "policies"
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Everything one environment stack is built from, validated."""
+
+    env: EnvironmentConfig
+    models: tuple[ModelSpec, ...]
+    roles: RoleMatrix
+    policies_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.env.environment
+
+    def model(self, name: str) -> ModelSpec:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(f"unknown model {name!r}; configured: {', '.join(m.name for m in self.models)}")
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key; anything else in ``override`` replaces the base value."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _parse(model_cls: Any, data: Any, file: str, problems: list[Problem], prefix: tuple = ()) -> Any:
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(problems_from(exc, file, model_cls, prefix))
+        return None
+
+
+def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> EnvironmentConfig:
+    if env not in ENV_NAMES:
+        raise ConfigError.single(
+            display_path(config_dir), (), "unknown environment", env, ", ".join(ENV_NAMES)
+        )
+    path = config_dir / f"{env}.yaml"
+    problems: list[Problem] = []
+    parsed = _parse(EnvironmentConfig, read_yaml(path), display_path(path), problems)
+    if parsed is not None and parsed.environment != env:
+        problems.append(
+            Problem(display_path(path), ("environment",), "must match the file name", parsed.environment, env)
+        )
+    if problems:
+        raise ConfigError(problems)
+    return parsed
+
+
+def _override_path(raw: dict[str, Any], env: str, loc: tuple[str | int, ...]) -> bool:
+    """True when the value at ``loc`` came from the model's ``overrides.<env>`` block."""
+    node: Any = raw.get("overrides", {}).get(env, {})
+    for part in loc:
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelSpec, ...]:
+    """Models with ``defaults`` and ``overrides.<env>`` applied, in file order."""
+    path = config_dir / "models.yaml"
+    file = display_path(path)
+    data = read_yaml(path)
+    unknown = set(data) - {"defaults", "models"}
+    if unknown:
+        raise ConfigError.single(
+            file, (sorted(unknown)[0],), "unknown key", sorted(unknown)[0], "defaults, models"
+        )
+    defaults, raw_models = data.get("defaults") or {}, data.get("models")
+    if not isinstance(raw_models, list) or not raw_models:
+        raise ConfigError.single(file, ("models",), "must be a non-empty list of models", raw_models)
+    problems: list[Problem] = []
+    models: list[ModelSpec] = []
+    seen: dict[str, int] = {}
+    for i, raw in enumerate(raw_models):
+        if not isinstance(raw, dict):
+            problems.append(Problem(file, ("models", i), "must be a mapping", raw))
+            continue
+        name = raw.get("name")
+        if name in seen:
+            problems.append(
+                Problem(
+                    file, ("models", i, "name"), f"duplicate model name (first at models[{seen[name]}])", name
+                )
+            )
+            continue
+        seen[name] = i
+        overrides = raw.get("overrides") or {}
+        bad_envs = [k for k in overrides if k not in ENV_NAMES]
+        for k in bad_envs:
+            problems.append(
+                Problem(file, ("models", i, "overrides", k), "unknown environment", k, ", ".join(ENV_NAMES))
+            )
+        body = {k: v for k, v in raw.items() if k != "overrides"}
+        merged = deep_merge(deep_merge(defaults, body), overrides.get(env) or {})
+        before = len(problems)
+        model = _parse(ModelSpec, merged, file, problems)
+        for j in range(before, len(problems)):  # point at the override that introduced the value
+            p = problems[j]
+            base = ("models", i, "overrides", env) if _override_path(raw, env, p.path) else ("models", i)
+            problems[j] = Problem(p.file, (*base, *p.path), p.message, p.value, p.allowed, p.show_value)
+        if model is not None:
+            models.append(model)
+    if problems:
+        raise ConfigError(problems)
+    return tuple(models)
+
+
+def load_roles(policies_dir: Path = DEFAULT_POLICIES_DIR) -> RoleMatrix:
+    path = policies_dir / "rbac" / "roles.yaml"
+    file = display_path(path)
+    problems: list[Problem] = []
+    roles = _parse(RoleMatrix, read_yaml(path), file, problems)
+    if roles is not None:
+        problems.extend(check_role_matrix(roles, file, ENV_NAMES))
+    if problems:
+        raise ConfigError(problems)
+    return roles
+
+
+def load_platform(
+    env: str, config_dir: Path = DEFAULT_CONFIG_DIR, policies_dir: Path = DEFAULT_POLICIES_DIR
+) -> PlatformConfig:
+    """Load and cross-check one environment. Raises ConfigError listing every problem found."""
+    problems: list[Problem] = []
+    parts: dict[str, Any] = {}
+    for key, loader in (
+        ("env", lambda: load_environment(env, config_dir)),
+        ("models", lambda: load_models(env, config_dir)),
+        ("roles", lambda: load_roles(policies_dir)),
+    ):
+        try:
+            parts[key] = loader()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    env_cfg, models, roles = parts["env"], parts["models"], parts["roles"]
+    env_file = display_path(config_dir / f"{env}.yaml")
+    models_file = display_path(config_dir / "models.yaml")
+    problems.extend(check_environment(env_cfg, env_file))
+    problems.extend(check_roles_against_env(roles, env_cfg, env_file))
+    for i, model in enumerate(models):
+        problems.extend(check_model(model, roles, models_file, ("models", i)))
+        if model.training.compute == "gpu" and env_cfg.compute.gpu_training is None:
+            problems.append(
+                Problem(
+                    models_file,
+                    ("models", i, "training", "compute"),
+                    "no GPU training compute in this environment",
+                    "gpu",
+                    "cpu",
+                )
+            )
+    if problems:
+        raise ConfigError(problems)
+    return PlatformConfig(env_cfg, models, roles, policies_dir)

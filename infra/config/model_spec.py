@@ -1,0 +1,108 @@
+"""A model declared once (``stacks/models.yaml``), resolved per environment.
+
+The stacks turn it into experiments, registered models, jobs and endpoints; ``ml_jobs`` reads the
+very same resolved spec to train, gate, promote and monitor.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from infra.config.base import Spec
+from infra.config.monitoring import MonitoringSpec
+
+MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
+"""``department_usecase_algorithm``, e.g. ``marketing_churn_gbm``."""
+
+
+class DataSpec(Spec):
+    table: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Training table in the features schema.")
+    label: str = Field(description="Binary label column (0/1).")
+    id_column: str = "customer_id"
+    timestamp_column: str = "event_ts"
+    numeric_features: tuple[str, ...] = Field(min_length=1)
+    categorical_features: tuple[str, ...] = ()
+    sensitive_attribute: str | None = Field(None, description="Column for the fairness gate.")
+    segment_column: str | None = Field(None, description="Column for the per-segment floor gate.")
+    training_window_days: int | None = Field(
+        None, ge=1, description="Retraining uses the last N days of the table; None = all of it."
+    )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric_features + self.categorical_features
+
+
+class TrainingSpec(Spec):
+    schedule: str = Field("0 0 3 ? * MON", description="Quartz cron of the training job.")
+    timezone: str = "UTC"
+    compute: Literal["cpu", "gpu"] = "cpu"
+    n_trials: int = Field(20, ge=1, le=500, description="Optuna trials.")
+    seed: int = 42
+    test_size: float = Field(0.2, gt=0.05, lt=0.5)
+    timeout_seconds: int | None = Field(None, ge=60, description="None = the environment's job timeout.")
+
+
+class ValidationSpec(Spec):
+    """Gates a challenger must pass before it may be promoted."""
+
+    min_roc_auc: float = Field(0.70, ge=0.5, le=1.0)
+    min_f1: float = Field(0.0, ge=0.0, le=1.0)
+    max_regression: float = Field(0.01, ge=0.0, le=0.5, description="Allowed ROC-AUC drop vs champion.")
+    segment_min_roc_auc: float | None = Field(0.60, ge=0.5, le=1.0, description="Floor in every segment.")
+    max_demographic_parity_diff: float | None = Field(0.15, ge=0.0, le=1.0)
+    max_latency_ms: float = Field(50.0, gt=0, description="p95 single-row prediction latency budget.")
+    max_model_size_mb: float = Field(100.0, gt=0)
+
+
+class PromotionSpec(Spec):
+    require_approval: bool = Field(False, description="Promotion waits for an `approve` record.")
+    min_improvement: float = Field(
+        0.0, ge=0.0, le=0.5, description="Retraining promotes only when the challenger wins by this margin."
+    )
+
+
+class ServingSpec(Spec):
+    enabled: bool = False
+    workload_size: Literal["Small", "Medium", "Large"] = "Small"
+    scale_to_zero: bool | None = Field(None, description="None = on outside prod, off in prod.")
+    rollout: Literal["canary", "blue_green", "shadow"] = "canary"
+    canary_steps: tuple[int, ...] = Field((10, 50, 100), description="Traffic % steps for canary rollouts.")
+    rate_limit_per_minute: int = Field(1000, ge=1)
+    ready_timeout_seconds: int = Field(1200, ge=10)
+
+    @model_validator(mode="after")
+    def _steps_increase_to_100(self) -> ServingSpec:
+        steps = self.canary_steps
+        if not steps or steps[-1] != 100 or any(b <= a for a, b in pairwise(steps)):
+            raise ValueError(f"canary_steps must increase and end at 100, got {list(steps)}")
+        if any(s <= 0 for s in steps):
+            raise ValueError(f"canary_steps must be positive percentages, got {list(steps)}")
+        return self
+
+
+class ModelSpec(Spec):
+    """A model as one environment sees it (overrides already applied)."""
+
+    name: str = Field(pattern=MODEL_NAME_PATTERN, description="department_usecase_algorithm")
+    description: str = ""
+    owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
+    data: DataSpec
+    training: TrainingSpec = TrainingSpec()
+    validation: ValidationSpec = ValidationSpec()
+    promotion: PromotionSpec = PromotionSpec()
+    serving: ServingSpec = ServingSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
+
+    def scale_to_zero(self, env: str) -> bool:
+        """The one place the 'None means computed' rule for scale-to-zero lives."""
+        if self.serving.scale_to_zero is not None:
+            return self.serving.scale_to_zero
+        return env != "prod"
+
+    def full_name(self, catalog: str, schema: str = "models") -> str:
+        """Three-level Unity Catalog name."""
+        return f"{catalog}.{schema}.{self.name}"
