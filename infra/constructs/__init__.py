@@ -1,0 +1,1 @@
+"""Constructs: one concern per module, each taking ``(scope, id, props)``."""

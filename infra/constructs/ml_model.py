@@ -1,0 +1,178 @@
+"""Everything one model needs in one environment: experiment, UC model, and its jobs.
+
+Jobs: ``train`` (train -> validate -> promote [-> deploy]) on a schedule, ``monitor`` on its own
+schedule, and ``retrain`` (retrain [-> deploy]) that the monitor triggers; one run at a time each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from infra.cdk import (
+    Construct,
+    Job,
+    JobJobCluster,
+    JobTask,
+    JobTaskDependsOn,
+    JobTaskLibrary,
+    MlflowExperiment,
+    RegisteredModel,
+)
+from infra.config.model_spec import ModelSpec
+from infra.constructs._grants import GrantSet
+from infra.constructs._permissions import object_permissions
+from infra.naming import WHEEL_PACKAGE, experiment_path, job_name, platform_tags
+
+
+@dataclass(frozen=True)
+class JobCompute:
+    """A job cluster's shape, inside the policy it references."""
+
+    policy_id: str
+    runtime: str
+    node_type: str
+    max_workers: int
+
+
+@dataclass(frozen=True)
+class JobDefaults:
+    notification_emails: tuple[str, ...]
+    timeout_seconds: int
+    max_retries: int
+    min_retry_interval_millis: int
+    run_as: str | None
+    """Application id of the service principal jobs run as; None = the deploying identity (dev)."""
+    pause_schedules: bool = False
+    log_destination: str | None = None
+    spark_env_vars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelResourcesProps:
+    env: str
+    model: ModelSpec
+    catalog: str
+    schema: str
+    owner: str
+    tags: Mapping[str, str]
+    wheel_path: str
+    training_compute: JobCompute
+    inference_compute: JobCompute
+    jobs: JobDefaults
+    job_access: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    experiment_access: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    model_grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    prevent_destroy: bool = False
+
+
+class ModelResources(Construct):
+    def __init__(self, scope: Construct, id_: str, props: ModelResourcesProps) -> None:
+        super().__init__(scope, id_)
+        self.props = props
+        m = props.model
+        self.tags = platform_tags(props.tags, model=m.name)
+        self.experiment = MlflowExperiment(
+            self,
+            "experiment",
+            name=experiment_path(props.env, m.name),
+            description=m.description[:1000] or None,
+        )
+        object_permissions(
+            self, "experiment-permissions", props.experiment_access, experiment_id=self.experiment.id
+        )
+        lifecycle = {"prevent_destroy": True} if props.prevent_destroy else None
+        self.registered_model = RegisteredModel(
+            self,
+            "registered-model",
+            catalog_name=props.catalog,
+            schema_name=props.schema,
+            name=m.name,
+            owner=props.owner,
+            comment=m.description or None,
+            lifecycle=lifecycle,
+        )
+        self._model_grants = GrantSet(self, "model-grants", {"model": self.registered_model.id})
+        for principal, privileges in sorted(props.model_grants.items()):
+            self._model_grants.add(principal, privileges)
+
+        serving = m.serving.enabled
+        train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
+        self.train_job = self._job("train", train_tasks, props.training_compute, m.training.schedule)
+        self.monitor_job = self._job("monitor", ["monitor"], props.inference_compute, m.monitoring.schedule)
+        retrain_tasks = ["retrain", *(["deploy"] if serving else [])]
+        self.retrain_job = self._job("retrain", retrain_tasks, props.training_compute, None)
+
+    def grant(self, principal: str, privileges: tuple[str, ...]) -> None:
+        """Grant privileges on the registered model (e.g. EXECUTE to load it for scoring)."""
+        self._model_grants.add(principal, privileges)
+
+    def _parameters(self, entry_point: str) -> dict[str, str]:
+        m, env = self.props.model, self.props.env
+        params = {"model": m.name, "env": env}
+        if entry_point == "deploy":
+            params |= {
+                "workload_size": m.serving.workload_size,
+                "scale_to_zero": "true" if m.scale_to_zero(env) else "false",
+                "rollout": m.serving.rollout,
+            }
+        return params
+
+    def _cluster(self, compute: JobCompute) -> dict[str, object]:
+        jobs = self.props.jobs
+        cluster: dict[str, object] = {
+            "policy_id": compute.policy_id,
+            "apply_policy_default_values": True,
+            "spark_version": compute.runtime,
+            "node_type_id": compute.node_type,
+            "driver_node_type_id": compute.node_type,
+            "data_security_mode": "SINGLE_USER",
+            "autoscale": {"min_workers": 1, "max_workers": compute.max_workers},
+            "custom_tags": self.tags,
+            "spark_env_vars": dict(sorted({"MLOPS_ENV": self.props.env, **jobs.spark_env_vars}.items())),
+        }
+        if jobs.log_destination:
+            cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
+        return cluster
+
+    def _job(self, purpose: str, entry_points: list[str], compute: JobCompute, cron: str | None) -> Job:
+        props, jobs = self.props, self.props.jobs
+        tasks = []
+        for i, entry_point in enumerate(entry_points):
+            tasks.append(
+                JobTask(
+                    task_key=entry_point,
+                    depends_on=[JobTaskDependsOn(task_key=entry_points[i - 1])] if i else None,
+                    job_cluster_key="main",
+                    python_wheel_task={
+                        "package_name": WHEEL_PACKAGE,
+                        "entry_point": entry_point,
+                        "named_parameters": self._parameters(entry_point),
+                    },
+                    library=[JobTaskLibrary(whl=props.wheel_path)],
+                    max_retries=jobs.max_retries,
+                    min_retry_interval_millis=jobs.min_retry_interval_millis,
+                    timeout_seconds=jobs.timeout_seconds,
+                )
+            )
+        settings: dict[str, object] = {
+            "name": job_name(props.env, props.model.name, purpose),
+            "max_concurrent_runs": 1,
+            "timeout_seconds": props.model.training.timeout_seconds or jobs.timeout_seconds,
+            "tags": self.tags,
+            "email_notifications": {"on_failure": list(jobs.notification_emails)},
+            "job_cluster": [JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
+            "task": tasks,
+            "queue": {"enabled": True},
+        }
+        if cron is not None:
+            settings["schedule"] = {
+                "quartz_cron_expression": cron,
+                "timezone_id": props.model.training.timezone,
+                "pause_status": "PAUSED" if jobs.pause_schedules else "UNPAUSED",
+            }
+        if jobs.run_as:
+            settings["run_as"] = {"service_principal_name": jobs.run_as}
+        job = Job(self, f"{purpose}-job", **settings)
+        object_permissions(self, f"{purpose}-job-permissions", props.job_access, job_id=job.id)
+        return job

@@ -1,0 +1,24 @@
+"""Secret scopes and their ACLs. Values never pass through Terraform: see README 'Secrets'."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from infra.cdk import Construct, SecretAcl, SecretScope
+
+
+@dataclass(frozen=True)
+class SecretScopeProps:
+    name: str
+    acls: Mapping[str, tuple[str, str]]
+    """Role -> (principal name, READ | WRITE | MANAGE); the role keeps construct IDs stable."""
+
+
+class PlatformSecretScope(Construct):
+    def __init__(self, scope: Construct, id_: str, props: SecretScopeProps) -> None:
+        super().__init__(scope, id_)
+        self.scope = SecretScope(self, "Resource", name=props.name)
+        self.name = props.name
+        for role, (principal, permission) in sorted(props.acls.items()):
+            SecretAcl(self, f"acl-{role}", scope=self.scope.name, principal=principal, permission=permission)

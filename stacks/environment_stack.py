@@ -1,0 +1,253 @@
+"""One environment's workspace setup as a Terraform stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.cdk import (
+    AzurermBackend,
+    Construct,
+    DatabricksProvider,
+    GcsBackend,
+    LocalBackend,
+    S3Backend,
+    TerraformOutput,
+    TerraformStack,
+)
+from infra.config import PlatformConfig
+from infra.config.environment import (
+    AzureBackend,
+)
+from infra.config.environment import (
+    GcsBackend as GcsBackendConfig,
+)
+from infra.config.environment import (
+    S3Backend as S3BackendConfig,
+)
+from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
+from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
+from infra.constructs.identities import Identities, IdentitiesProps
+from infra.constructs.ml_model import JobCompute, JobDefaults, ModelResources, ModelResourcesProps
+from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
+from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
+from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
+from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
+from infra.naming import endpoint_name, folder_path, platform_tags, secret_ref, volume_path
+
+WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
+LOG_SCHEMA = "monitoring"
+
+
+class EnvironmentStack(TerraformStack):
+    """Workspace security, folders, policies, identities, secrets, Unity Catalog and per-model resources."""
+
+    def __init__(
+        self, scope: Construct, id_: str, platform: PlatformConfig, wheel: Path, host: str | None = None
+    ) -> None:
+        super().__init__(scope, id_)
+        self.platform = platform
+        env = platform.env
+        self.env_name = env.environment
+        self.tags = platform_tags(env.tags)
+        # Credentials come from the environment (OAuth M2M client id/secret or a token), never from code.
+        DatabricksProvider(self, "databricks", host=host or env.workspace.host)
+        self._backend()
+        self.identities = Identities(
+            self,
+            "identities",
+            IdentitiesProps(platform.roles, env.groups, env.service_principals),
+        )
+        self.owner = self.identities.principal(platform.roles.platform_role).name
+        WorkspaceSecurity(
+            self, "workspace-security", WorkspaceSecurityProps(env.security, env.network.ip_access_lists)
+        )
+        self.folder = PlatformFolder(
+            self, "folder", FolderProps(folder_path(self.env_name), self._access("folders"))
+        )
+        self.policies = self._cluster_policies()
+        self.catalog = self._catalog()
+        self.secret_scopes = [
+            PlatformSecretScope(self, f"secret-scope-{s.name}", SecretScopeProps(s.name, self._secret_acls()))
+            for s in env.secret_scopes
+        ]
+        self.wheel = WheelArtifact(
+            self,
+            "wheel",
+            WheelArtifactProps(
+                wheel, volume_path(env.catalog.name, env.artifacts.schema_name, env.artifacts.volume)
+            ),
+        )
+        self.models = {m.name: self._model(m) for m in platform.models}
+        TerraformOutput(self, "catalog-name", value=env.catalog.name)
+        TerraformOutput(self, "wheel-path", value=self.wheel.path)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _backend(self) -> None:
+        backend = self.platform.env.state_backend
+        if isinstance(backend, S3BackendConfig):
+            S3Backend(
+                self,
+                bucket=backend.bucket,
+                key=backend.key,
+                region=backend.region,
+                encrypt=backend.encrypt,
+                dynamodb_table=backend.dynamodb_table,
+                use_lockfile=backend.dynamodb_table is None,
+            )
+        elif isinstance(backend, AzureBackend):
+            AzurermBackend(
+                self,
+                resource_group_name=backend.resource_group_name,
+                storage_account_name=backend.storage_account_name,
+                container_name=backend.container_name,
+                key=backend.key,
+            )
+        elif isinstance(backend, GcsBackendConfig):
+            GcsBackend(self, bucket=backend.bucket, prefix=backend.prefix)
+        else:
+            LocalBackend(self, path=backend.path or f"terraform.{self.env_name}.tfstate")
+
+    def _access(self, attribute: str) -> dict[str, tuple[str, str]]:
+        """Principal name -> (kind, level) for one object kind of the role matrix, in this environment."""
+        out = {}
+        for role, spec in self.platform.roles.roles.items():
+            level = getattr(spec, attribute).for_env(self.env_name)
+            if level:
+                principal = self.identities.principal(role)
+                out[principal.name] = (principal.kind, level)
+        return out
+
+    def _secret_acls(self) -> dict[str, tuple[str, str]]:
+        acls = {}
+        for role, spec in self.platform.roles.roles.items():
+            level = spec.secret_scopes.for_env(self.env_name)
+            if level:
+                acls[role] = (self.identities.principal(role).name, level)
+        return acls
+
+    def _cluster_policies(self) -> dict[str, PlatformClusterPolicy]:
+        env = self.platform.env
+        policies = {}
+        for name, profile in env.compute.profiles().items():
+            can_use = {}
+            for role, spec in self.platform.roles.roles.items():
+                if name in (spec.cluster_policies.for_env(self.env_name) or ()):
+                    principal = self.identities.principal(role)
+                    can_use[principal.name] = (principal.kind, "CAN_USE")
+            policies[name] = PlatformClusterPolicy(
+                self,
+                f"policy-{name}",
+                ClusterPolicyProps(
+                    env=self.env_name,
+                    profile_name=name,
+                    profile=profile,
+                    tags=dict(env.tags),
+                    templates_dir=self.platform.policies_dir / "cluster_policies",
+                    log_destination=self._log_destination() if name != "interactive" else None,
+                    can_use=can_use,
+                ),
+            )
+        return policies
+
+    def _log_destination(self) -> str | None:
+        env = self.platform.env
+        if not env.logging.cluster_log_volume:
+            return None
+        return volume_path(env.catalog.name, LOG_SCHEMA, env.logging.cluster_log_volume)
+
+    def _catalog(self) -> PlatformCatalog:
+        env = self.platform.env
+        volumes: dict[str, tuple[str, ...]] = {env.artifacts.schema_name: (env.artifacts.volume,)}
+        if env.logging.cluster_log_volume:
+            volumes[LOG_SCHEMA] = (*volumes.get(LOG_SCHEMA, ()), env.logging.cluster_log_volume)
+        catalog = PlatformCatalog(
+            self,
+            "catalog",
+            CatalogProps(
+                name=env.catalog.name,
+                owner=self.owner,
+                schemas=env.catalog.schemas,
+                create=env.catalog.create,
+                storage_root=env.catalog.storage_root,
+                volumes=volumes,
+                prevent_destroy=env.is_prod,
+            ),
+        )
+        for role, spec in self.platform.roles.roles.items():
+            name = self.identities.principal(role).name
+            catalog.grant(name, spec.catalog.for_env(self.env_name) or ())
+            for schema, per_env in spec.schemas.items():
+                catalog.grant(name, per_env.for_env(self.env_name) or (), schema=schema)
+        for grant in env.grants:
+            principal = env.groups.get(grant.principal, grant.principal)
+            _, _, schema = grant.securable.partition(":")
+            catalog.grant(principal, grant.privileges, schema=schema or None)
+        return catalog
+
+    def _job_compute(self, profile_name: str) -> JobCompute:
+        profile = self.platform.env.compute.profiles()[profile_name]
+        return JobCompute(
+            self.policies[profile_name].policy_id, profile.runtime, profile.node_type, profile.max_workers
+        )
+
+    def _model(self, model) -> ModelResources:
+        env, roles = self.platform.env, self.platform.roles
+        run_as = None
+        if env.jobs.run_as:
+            run_as = self.identities.principal(roles.job_runner_role).name
+        env_vars = {}
+        for scope in env.secret_scopes:
+            if WEBHOOK_SECRET_KEY in scope.keys:
+                env_vars["MLOPS_WEBHOOK_URL"] = secret_ref(scope.name, WEBHOOK_SECRET_KEY)
+        model_grants = {}
+        for role, spec in roles.roles.items():
+            privileges = spec.models.for_env(self.env_name)
+            if privileges:
+                model_grants[self.identities.principal(role).name] = tuple(privileges)
+        resources = ModelResources(
+            self,
+            f"model-{model.name}",
+            ModelResourcesProps(
+                env=self.env_name,
+                model=model,
+                catalog=self.catalog.name,
+                schema="models",
+                owner=self.owner,
+                tags=env.tags,
+                wheel_path=self.wheel.path,
+                training_compute=self._job_compute(f"{model.training.compute}_training"),
+                inference_compute=self._job_compute("inference"),
+                jobs=JobDefaults(
+                    notification_emails=env.jobs.notification_emails,
+                    timeout_seconds=env.jobs.timeout_seconds,
+                    max_retries=env.jobs.max_retries,
+                    min_retry_interval_millis=env.jobs.min_retry_interval_millis,
+                    run_as=run_as,
+                    pause_schedules=env.jobs.pause_schedules,
+                    log_destination=self._log_destination(),
+                    spark_env_vars=env_vars,
+                ),
+                job_access=self._access("jobs"),
+                experiment_access=self._access("experiments"),
+                model_grants=model_grants,
+                prevent_destroy=env.is_prod,
+            ),
+        )
+        if model.serving.enabled:
+            ServingEndpoint(
+                self,
+                f"endpoint-{model.name}",
+                ServingEndpointProps(
+                    name=endpoint_name(self.env_name, model.name),
+                    model_full_name=model.full_name(env.catalog.name),
+                    inference_catalog=env.catalog.name,
+                    inference_schema="inference_logs",
+                    table_prefix=model.name,
+                    rate_limit_per_minute=model.serving.rate_limit_per_minute,
+                    tags=platform_tags(env.tags, model=model.name),
+                    access=self._access("serving_endpoints"),
+                    prevent_destroy=env.is_prod,
+                ),
+            )
+        return resources

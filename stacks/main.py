@@ -1,0 +1,94 @@
+"""CDKTF app entry point (``cdktf.json`` runs ``python -m stacks.main``).
+
+Every environment's config is loaded and checked before the first construct exists, so bad input
+fails with one message and writes no synth output. Exit codes: 0 ok, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from infra.cdk import App
+from infra.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
+from infra.config.loader import DEFAULT_CONFIG_DIR, DEFAULT_POLICIES_DIR, REPO_ROOT
+from infra.constructs.artifact import WheelNotBuiltError
+from infra.constructs.cluster_policies import PolicyTemplateError
+from stacks.environment_stack import EnvironmentStack
+
+DIST_DIR = REPO_ROOT / "dist"
+
+
+def find_wheel(dist_dir: Path = DIST_DIR) -> Path:
+    wheels = sorted(dist_dir.glob("dbx_mlops_platform-*.whl"))
+    if len(wheels) != 1:
+        found = ", ".join(w.name for w in wheels) or "none"
+        raise WheelNotBuiltError(
+            f"{dist_dir}: expected exactly one platform wheel, found {found}; run `make wheel`"
+        )
+    return wheels[0]
+
+
+def load_all(envs: Sequence[str], config_dir: Path, policies_dir: Path) -> dict[str, PlatformConfig]:
+    problems = []
+    platforms = {}
+    for env in envs:
+        try:
+            platforms[env] = load_platform(env, config_dir, policies_dir)
+        except ConfigError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    if problems:
+        raise ConfigError(problems)
+    return platforms
+
+
+def build_app(
+    envs: Sequence[str] = ENV_NAMES,
+    *,
+    outdir: str | None = None,
+    config_dir: Path = DEFAULT_CONFIG_DIR,
+    policies_dir: Path = DEFAULT_POLICIES_DIR,
+    wheel: Path | None = None,
+) -> App:
+    platforms = load_all(envs, config_dir, policies_dir)
+    wheel = wheel or find_wheel()
+    app = App(outdir=outdir) if outdir else App()
+    for env, platform in platforms.items():
+        EnvironmentStack(app, env, platform, wheel)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--env",
+        action="append",
+        choices=ENV_NAMES,
+        help="environment(s) to synthesize; default: $MLOPS_ENVS or all",
+    )
+    parser.add_argument("--outdir", help="synth output folder; default: cdktf's (cdktf.out)")
+    parser.add_argument("--config-dir", type=Path, default=DEFAULT_CONFIG_DIR)
+    parser.add_argument("--policies-dir", type=Path, default=DEFAULT_POLICIES_DIR)
+    parser.add_argument("--wheel", type=Path)
+    args = parser.parse_args(argv)
+    envs = args.env or [e for e in os.environ.get("MLOPS_ENVS", "").split(",") if e] or list(ENV_NAMES)
+    try:
+        app = build_app(
+            envs,
+            outdir=args.outdir,
+            config_dir=args.config_dir,
+            policies_dir=args.policies_dir,
+            wheel=args.wheel,
+        )
+    except (ConfigError, PolicyTemplateError, WheelNotBuiltError) as exc:
+        print(f"error: configuration is invalid; nothing was synthesized:\n{exc}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
