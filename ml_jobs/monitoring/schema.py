@@ -1,0 +1,15 @@
+"""Column names of the inference log and the labels table (what the scoring job writes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class LogSchema:
+    timestamp: str = "timestamp"
+    request_id: str = "request_id"
+    prediction: str = "prediction"
+    score: str = "score"
+    label: str = "label"
+    label_timestamp: str = "label_timestamp"
