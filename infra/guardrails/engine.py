@@ -1,0 +1,158 @@
+"""Evaluate every rule against every environment's resources, then apply waivers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+from infra.guardrails.errors import GuardrailsError, problem
+from infra.guardrails.model import Finding, Report, Resource, Waiver
+from infra.guardrails.policy_files import Policies
+from infra.guardrails.rules import REGISTRY, Violation
+from infra.guardrails.stack import StackIndex
+
+
+def _names(res: Resource) -> set[str]:
+    names = {res.address}
+    if res.construct_path:
+        names |= {res.construct_path, res.construct_path.removesuffix("/Resource")}
+    return names
+
+
+def evaluate(resources: list[Resource], policies: Policies, today: date | None = None) -> Report:
+    """Run the rules of each resource's environment. Raises GuardrailsError for unusable input."""
+    by_env: dict[str, list[Resource]] = defaultdict(list)
+    for res in resources:
+        by_env[res.env].append(res)
+    unknown = sorted(set(by_env) - set(policies.params))
+    if unknown:
+        raise GuardrailsError(
+            f"environment {unknown[0]!r} (from {by_env[unknown[0]][0].source}) has no parameters in "
+            f"policies/guardrails/params.yaml; allowed: {', '.join(policies.params)}"
+        )
+    findings: list[Finding] = []
+    notes: list[str] = []
+    for env in sorted(by_env):
+        index = StackIndex(env, by_env[env])
+        findings.extend(_run_env(index, policies))
+        if index.from_plan and any(env in r.envs for r in policies.rules.values() if r.id == "DBX019"):
+            notes.append(
+                f"{env}: plan input carries no lifecycle settings; DBX019 checked planned deletions only"
+            )
+    findings = _apply_waivers(findings, by_env, policies, today or date.today(), notes)
+    findings.sort(key=lambda f: (-f.rule.severity, f.env, f.rule.id, f.address, f.message))
+    sources = sorted({r.source for r in resources})
+    rules = [policies.rules[r] for r in sorted(policies.rules)]
+    managed = sum(r.mode == "managed" for r in resources)
+    return Report(findings, rules, sorted(by_env), managed, sources, notes)
+
+
+def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:
+    default_source = index.all[0].source if index.all else ""
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for rule_id in sorted(policies.rules):
+        spec = policies.rules[rule_id]
+        if index.env not in spec.envs:
+            continue
+        violation: Violation
+        for violation in REGISTRY[rule_id](index, policies.params[index.env]):
+            key = (rule_id, violation.where, violation.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            res = violation.resource
+            out.append(
+                Finding(
+                    spec,
+                    index.env,
+                    violation.where,
+                    violation.message,
+                    res.source if res else default_source,
+                    res.construct_path if res else None,
+                )
+            )
+    return out
+
+
+def _apply_waivers(
+    findings: list[Finding],
+    by_env: dict[str, list[Resource]],
+    policies: Policies,
+    today: date,
+    notes: list[str],
+) -> list[Finding]:
+    file = policies.waivers_file
+    problems = []
+    known: dict[str, set[str]] = {env: set().union(*(_names(r) for r in res)) for env, res in by_env.items()}
+    for f in findings:
+        known[f.env].add(f.address)
+    active: list[Waiver] = []
+    for waiver in policies.waivers:
+        where = f"waivers[{waiver.index}]"
+        if waiver.env not in by_env:
+            continue  # that stack is not part of this run
+        if waiver.expires < today:
+            problems.append(
+                problem(
+                    file,
+                    f"{where}.expires",
+                    f"waiver for {waiver.rule} on {waiver.resource} expired "
+                    f"(today is {today.isoformat()}); fix the finding or renew with a reason",
+                    waiver.expires.isoformat(),
+                )
+            )
+        elif waiver.resource not in known[waiver.env]:
+            problems.append(
+                problem(
+                    file,
+                    f"{where}.resource",
+                    f"no such resource in the {waiver.env} stack",
+                    waiver.resource,
+                    "a Terraform address or construct path of that stack",
+                )
+            )
+        else:
+            active.append(waiver)
+    if problems:
+        raise GuardrailsError(problems)
+    used: set[int] = set()
+    out = []
+    for finding in findings:
+        names = {finding.address} | (
+            {finding.construct_path, finding.construct_path.removesuffix("/Resource")}
+            if finding.construct_path
+            else set()
+        )
+        waiver = next(
+            (w for w in active if w.rule == finding.rule.id and w.env == finding.env and w.resource in names),
+            None,
+        )
+        if waiver:
+            used.add(waiver.index)
+            finding = Finding(
+                finding.rule,
+                finding.env,
+                finding.address,
+                finding.message,
+                finding.source,
+                finding.construct_path,
+                waiver,
+            )
+        out.append(finding)
+    for waiver in active:
+        if waiver.index not in used:
+            notes.append(
+                f"{file}: waivers[{waiver.index}] ({waiver.rule} on {waiver.resource}) "
+                "matches no finding; remove it"
+            )
+    return out
+
+
+def check_paths(
+    paths: list[Path], policies: Policies, env: str | None = None, today: date | None = None
+) -> Report:
+    from infra.guardrails.inputs import load_paths
+
+    return evaluate(load_paths(paths, env), policies, today)

@@ -1,0 +1,257 @@
+"""Read synthesized stacks (``cdk.tf.json``) and ``terraform show -json`` plans into resources.
+
+Both kinds end up as one flat list of :class:`Resource`. Nested blocks stay as cdktf wrote them
+(object or list); rules read them through ``blocks()``, which accepts both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from infra.guardrails.errors import GuardrailsError, problem
+from infra.guardrails.model import Resource
+
+SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
+_INDEX_SUFFIX = re.compile(r"\[[^\]]*\]$")
+
+
+def discover(root: Path) -> list[Path]:
+    """Synthesized stacks under ``root``; none found is an error, never an empty pass."""
+    found = sorted(root.glob(SYNTH_GLOB))
+    if not found:
+        raise GuardrailsError(
+            f"{root / SYNTH_GLOB}: no synthesized stacks found; run `make synth` first "
+            "(or pass cdk.tf.json files, or --plan plan.json --env ENV)"
+        )
+    return found
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GuardrailsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GuardrailsError(
+            f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from exc
+    if not isinstance(doc, dict):
+        raise GuardrailsError(problem(str(path), "<root>", "expected a JSON object", type(doc).__name__))
+    return doc
+
+
+def is_plan(doc: dict[str, Any]) -> bool:
+    return "planned_values" in doc or "resource_changes" in doc
+
+
+def load_file(path: Path, env: str | None = None) -> list[Resource]:
+    """Load one file of either kind. A synthesized stack's env is its directory name."""
+    doc = read_json(path)
+    if is_plan(doc):
+        if not env:
+            raise GuardrailsError(
+                f"{path}: a plan has no stack directory to name its environment; pass --env"
+            )
+        return list(plan_resources(doc, env, str(path)))
+    if not any(key in doc for key in ("resource", "data", "terraform", "provider")):
+        raise GuardrailsError(
+            problem(
+                str(path),
+                "<root>",
+                "neither a cdk.tf.json nor a `terraform show -json` plan",
+                sorted(doc)[:5],
+                "top-level resource/data/terraform (cdktf) or planned_values/resource_changes (plan)",
+            )
+        )
+    return list(synth_resources(doc, env or path.parent.name, str(path)))
+
+
+def load_paths(paths: Iterable[Path], env: str | None = None) -> list[Resource]:
+    resources: list[Resource] = []
+    for path in paths:
+        resources.extend(load_file(path, env))
+    return resources
+
+
+# --- cdk.tf.json -----------------------------------------------------------------------------
+
+
+def _typed_section(doc: dict[str, Any], key: str, source: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    section = doc.get(key, {})
+    if not isinstance(section, dict):
+        raise GuardrailsError(
+            problem(source, key, "expected an object of resource types", type(section).__name__)
+        )
+    for rtype, by_name in section.items():
+        if not isinstance(by_name, dict):
+            raise GuardrailsError(problem(source, f"{key}.{rtype}", "expected an object of resources"))
+        for name, body in by_name.items():
+            if not isinstance(body, dict):
+                raise GuardrailsError(
+                    problem(source, f"{key}.{rtype}.{name}", "expected an object", type(body).__name__)
+                )
+            yield rtype, name, body
+
+
+def _construct_path(body: dict[str, Any]) -> str | None:
+    meta = body.get("//", {})
+    path = meta.get("metadata", {}).get("path") if isinstance(meta, dict) else None
+    return path if isinstance(path, str) else None
+
+
+def synth_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Resource]:
+    for rtype, name, body in _typed_section(doc, "resource", source):
+        values = {k: v for k, v in body.items() if k not in ("//", "lifecycle")}
+        lifecycle = body.get("lifecycle") or {}
+        yield Resource(
+            f"{rtype}.{name}",
+            rtype,
+            name,
+            values,
+            env,
+            source,
+            _construct_path(body),
+            "managed",
+            lifecycle if isinstance(lifecycle, dict) else {},
+        )
+    for rtype, name, body in _typed_section(doc, "data", source):
+        values = {k: v for k, v in body.items() if k != "//"}
+        yield Resource(
+            f"data.{rtype}.{name}", rtype, name, values, env, source, _construct_path(body), "data"
+        )
+    outputs = doc.get("output", {})
+    if isinstance(outputs, dict):
+        for name, body in outputs.items():
+            if isinstance(body, dict):
+                yield Resource(f"output.{name}", "output", name, body, env, source, None, "output")
+
+
+# --- terraform show -json ---------------------------------------------------------------------
+
+
+def _config_expressions(module: dict[str, Any], prefix: str, out: dict[str, dict[str, Any]]) -> None:
+    for res in module.get("resources", []) or []:
+        if isinstance(res, dict) and "address" in res:
+            out[prefix + res["address"]] = res.get("expressions", {}) or {}
+    for call_name, call in (module.get("module_calls", {}) or {}).items():
+        if isinstance(call, dict) and isinstance(call.get("module"), dict):
+            _config_expressions(call["module"], f"{prefix}module.{call_name}.", out)
+
+
+def _reference(expr: dict[str, Any]) -> str | None:
+    refs = expr.get("references")
+    if isinstance(refs, list) and refs and isinstance(refs[0], str):
+        return "${" + refs[0] + "}"
+    return None
+
+
+def fill_unknowns(values: Any, exprs: Any) -> Any:
+    """Put ``${ref}`` where a planned value is unknown (computed) but the config references it.
+
+    A policy created in the same plan has no id yet; its reference tells which resource it is.
+    """
+    if isinstance(exprs, dict) and isinstance(values, dict):
+        out = dict(values)
+        for key, expr in exprs.items():
+            current = out.get(key)
+            if isinstance(expr, dict) and ("references" in expr or "constant_value" in expr):
+                if current is None:
+                    ref = _reference(expr)
+                    out[key] = ref if ref is not None else expr.get("constant_value")
+            elif isinstance(expr, list) and isinstance(current, list):
+                out[key] = [fill_unknowns(v, e) for v, e in zip(current, expr, strict=False)] + current[
+                    len(expr) :
+                ]
+            elif isinstance(expr, list) and current is None and expr:
+                out[key] = [fill_unknowns({}, e) for e in expr]
+        return out
+    return values
+
+
+def _walk_planned(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield from (r for r in module.get("resources", []) or [] if isinstance(r, dict))
+    for child in module.get("child_modules", []) or []:
+        if isinstance(child, dict):
+            yield from _walk_planned(child)
+
+
+def plan_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Resource]:
+    config = doc.get("configuration", {}) or {}
+    exprs: dict[str, dict[str, Any]] = {}
+    if isinstance(config.get("root_module"), dict):
+        _config_expressions(config["root_module"], "", exprs)
+    changes = {
+        c["address"]: c
+        for c in doc.get("resource_changes", []) or []
+        if isinstance(c, dict) and "address" in c
+    }
+
+    planned = doc.get("planned_values", {}) or {}
+    root = planned.get("root_module")
+    seen: set[str] = set()
+    if isinstance(root, dict):
+        for res in _walk_planned(root):
+            address = res.get("address")
+            if not isinstance(address, str) or not isinstance(res.get("values", {}), dict):
+                raise GuardrailsError(
+                    problem(source, "planned_values.root_module", "malformed resource", address)
+                )
+            seen.add(address)
+            yield _plan_resource(res, res.get("values") or {}, exprs, changes.get(address), env, source)
+    # Deletions are not in planned_values; keep them (with their prior values) for lifecycle rules.
+    for address, change in changes.items():
+        if address in seen:
+            continue
+        body = change.get("change", {}) or {}
+        actions = tuple(body.get("actions", []) or [])
+        values = body.get("after") if body.get("after") is not None else body.get("before")
+        if actions == ("no-op",) and values is None:
+            continue
+        yield _plan_resource(change, values or {}, exprs, change, env, source)
+    yield from _plan_outputs(planned, config, env, source)
+
+
+def _plan_resource(
+    res: dict[str, Any],
+    values: dict[str, Any],
+    exprs: dict[str, dict[str, Any]],
+    change: dict[str, Any] | None,
+    env: str,
+    source: str,
+) -> Resource:
+    address = res["address"]
+    mode = "data" if res.get("mode") == "data" else "managed"
+    filled = fill_unknowns(values, exprs.get(_INDEX_SUFFIX.sub("", address), {}))
+    actions = tuple((change or {}).get("change", {}).get("actions", []) or [])
+    return Resource(
+        address,
+        str(res.get("type", "")),
+        str(res.get("name", "")),
+        filled,
+        env,
+        source,
+        None,
+        mode,
+        None,
+        actions,
+    )
+
+
+def _plan_outputs(
+    planned: dict[str, Any], config: dict[str, Any], env: str, source: str
+) -> Iterator[Resource]:
+    outputs = planned.get("outputs", {}) or {}
+    config_outputs = (config.get("root_module", {}) or {}).get("outputs", {}) or {}
+    for name in sorted(set(outputs) | set(config_outputs)):
+        value = (outputs.get(name) or {}).get("value")
+        if value is None:
+            value = _reference((config_outputs.get(name) or {}).get("expression", {}) or {})
+        sensitive = (outputs.get(name) or config_outputs.get(name) or {}).get("sensitive", False)
+        body = {"value": value, "sensitive": sensitive}
+        yield Resource(f"output.{name}", "output", name, body, env, source, None, "output")

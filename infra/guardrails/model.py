@@ -1,0 +1,128 @@
+"""The engine's data: normalised resources, findings and the report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from enum import IntEnum
+from typing import Any
+
+
+class Severity(IntEnum):
+    info = 0
+    low = 1
+    medium = 2
+    high = 3
+    critical = 4
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.lower()]
+        except KeyError:
+            raise ValueError(
+                f"unknown severity {text!r}; allowed: {', '.join(s.name for s in cls)}"
+            ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One resource (or data source, or output) from either input kind, in one shape.
+
+    ``values`` keeps Terraform interpolations such as ``${databricks_group.x.display_name}``
+    as strings; ``StackIndex`` resolves them. ``lifecycle`` is None when the input cannot tell
+    (plan JSON does not carry lifecycle settings).
+    """
+
+    address: str
+    type: str
+    name: str
+    values: dict[str, Any]
+    env: str
+    source: str
+    construct_path: str | None = None
+    mode: str = "managed"  # managed | data | output
+    lifecycle: dict[str, Any] | None = None
+    actions: tuple[str, ...] = ()  # plan input: the planned change actions
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    id: str
+    name: str
+    severity: Severity
+    title: str
+    rationale: str
+    fix: str
+    envs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Waiver:
+    rule: str
+    env: str
+    resource: str
+    reason: str
+    owner: str
+    expires: date
+    index: int  # position in the waivers file, for error messages
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: RuleSpec
+    env: str
+    address: str
+    message: str
+    source: str
+    construct_path: str | None = None
+    waiver: Waiver | None = None
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule_id": self.rule.id,
+            "rule_name": self.rule.name,
+            "severity": self.rule.severity.name,
+            "env": self.env,
+            "address": self.address,
+            "message": self.message,
+            "fix": self.rule.fix,
+            "source": self.source,
+            "construct_path": self.construct_path,
+            "waived": self.waived,
+        }
+        if self.waiver:
+            out["waiver"] = {
+                "reason": self.waiver.reason,
+                "owner": self.waiver.owner,
+                "expires": self.waiver.expires.isoformat(),
+            }
+        return out
+
+
+@dataclass(slots=True)
+class Report:
+    findings: list[Finding]
+    rules: list[RuleSpec]
+    envs: list[str]
+    resource_count: int
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def unwaived(self, fail_on: Severity = Severity.low) -> list[Finding]:
+        return [f for f in self.findings if not f.waived and f.rule.severity >= fail_on]
+
+    def exit_code(self, fail_on: Severity = Severity.low) -> int:
+        return 1 if self.unwaived(fail_on) else 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "resources": self.resource_count,
+            "findings": len(self.findings),
+            "unwaived": sum(not f.waived for f in self.findings),
+            "waived": sum(f.waived for f in self.findings),
+        }

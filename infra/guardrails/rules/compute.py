@@ -1,0 +1,332 @@
+"""Clusters, job clusters and cluster policies: access mode, policy use, cost caps, allowlists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.rules import Violation, rule
+from infra.guardrails.stack import (
+    Cluster,
+    Policy,
+    StackIndex,
+    as_bool,
+    as_number,
+    block,
+    blocks,
+    job_clusters,
+)
+
+INIT_SCRIPT_SOURCES = ("workspace", "volumes")
+
+
+def effective(cluster: Cluster, policy: Policy | None, key: str) -> Any:
+    """What the cluster will run with: its own value, else the policy's fixed (or applied default) value."""
+    value = cluster.values.get(key)
+    if value is not None or policy is None:
+        return value
+    fixed = policy.fixed(key)
+    if fixed is not None:
+        return fixed
+    if as_bool(cluster.values.get("apply_policy_default_values")):
+        return policy.default(key)
+    return None
+
+
+def is_gpu_policy(policy: Policy, params: EnvParams) -> bool:
+    """The GPU policy is marked by its name (``gpu_policy_name_pattern``) or by admitting only GPU
+    runtimes or only GPU node types; everything else is a CPU policy."""
+    if re.search(params.gpu_policy_name_pattern, policy.name, re.IGNORECASE):
+        return True
+    runtimes = policy.allowed("spark_version")
+    if runtimes and all("gpu" in str(r) for r in runtimes):
+        return True
+    nodes = policy.allowed("node_type_id")
+    return bool(nodes) and all(n in params.gpu_node_types for n in nodes)
+
+
+def runtime_allowed(version: str, params: EnvParams) -> bool:
+    if version in params.runtimes:
+        return True
+    return bool(params.runtime_pattern and re.match(params.runtime_pattern, version))
+
+
+def is_lts(version: str, params: EnvParams) -> bool:
+    if version.startswith("auto:"):
+        return version in params.lts_runtimes
+    match = re.match(r"^(\d+\.\d+)\.x-", version)
+    return bool(match and match.group(1) in params.lts_runtimes)
+
+
+def _readable(index: StackIndex) -> Iterator[Policy]:
+    """Policies whose definition could be read (the others are reported by DBX000)."""
+    return (p for p in index.policies.values() if p.definition is not None)
+
+
+@rule("DBX000")
+def unverifiable_input(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for policy in index.policies.values():
+        if policy.error:
+            yield Violation(policy.resource, f"cluster policy '{policy.name}': {policy.error}")
+    for conf in index.of("databricks_workspace_conf"):
+        config = conf.values.get("custom_config")
+        if config is not None and not isinstance(config, dict):
+            yield Violation(conf, f"custom_config is not a literal map ({str(config)[:60]!r})")
+
+
+@rule("DBX001")
+def uc_access_mode(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    allowed = params.allowed_access_modes
+    for cluster in index.clusters():
+        mode = effective(cluster, index.policy_of(cluster), "data_security_mode")
+        if mode is None:
+            yield Violation(
+                cluster.owner,
+                f"{cluster.where}: data_security_mode is not set and its policy does not fix it",
+            )
+        elif mode not in allowed:
+            yield Violation(
+                cluster.owner, f"{cluster.where}: data_security_mode {mode!r} is not a Unity Catalog mode"
+            )
+    for policy in _readable(index):
+        modes = policy.allowed("data_security_mode")
+        if not modes:
+            yield Violation(
+                policy.resource,
+                f"policy '{policy.name}' does not pin data_security_mode (fixed or allowlist)",
+            )
+            continue
+        bad = [m for m in modes if m not in allowed]
+        if bad:
+            yield Violation(policy.resource, f"policy '{policy.name}' admits data_security_mode {bad}")
+
+
+@rule("DBX004")
+def platform_policy(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for cluster in index.clusters():
+        policy_id = cluster.values.get("policy_id")
+        if policy_id is None:
+            yield Violation(cluster.owner, f"{cluster.where}: no policy_id")
+        elif index.policy_of(cluster) is None:
+            yield Violation(
+                cluster.owner,
+                f"{cluster.where}: policy_id {policy_id!r} is not a cluster policy managed by this stack",
+            )
+
+
+@rule("DBX005")
+def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    cap = params.max_autotermination_minutes
+    for policy in _readable(index):
+        if policy.is_job_only():
+            continue
+        low, high = policy.minimum("autotermination_minutes"), policy.maximum("autotermination_minutes")
+        if high is None or low is None:
+            yield Violation(
+                policy.resource,
+                f"interactive policy '{policy.name}' does not fix or bound autotermination_minutes",
+            )
+        elif low < 1 or high > cap:
+            yield Violation(
+                policy.resource,
+                f"interactive policy '{policy.name}' admits autotermination_minutes {low:g}..{high:g}; "
+                f"allowed 1..{cap} (0 never terminates)",
+            )
+    for cluster in index.clusters():
+        if cluster.kind != "all-purpose":
+            continue
+        policy = index.policy_of(cluster)
+        minutes = as_number(effective(cluster, policy, "autotermination_minutes"))
+        bounded = policy is not None and (policy.maximum("autotermination_minutes") or cap + 1) <= cap
+        if minutes is None and bounded:
+            continue
+        if minutes is None or not 1 <= minutes <= cap:
+            yield Violation(
+                cluster.owner, f"{cluster.where}: autotermination_minutes {minutes}; allowed 1..{cap}"
+            )
+
+
+@rule("DBX006")
+def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    caps = {"dbus_per_hour": params.max_dbus_per_hour, "autoscale.max_workers": params.max_workers}
+    for policy in _readable(index):
+        for key, cap in caps.items():
+            high = policy.maximum(key)
+            if high is None:
+                yield Violation(
+                    policy.resource, f"policy '{policy.name}' does not cap {key} (range maxValue)"
+                )
+            elif high > cap:
+                yield Violation(
+                    policy.resource,
+                    f"policy '{policy.name}' caps {key} at {high:g}; the {index.env} cap is {cap:g}",
+                )
+
+
+@rule("DBX011")
+def ssh_and_init_scripts(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for script in index.of("databricks_global_init_script"):
+        yield Violation(script, "global init scripts run on every cluster of the workspace")
+    for cluster in index.clusters():
+        if cluster.values.get("ssh_public_keys"):
+            yield Violation(cluster.owner, f"{cluster.where}: ssh_public_keys set")
+        for i, script in enumerate(blocks(cluster.values, "init_scripts")):
+            sources = [k for k, v in script.items() if v]
+            bad = [s for s in sources if s not in INIT_SCRIPT_SOURCES]
+            if bad or not sources:
+                yield Violation(
+                    cluster.owner,
+                    f"{cluster.where}: init_scripts[{i}] from {bad or 'nowhere'}; "
+                    f"allowed: {', '.join(INIT_SCRIPT_SOURCES)}",
+                )
+    for policy in _readable(index):
+        keys = [k for k in (policy.definition or {}) if k.startswith("ssh_public_keys")]
+        for key in keys:
+            if (policy.rule(key) or {}).get("type") != "forbidden":
+                yield Violation(policy.resource, f"policy '{policy.name}' lets clusters set {key}")
+
+
+def _node_problem(node: Any, gpu_ok: bool, params: EnvParams) -> str | None:
+    if node in params.gpu_node_types:
+        return None if gpu_ok else f"GPU node {node!r} outside the GPU policy"
+    if node in params.cpu_node_types:
+        return None
+    return f"node type {node!r} is not allowlisted"
+
+
+@rule("DBX013")
+def allowlists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for cluster in index.clusters():
+        policy = index.policy_of(cluster)
+        gpu_ok = policy is not None and is_gpu_policy(policy, params)
+        version = effective(cluster, policy, "spark_version")
+        if version is None:
+            yield Violation(
+                cluster.owner, f"{cluster.where}: spark_version is not set and its policy does not fix it"
+            )
+        elif not runtime_allowed(str(version), params):
+            yield Violation(cluster.owner, f"{cluster.where}: runtime {version!r} is not allowlisted")
+        node = effective(cluster, policy, "node_type_id")
+        if node is None and not cluster.values.get("instance_pool_id"):
+            yield Violation(
+                cluster.owner, f"{cluster.where}: node_type_id is not set and its policy does not fix it"
+            )
+        for key in ("node_type_id", "driver_node_type_id"):
+            value = effective(cluster, policy, key)
+            issue = _node_problem(value, gpu_ok, params) if value is not None else None
+            if issue:
+                yield Violation(cluster.owner, f"{cluster.where}: {key}: {issue}")
+    for policy in _readable(index):
+        yield from _policy_allowlists(policy, params)
+
+
+def _policy_allowlists(policy: Policy, params: EnvParams) -> Iterator[Violation]:
+    gpu_ok = is_gpu_policy(policy, params)
+    runtimes = policy.allowed("spark_version")
+    if not runtimes:
+        yield Violation(
+            policy.resource, f"policy '{policy.name}' does not pin spark_version (fixed or allowlist)"
+        )
+    else:
+        bad = [r for r in runtimes if not runtime_allowed(str(r), params)]
+        if bad:
+            yield Violation(
+                policy.resource, f"policy '{policy.name}' admits runtimes {bad} that are not allowlisted"
+            )
+    for key in ("node_type_id", "driver_node_type_id"):
+        nodes = policy.allowed(key)
+        if not nodes:
+            yield Violation(
+                policy.resource, f"policy '{policy.name}' does not restrict {key} (fixed or allowlist)"
+            )
+            continue
+        issues = [i for n in nodes if (i := _node_problem(n, gpu_ok, params))]
+        if issues:
+            yield Violation(policy.resource, f"policy '{policy.name}' {key}: {'; '.join(issues)}")
+
+
+@rule("DBX014")
+def no_all_purpose_compute(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for cluster in index.of("databricks_cluster"):
+        yield Violation(cluster, "all-purpose cluster")
+    for job in index.of("databricks_job"):
+        for task in blocks(job.values, "task"):
+            if task.get("existing_cluster_id"):
+                yield Violation(
+                    job,
+                    f'{job.address} task "{task.get("task_key", "?")}" '
+                    "runs on an existing (all-purpose) cluster",
+                )
+    for policy in _readable(index):
+        if not policy.is_job_only():
+            yield Violation(
+                policy.resource,
+                f"policy '{policy.name}' admits all-purpose clusters (cluster_type not limited to job)",
+            )
+
+
+@rule("DBX020")
+def cluster_logs(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for job in index.of("databricks_job"):
+        for cluster in job_clusters(job):
+            conf = block(cluster.values, "cluster_log_conf")
+            destinations = [block(conf, k).get("destination") for k in ("dbfs", "s3", "volumes")]
+            policy = index.policy_of(cluster)
+            by_policy = policy is not None and policy.fixed("cluster_log_conf.path") is not None
+            if not any(destinations) and not by_policy:
+                yield Violation(job, f"{cluster.where}: no cluster_log_conf (nor fixed by its policy)")
+
+
+@rule("DBX101")
+def lts_runtimes(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for cluster in index.clusters():
+        version = effective(cluster, index.policy_of(cluster), "spark_version")
+        if version is not None and not is_lts(str(version), params):
+            yield Violation(cluster.owner, f"{cluster.where}: runtime {version!r} is not an LTS release")
+    for policy in _readable(index):
+        bad = [r for r in policy.allowed("spark_version") or [] if not is_lts(str(r), params)]
+        if bad:
+            yield Violation(policy.resource, f"policy '{policy.name}' admits non-LTS runtimes {bad}")
+
+
+@rule("DBX103")
+def job_cluster_identity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for job in index.of("databricks_job"):
+        for cluster in job_clusters(job):
+            name = (
+                index.principal(cluster.values.get("single_user_name"))
+                if cluster.values.get("single_user_name")
+                else None
+            )
+            if name is not None and name.kind == "user":
+                yield Violation(job, f"{cluster.where}: single_user_name is a person ({name.name})")
+
+
+@rule("DBX104")
+def job_policy_cluster_type(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    used_by_jobs: set[str] = set()
+    used_interactively: set[str] = set()
+    for cluster in index.clusters():
+        policy = index.policy_of(cluster)
+        if policy is not None:
+            (used_by_jobs if cluster.kind == "job" else used_interactively).add(policy.resource.address)
+    for address in sorted(used_by_jobs - used_interactively):
+        policy = index.policies[address]
+        if policy.definition is not None and not policy.is_job_only():
+            yield Violation(
+                policy.resource,
+                f"policy '{policy.name}' serves job clusters but does not fix cluster_type to job",
+            )
+
+
+@rule("DBX107")
+def warehouse_auto_stop(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    cap = params.max_sql_auto_stop_mins
+    for warehouse in index.of("databricks_sql_endpoint"):
+        minutes = as_number(warehouse.values.get("auto_stop_mins"))
+        if minutes is None or not 1 <= minutes <= cap:
+            yield Violation(
+                warehouse, f"auto_stop_mins {warehouse.values.get('auto_stop_mins')!r}; allowed 1..{cap}"
+            )

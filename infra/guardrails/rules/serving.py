@@ -1,0 +1,117 @@
+"""Model serving endpoints: UC models, scale to zero outside prod, inference tables, rate limits.
+
+Endpoints on this platform are created without a ``config`` block; a deploy job task sets the
+served entity later. So sizing is read from the endpoint's ``config`` when present (hand-written
+Terraform, plans), otherwise from the named parameters of the deploy task that targets it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from infra.guardrails.model import Resource
+from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.rules import Violation, rule
+from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
+
+UC_NAME = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
+
+
+def uc_model_name(index: StackIndex, value: Any) -> bool:
+    target, _ = index.target(value)
+    if target is not None:
+        return target.type == "databricks_registered_model"
+    return isinstance(value, str) and UC_NAME.match(value) is not None
+
+
+def deploy_tasks(
+    index: StackIndex, endpoint: Resource, params: EnvParams
+) -> Iterator[tuple[Resource, dict[str, Any]]]:
+    """(job, named_parameters) of every deploy task whose endpoint parameter names this endpoint."""
+    spec = params.deploy_task
+    name = endpoint.values.get("name")
+    for job in index.of("databricks_job"):
+        for task in blocks(job.values, "task"):
+            wheel = block(task, "python_wheel_task")
+            if wheel.get("entry_point") not in spec.entry_points:
+                continue
+            named = wheel.get("named_parameters") or {}
+            value = named.get(spec.endpoint_param)
+            target, _ = index.target(value)
+            if (target is not None and target.address == endpoint.address) or (
+                name is not None and value == name
+            ):
+                yield job, named
+
+
+def _served(endpoint: Resource) -> list[tuple[str, dict[str, Any]]]:
+    config = block(endpoint.values, "config")
+    out = [("entity_name", e) for e in blocks(config, "served_entities")]
+    return out + [("model_name", m) for m in blocks(config, "served_models")]
+
+
+@rule("DBX015")
+def serving_endpoints(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for endpoint in index.of("databricks_model_serving"):
+        yield from _gateway(endpoint)
+        if block(endpoint.values, "config"):
+            yield from _config(index, endpoint, params)
+        else:
+            yield from _deploy_parameters(index, endpoint, params)
+
+
+def _gateway(endpoint: Resource) -> Iterator[Violation]:
+    gateway = block(endpoint.values, "ai_gateway")
+    table = block(gateway, "inference_table_config")
+    if (
+        as_bool(table.get("enabled")) is not True
+        or not table.get("catalog_name")
+        or not table.get("schema_name")
+    ):
+        yield Violation(
+            endpoint,
+            "inference tables are off (ai_gateway.inference_table_config enabled + catalog + schema)",
+        )
+    limits = blocks(gateway, "rate_limits") or blocks(endpoint.values, "rate_limits")
+    if not limits or any((as_number(limit.get("calls")) or 0) <= 0 for limit in limits):
+        yield Violation(endpoint, "no rate limits (ai_gateway.rate_limits with calls > 0)")
+
+
+def _config(index: StackIndex, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
+    for key, served in _served(endpoint):
+        if served.get("external_model"):
+            continue
+        if not uc_model_name(index, served.get(key)):
+            yield Violation(
+                endpoint, f"serves {served.get(key)!r}: not a Unity Catalog catalog.schema.model name"
+            )
+        if params.require_scale_to_zero and as_bool(served.get("scale_to_zero_enabled")) is not True:
+            yield Violation(endpoint, f"served {served.get(key)!r} does not scale to zero in {index.env}")
+
+
+def _deploy_parameters(index: StackIndex, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
+    spec = params.deploy_task
+    tasks = list(deploy_tasks(index, endpoint, params))
+    if not tasks:
+        yield Violation(
+            endpoint,
+            f"no config block and no deploy task (entry point {spec.entry_points}, parameter "
+            f"{spec.endpoint_param!r}) targets this endpoint: what it serves cannot be verified",
+        )
+    for job, named in tasks:
+        model = named.get(spec.model_param)
+        if not uc_model_name(index, model):
+            yield Violation(
+                endpoint,
+                f"deploy task of {job.address}: {spec.model_param}={model!r} is not catalog.schema.model",
+            )
+        scale = as_bool(named.get(spec.scale_to_zero_param))
+        if params.require_scale_to_zero and scale is not True:
+            yield Violation(
+                endpoint,
+                f"deploy task of {job.address}: "
+                f"{spec.scale_to_zero_param}={named.get(spec.scale_to_zero_param)!r} "
+                f"in {index.env}; scale to zero outside prod",
+            )

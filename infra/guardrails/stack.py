@@ -1,0 +1,270 @@
+"""One environment's resources, indexed, with Terraform references resolved.
+
+Rules ask the index questions ("which policy does this cluster use?", "is this principal a
+service principal?") instead of parsing interpolations themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from infra.guardrails.model import Resource
+
+# ${databricks_group.x.display_name}, ${data.databricks_group.x.display_name}, ${module.m.databricks_job.j.id}
+_REF = re.compile(
+    r"^\$\{((?:module\.[\w-]+\.)*(?:data\.)?[\w-]+\.[\w-]+)(?:\[[^\]]*\])?(?:\.([\w-]+))?[^}]*\}$"
+)
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+BROAD_GROUPS = frozenset({"users", "account users"})
+
+GROUP_TYPES = frozenset({"databricks_group"})
+SP_TYPES = frozenset({"databricks_service_principal"})
+USER_TYPES = frozenset({"databricks_user", "databricks_current_user"})
+
+
+def blocks(values: Any, key: str) -> list[dict[str, Any]]:
+    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
+    raw = values.get(key) if isinstance(values, dict) else None
+    if isinstance(raw, dict):
+        return [raw]
+    if isinstance(raw, list):
+        return [b for b in raw if isinstance(b, dict)]
+    return []
+
+
+def block(values: Any, key: str) -> dict[str, Any]:
+    found = blocks(values, key)
+    return found[0] if found else {}
+
+
+def is_interpolation(value: Any) -> bool:
+    return isinstance(value, str) and "${" in value
+
+
+def as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    return None
+
+
+def as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # group | service_principal | user | unknown
+    name: str  # display name (groups), application id or display name (SPs), email (users)
+
+    @property
+    def is_broad(self) -> bool:
+        return self.kind == "group" and self.name.lower() in BROAD_GROUPS
+
+    def __str__(self) -> str:
+        return f"{self.kind.replace('_', ' ')} '{self.name}'"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A cluster policy with its definition parsed; ``definition`` is None when not literal JSON."""
+
+    resource: Resource
+    name: str
+    definition: dict[str, Any] | None
+    error: str | None
+
+    def rule(self, key: str) -> dict[str, Any] | None:
+        entry = (self.definition or {}).get(key)
+        return entry if isinstance(entry, dict) else None
+
+    def fixed(self, key: str) -> Any:
+        entry = self.rule(key)
+        return entry.get("value") if entry and entry.get("type") == "fixed" else None
+
+    def allowed(self, key: str) -> list[Any] | None:
+        """Values the policy lets through: None means unconstrained (or constrained by regex/range)."""
+        entry = self.rule(key)
+        if not entry:
+            return None
+        if entry.get("type") == "fixed":
+            return [entry.get("value")]
+        if entry.get("type") == "allowlist" and isinstance(entry.get("values"), list):
+            return list(entry["values"])
+        return None
+
+    def maximum(self, key: str) -> float | None:
+        """The largest value the policy admits for a numeric attribute (None = unbounded)."""
+        entry = self.rule(key)
+        if not entry:
+            return None
+        if entry.get("type") == "fixed":
+            return as_number(entry.get("value"))
+        if entry.get("type") == "range":
+            return as_number(entry.get("maxValue"))
+        if entry.get("type") == "allowlist" and isinstance(entry.get("values"), list):
+            nums = [as_number(v) for v in entry["values"]]
+            return max(nums) if nums and all(n is not None for n in nums) else None  # type: ignore[type-var]
+        return None
+
+    def minimum(self, key: str) -> float | None:
+        entry = self.rule(key)
+        if not entry:
+            return None
+        if entry.get("type") == "fixed":
+            return as_number(entry.get("value"))
+        if entry.get("type") == "range":
+            return as_number(entry.get("minValue"))
+        if entry.get("type") == "allowlist" and isinstance(entry.get("values"), list):
+            nums = [as_number(v) for v in entry["values"]]
+            return min(nums) if nums and all(n is not None for n in nums) else None  # type: ignore[type-var]
+        return None
+
+    def default(self, key: str) -> Any:
+        entry = self.rule(key)
+        return entry.get("defaultValue") if entry else None
+
+    def is_job_only(self) -> bool:
+        """True when ``cluster_type`` admits only job (or DLT) clusters, never all-purpose ones."""
+        allowed = self.allowed("cluster_type")
+        return bool(allowed) and all(v in ("job", "dlt") for v in allowed)
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """A cluster spec wherever it sits: a ``databricks_cluster`` or a job's ``new_cluster``."""
+
+    owner: Resource
+    label: str  # "" for databricks_cluster, else e.g. 'job_cluster "train"'
+    values: dict[str, Any]
+    kind: str  # all-purpose | job
+
+    @property
+    def where(self) -> str:
+        return f"{self.owner.address} {self.label}".strip()
+
+
+class StackIndex:
+    """Resources of one environment, indexed by type and address."""
+
+    def __init__(self, env: str, resources: list[Resource]) -> None:
+        self.env = env
+        self.all = resources
+        self.by_address: dict[str, Resource] = {}
+        self.by_type: dict[str, list[Resource]] = defaultdict(list)
+        self.deleted: list[Resource] = []
+        self.outputs: list[Resource] = []
+        for res in resources:
+            self.by_address[res.address] = res
+            if res.mode == "output":
+                self.outputs.append(res)
+            elif res.actions and "create" not in res.actions and "delete" in res.actions:
+                self.deleted.append(res)
+            elif res.mode == "managed":
+                self.by_type[res.type].append(res)
+
+    def of(self, *types: str) -> Iterator[Resource]:
+        for rtype in types:
+            yield from self.by_type.get(rtype, ())
+
+    @property
+    def from_plan(self) -> bool:
+        return any(r.lifecycle is None for r in self.all if r.mode == "managed")
+
+    # --- references ---------------------------------------------------------------------------
+
+    def target(self, value: Any) -> tuple[Resource | None, str | None]:
+        """The resource a ``${type.name.attr}`` interpolation points at, and the attribute."""
+        if not isinstance(value, str) or not value.startswith("${"):
+            return None, None
+        match = _REF.match(value)
+        if not match:
+            return None, None
+        return self.by_address.get(match.group(1)), match.group(2)
+
+    def resolve(self, value: Any) -> Any:
+        """The literal behind a reference when the target sets it (e.g. a group's display_name)."""
+        res, attr = self.target(value)
+        if res is not None and attr and attr in res.values and not is_interpolation(res.values[attr]):
+            return res.values[attr]
+        return value
+
+    def principal(self, value: Any, kind: str | None = None) -> Principal:
+        """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""
+        res, _ = self.target(value)
+        if res is not None:
+            if res.type in GROUP_TYPES:
+                return Principal("group", str(res.values.get("display_name", res.name)))
+            if res.type in SP_TYPES:
+                return Principal("service_principal", str(res.values.get("display_name", res.name)))
+            if res.type in USER_TYPES:
+                return Principal("user", str(res.values.get("user_name", res.name)))
+        if not isinstance(value, str) or is_interpolation(value):
+            return Principal(kind or "unknown", str(value))
+        if kind:
+            return Principal(kind, value)
+        if "@" in value:
+            return Principal("user", value)
+        if _UUID.match(value):
+            return Principal("service_principal", value)
+        return Principal("group", value)
+
+    # --- cluster policies ---------------------------------------------------------------------
+
+    @cached_property
+    def policies(self) -> dict[str, Policy]:
+        return {r.address: _parse_policy(r) for r in self.of("databricks_cluster_policy")}
+
+    def policy_of(self, cluster: Cluster) -> Policy | None:
+        """The platform policy a cluster references, or None (no policy, or one not managed here)."""
+        res, _ = self.target(cluster.values.get("policy_id"))
+        return self.policies.get(res.address) if res is not None else None
+
+    def clusters(self) -> Iterator[Cluster]:
+        for res in self.of("databricks_cluster"):
+            yield Cluster(res, "", res.values, "all-purpose")
+        for job in self.of("databricks_job"):
+            yield from job_clusters(job)
+
+
+def job_clusters(job: Resource) -> Iterator[Cluster]:
+    for jc in blocks(job.values, "job_cluster"):
+        for spec in blocks(jc, "new_cluster"):
+            yield Cluster(job, f'job_cluster "{jc.get("job_cluster_key", "?")}"', spec, "job")
+    for task in blocks(job.values, "task"):
+        for spec in blocks(task, "new_cluster"):
+            yield Cluster(job, f'task "{task.get("task_key", "?")}" new_cluster', spec, "job")
+
+
+def _parse_policy(res: Resource) -> Policy:
+    name = str(res.values.get("name", res.name))
+    raw = res.values.get("definition")
+    if raw is None and res.values.get("policy_family_definition_overrides") is not None:
+        raw = res.values.get("policy_family_definition_overrides")
+    if isinstance(raw, dict):
+        return Policy(res, name, raw, None)
+    if not isinstance(raw, str) or is_interpolation(raw):
+        return Policy(res, name, None, f"definition is not literal JSON ({str(raw)[:60]!r})")
+    try:
+        parsed = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return Policy(res, name, None, f"definition is not valid JSON: {exc.msg}")
+    if not isinstance(parsed, dict):
+        return Policy(res, name, None, "definition is not a JSON object")
+    return Policy(res, name, parsed, None)

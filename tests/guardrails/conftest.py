@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from infra.guardrails import Policies, Report, evaluate, load_policies, resources_from_doc
+from tests.guardrails.builders import Stack
+
+TODAY = date(2026, 6, 1)
+
+
+@pytest.fixture(scope="session")
+def policies(repo_root: Path) -> Policies:
+    """The shipped policies: the tests check the real parameters, not a copy."""
+    return load_policies(repo_root / "policies")
+
+
+@pytest.fixture
+def run(policies: Policies) -> Callable[..., Report]:
+    def _run(*stacks: Stack, with_policies: Policies | None = None) -> Report:
+        resources = [r for s in stacks for r in resources_from_doc(s.doc, s.env, f"{s.env}/cdk.tf.json")]
+        return evaluate(resources, with_policies or policies, TODAY)
+
+    return _run
