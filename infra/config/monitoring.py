@@ -27,7 +27,9 @@ class DriftThresholds(BaseModel):
         0.1, gt=0, description="Wasserstein-1 distance divided by the reference standard deviation."
     )
     p_value: float = Field(
-        0.01, gt=0, lt=1,
+        0.01,
+        gt=0,
+        lt=1,
         description="Level for KS and chi-square p-values after the multiple-testing correction.",
     )
     tv_distance: float = Field(0.1, gt=0, le=1, description="Total-variation distance of category shares.")
