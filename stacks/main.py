@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -75,18 +77,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--wheel", type=Path)
     args = parser.parse_args(argv)
     envs = args.env or [e for e in os.environ.get("MLOPS_ENVS", "").split(",") if e] or list(ENV_NAMES)
+    final = Path(args.outdir or os.environ.get("CDKTF_OUTDIR") or "cdktf.out")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # Synthesize into a sibling folder and swap it in only when everything succeeded: a failure
+    # never leaves a half-written or stale-but-plausible cdktf.out behind.
+    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
         app = build_app(
             envs,
-            outdir=args.outdir,
+            outdir=str(staging),
             config_dir=args.config_dir,
             policies_dir=args.policies_dir,
             wheel=args.wheel,
         )
+        app.synth()
     except (ConfigError, PolicyTemplateError, WheelNotBuiltError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
         print(f"error: configuration is invalid; nothing was synthesized:\n{exc}", file=sys.stderr)
         return 2
-    app.synth()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
     return 0
 
 

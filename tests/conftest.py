@@ -39,3 +39,43 @@ def spark() -> Iterator[object]:
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def platform_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ml_jobs wheel, built once per run exactly as `make wheel` builds it (reproducibly)."""
+    import subprocess
+    import sys
+
+    out = tmp_path_factory.mktemp("dist")
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            ".",
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = out.glob("dbx_mlops_platform-*.whl")
+    return wheel
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory, platform_wheel: Path) -> Path:
+    """Every shipped environment synthesized once per run; tests read ``stacks/<env>/cdk.tf.json``."""
+    from stacks.main import build_app
+
+    out = tmp_path_factory.mktemp("cdktf.out")
+    build_app(outdir=str(out), wheel=platform_wheel).synth()
+    return out
