@@ -32,8 +32,16 @@ class DeployTask(_Strict):
     """How a job task that deploys a model to a serving endpoint is recognised and read."""
 
     entry_points: list[str] = Field(description="python_wheel_task entry points that deploy a model.")
-    endpoint_param: str = Field(description="Named parameter holding the endpoint name.")
-    model_param: str = Field(description="Named parameter holding the UC model name.")
+    endpoint_param: str | None = Field(
+        description="Named parameter holding the endpoint name (or a reference)."
+    )
+    endpoint_tag: str | None = Field(
+        description="Endpoint tag whose value equals the task's model parameter: links the two when the task "
+        "does not name the endpoint."
+    )
+    model_param: str = Field(
+        description="Named parameter holding the model: catalog.schema.model or a registered model's name."
+    )
     scale_to_zero_param: str = Field(description="Named parameter holding scale-to-zero (true/false).")
 
 
@@ -43,6 +51,9 @@ class EnvParams(_Strict):
     required_tags: list[str]
     env_tag: str | None = Field(description="Tag that must equal the environment name; null = not checked.")
     platform_group: str
+    secret_read_groups: list[str] = Field(
+        description="Groups that may hold READ on secret scopes (besides SPs)."
+    )
     data_scientists_group: str
     admin_groups: list[str] = Field(description="Groups that may hold privileged metastore/storage grants.")
     allowed_access_modes: list[str]

@@ -101,8 +101,7 @@ def job_body(env: str, policy: str, sp: str, endpoint: str | None = None) -> dic
                     "package_name": "dbx_mlops",
                     "entry_point": "deploy",
                     "named_parameters": {
-                        "endpoint_name": ref(endpoint, "name"),
-                        "model_name": f"{env}.ml.churn",
+                        "model": "churn",
                         "scale_to_zero": "false" if env == "prod" else "true",
                         "workload_size": "Small",
                     },
@@ -244,6 +243,7 @@ def platform(env: str) -> Stack:
                 {"key": "team", "value": TAGS["team"]},
                 {"key": "cost_center", "value": TAGS["cost_center"]},
                 {"key": "env", "value": env},
+                {"key": "model", "value": "churn"},
             ],
         },
         keep,

@@ -324,7 +324,7 @@ WEAKENED: dict[str, tuple[str, str, Callable[[Stack], None], str]] = {
     "deploy task serves a workspace-registry model": (
         "DBX015",
         "staging",
-        lambda s: deploy_params(s).update(model_name="churn"),
+        lambda s: deploy_params(s).update(endpoint_name=f"{s.env}-churn", model="churn_v2"),
         "databricks_model_serving.staging_serving_churn",
     ),
     "dev endpoint does not scale to zero": (
@@ -565,3 +565,30 @@ def test_fails_secret_in_list_parameters(run: Callable[..., Report]) -> None:
     }
     messages = [f.message for f in run(stack).findings if f.rule.id == "DBX003"]
     assert len(messages) == 2, messages
+
+
+def test_passes_deploy_task_that_names_its_endpoint_and_a_uc_model(run: Callable[..., Report]) -> None:
+    stack = platform("staging")
+    deploy_params(stack).update(
+        endpoint_name=ref(addr(stack, "databricks_model_serving", "serving_churn"), "name"),
+        model="staging.ml.churn",
+    )
+    endpoint(stack)["tags"] = [t for t in endpoint(stack)["tags"] if t["key"] != "model"]
+    assert not run(stack).findings
+
+
+def test_fails_when_the_deploy_task_serves_another_model(run: Callable[..., Report]) -> None:
+    stack = platform("dev")
+    deploy_params(stack).update(model="fraud")
+    assert [f.rule.id for f in run(stack).findings] == ["DBX015"]
+
+
+def test_passes_secret_readers_allowed_per_environment(run: Callable[..., Report]) -> None:
+    for env, allowed in (("dev", True), ("prod", False)):
+        stack = platform(env)
+        stack.add(
+            "databricks_secret_acl",
+            "secrets_mle",
+            {"scope": "ml", "principal": "ml-engineers", "permission": "READ"},
+        )
+        assert bool([f for f in run(stack).findings if f.rule.id == "DBX009"]) is not allowed

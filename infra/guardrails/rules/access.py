@@ -149,7 +149,11 @@ def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
                 f"{principal} has {permission} on scope {acl.values.get('scope')!r}; "
                 f"only {params.platform_group!r} may",
             )
-        elif permission == "READ" and not (is_platform or _is_sp(principal)):
+        elif permission == "READ" and not (
+            is_platform
+            or _is_sp(principal)
+            or (principal.kind == "group" and principal.name in params.secret_read_groups)
+        ):
             yield Violation(
                 acl,
                 f"{principal} has READ on scope {acl.values.get('scope')!r}; "

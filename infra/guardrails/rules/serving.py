@@ -19,30 +19,46 @@ from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
 UC_NAME = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 
 
-def uc_model_name(index: StackIndex, value: Any) -> bool:
+def uc_model_name(index: StackIndex, value: Any, short_ok: bool = True) -> bool:
+    """A three-level name, a reference to a UC registered model, or (``short_ok``, deploy task
+    parameters that the job resolves) the name of a registered model in this stack."""
     target, _ = index.target(value)
     if target is not None:
         return target.type == "databricks_registered_model"
-    return isinstance(value, str) and UC_NAME.match(value) is not None
+    if not isinstance(value, str):
+        return False
+    return UC_NAME.match(value) is not None or (
+        short_ok and any(m.values.get("name") == value for m in index.of("databricks_registered_model"))
+    )
+
+
+def _tag(endpoint: Resource, key: str) -> Any:
+    return next((t.get("value") for t in blocks(endpoint.values, "tags") if t.get("key") == key), None)
 
 
 def deploy_tasks(
     index: StackIndex, endpoint: Resource, params: EnvParams
 ) -> Iterator[tuple[Resource, dict[str, Any]]]:
-    """(job, named_parameters) of every deploy task whose endpoint parameter names this endpoint."""
+    """(job, named_parameters) of every deploy task that serves this endpoint.
+
+    The task names the endpoint in ``endpoint_param``, or (the platform's stacks) passes the model
+    key in ``model_param`` that the endpoint carries as its ``endpoint_tag`` tag.
+    """
     spec = params.deploy_task
     name = endpoint.values.get("name")
+    tagged_model = _tag(endpoint, spec.endpoint_tag) if spec.endpoint_tag else None
     for job in index.of("databricks_job"):
         for task in blocks(job.values, "task"):
             wheel = block(task, "python_wheel_task")
             if wheel.get("entry_point") not in spec.entry_points:
                 continue
             named = wheel.get("named_parameters") or {}
-            value = named.get(spec.endpoint_param)
-            target, _ = index.target(value)
-            if (target is not None and target.address == endpoint.address) or (
-                name is not None and value == name
-            ):
+            value = named.get(spec.endpoint_param) if spec.endpoint_param else None
+            if value is not None:
+                target, _ = index.target(value)
+                if (target is not None and target.address == endpoint.address) or (name and value == name):
+                    yield job, named
+            elif tagged_model is not None and named.get(spec.model_param) == tagged_model:
                 yield job, named
 
 
@@ -83,7 +99,7 @@ def _config(index: StackIndex, endpoint: Resource, params: EnvParams) -> Iterato
     for key, served in _served(endpoint):
         if served.get("external_model"):
             continue
-        if not uc_model_name(index, served.get(key)):
+        if not uc_model_name(index, served.get(key), short_ok=False):
             yield Violation(
                 endpoint, f"serves {served.get(key)!r}: not a Unity Catalog catalog.schema.model name"
             )
@@ -98,7 +114,8 @@ def _deploy_parameters(index: StackIndex, endpoint: Resource, params: EnvParams)
         yield Violation(
             endpoint,
             f"no config block and no deploy task (entry point {spec.entry_points}, parameter "
-            f"{spec.endpoint_param!r}) targets this endpoint: what it serves cannot be verified",
+            f"{spec.endpoint_param!r} or tag {spec.endpoint_tag!r} = {spec.model_param!r}) targets this "
+            "endpoint: what it serves cannot be verified",
         )
     for job, named in tasks:
         model = named.get(spec.model_param)
