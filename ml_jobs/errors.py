@@ -1,0 +1,40 @@
+"""Exceptions the jobs raise on purpose, each tied to one exit code.
+
+Exit codes (the Databricks job UI and the CLI show them; scripts branch on them):
+
+* 0 ok
+* 1 a gate failed or a promotion/approval/rollback was refused (the system worked, the answer is no)
+* 2 bad input or config: missing table or version, schema mismatch, empty or single-class data
+* 3 infrastructure: tracking server or registry unreachable after bounded retries
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFRA = 3
+
+
+class JobError(Exception):
+    """Base class: ``exit_code`` is what the entry point returns."""
+
+    exit_code = EXIT_REFUSED
+
+
+class Refused(JobError):
+    """A gate failed or a registry action is not allowed right now."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BadInput(JobError):
+    """The data or the arguments do not fit the spec; nothing in the registry was touched."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InfraError(JobError):
+    """A service (tracking server, registry, metastore) did not answer."""
+
+    exit_code = EXIT_INFRA

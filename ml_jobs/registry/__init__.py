@@ -1,0 +1,1 @@
+"""MLflow registry access: connection with bounded retries, aliases, approval, model cards."""

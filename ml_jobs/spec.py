@@ -1,0 +1,109 @@
+"""Find the model spec the stacks were synthesized from, and apply job-parameter overrides.
+
+Config directory precedence: ``--config-dir`` > ``$MLOPS_CONFIG_DIR`` > the checkout's ``stacks/``
+> the copy bundled into the wheel (``ml_jobs/_bundled_config``). On a job cluster only the last one
+exists, so the jobs read exactly the YAML that produced the jobs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from infra.config import ConfigError, EnvironmentConfig, ModelSpec, load_environment, load_models
+from infra.config.errors import Problem
+from infra.config.loader import deep_merge
+from infra.config.pydantic_errors import problems_from
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CHECKOUT_CONFIG_DIR = PACKAGE_DIR.parent / "stacks"
+BUNDLED_CONFIG_DIR = PACKAGE_DIR / "_bundled_config"
+CONFIG_DIR_ENV = "MLOPS_CONFIG_DIR"
+OVERRIDES_SOURCE = "--set"
+"""Shown as the 'file' in errors about overrides: that is where the bad value came from."""
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    model: ModelSpec
+    env: EnvironmentConfig
+    config_dir: Path
+
+    @property
+    def catalog(self) -> str:
+        return self.env.catalog.name
+
+
+def config_dir(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The first of: explicit argument, ``$MLOPS_CONFIG_DIR``, checkout ``stacks/``, bundled copy."""
+    environ = os.environ if environ is None else environ
+    if explicit:
+        return _existing(Path(explicit), "--config-dir")
+    if environ.get(CONFIG_DIR_ENV):
+        return _existing(Path(environ[CONFIG_DIR_ENV]), f"${CONFIG_DIR_ENV}")
+    for candidate in (CHECKOUT_CONFIG_DIR, BUNDLED_CONFIG_DIR):
+        if (candidate / "models.yaml").is_file():
+            return candidate
+    raise ConfigError.single(
+        str(BUNDLED_CONFIG_DIR), (), "no models.yaml found", show_value=False,
+        allowed=f"--config-dir, ${CONFIG_DIR_ENV}, {CHECKOUT_CONFIG_DIR} or the wheel's bundled copy",
+    )
+
+
+def _existing(path: Path, source: str) -> Path:
+    if not (path / "models.yaml").is_file():
+        raise ConfigError.single(source, (), "directory has no models.yaml", str(path))
+    return path
+
+
+def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["training.n_trials=3", "validation.min_roc_auc=0.8"]`` -> nested dict (values parsed as YAML)."""
+    nested: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError.single(OVERRIDES_SOURCE, (), "expected key.path=value", pair)
+        node = nested
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError.single(OVERRIDES_SOURCE, tuple(parts), "conflicting overrides", pair)
+        node[parts[-1]] = yaml.safe_load(raw) if raw.strip() else raw
+    return nested
+
+
+def apply_overrides(model: ModelSpec, overrides: Mapping[str, Any]) -> ModelSpec:
+    """Re-validate the spec with overrides merged in: a bad override fails like a bad YAML value."""
+    if not overrides:
+        return model
+    if "name" in overrides:
+        raise ConfigError.single(OVERRIDES_SOURCE, ("name",), "the model name cannot be overridden",
+                                 overrides["name"])
+    merged = deep_merge(model.model_dump(mode="python"), dict(overrides))
+    try:
+        return ModelSpec.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(problems_from(exc, OVERRIDES_SOURCE, ModelSpec, ())) from exc
+
+
+def resolve(
+    model_name: str,
+    env: str,
+    explicit_dir: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedSpec:
+    """The model's spec for ``env`` (defaults and env overrides applied, then job overrides)."""
+    directory = config_dir(explicit_dir)
+    env_cfg = load_environment(env, directory)
+    models = {m.name: m for m in load_models(env, directory)}
+    if model_name not in models:
+        raise ConfigError([Problem(str(directory / "models.yaml"), ("models",), "unknown model", model_name,
+                                   ", ".join(models))])
+    return ResolvedSpec(apply_overrides(models[model_name], overrides or {}), env_cfg, directory)

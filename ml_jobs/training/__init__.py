@@ -1,0 +1,1 @@
+"""Training: pipeline, Bayesian search with nested MLflow runs, lineage, registration."""

@@ -1,0 +1,178 @@
+"""Train one model version from a table at an explicit Delta version.
+
+Order matters for "a failure leaves the registry as it was": every check (config, data, schema,
+tracking server) happens before the MLflow run starts; registration is near the end and the
+``challenger`` alias is set last.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from infra.naming import experiment_path
+from ml_jobs.data.schema import check_frame, training_window
+from ml_jobs.registry import client as reg
+from ml_jobs.runtime import Runtime, to_pandas
+from ml_jobs.spec import ResolvedSpec
+from ml_jobs.training import lineage
+from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
+from ml_jobs.training.plots import feature_importance, save_plots
+from ml_jobs.training.search import search
+
+log = logging.getLogger(__name__)
+FEATURES_SCHEMA = "features"
+SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+"""MLflow saves scikit-learn models with skops, which refuses types it cannot vouch for; these are
+the gradient-boosting tree arrays of a model this job has just trained itself."""
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    registered_name: str
+    version: str
+    run_id: str
+    metrics: Mapping[str, float]
+    params: Mapping[str, Any]
+    data_table: str
+    data_version: int
+    idempotency_key: str
+    reused: bool = False
+    """True when an identical training already registered this version (nothing new was created)."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _requirements() -> list[str]:
+    """Pinned from this process: inferring them starts a subprocess per model (about 6 s)."""
+    return mlflow.sklearn.get_default_pip_requirements(include_skops=True)
+
+
+def load_training_data(
+    runtime: Runtime, spec: ResolvedSpec, version: int | None
+) -> tuple[pd.DataFrame, int, str]:
+    table = spec.model.data.table
+    df, resolved = runtime.read_table(FEATURES_SCHEMA, table, version)
+    return df, resolved, f"{spec.catalog}.{FEATURES_SCHEMA}.{table}"
+
+
+def _find_existing(client: MlflowClient, experiment_id: str, name: str, key: str) -> TrainResult | None:
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.{reg.TAG_IDEMPOTENCY} = '{key}' and attributes.status = 'FINISHED'",
+        max_results=5,
+    )
+    for run in runs:
+        version = run.data.tags.get(reg.TAG_REGISTERED_VERSION)
+        if version is None:
+            continue
+        try:
+            client.get_model_version(name, version)
+        except Exception:  # the version was deleted: train again
+            continue
+        tags = run.data.tags
+        return TrainResult(name, version, run.info.run_id, dict(run.data.metrics), dict(run.data.params),
+                           tags[reg.TAG_DATA_TABLE], int(tags[reg.TAG_DATA_VERSION]), key, reused=True)
+    return None
+
+
+def train_model(
+    spec: ResolvedSpec,
+    runtime: Runtime,
+    client: MlflowClient,
+    data: Any | None = None,
+    data_version: int | None = None,
+    data_table: str | None = None,
+    fixed_params: Mapping[str, Any] | None = None,
+) -> TrainResult:
+    """Train, log and register a challenger.
+
+    ``data`` (pandas or Spark DataFrame) skips reading the table; then ``data_version`` and
+    ``data_table`` must say what it is, so lineage stays true. ``fixed_params`` skips the search.
+    """
+    model = spec.model
+    if data is None:
+        frame, data_version, data_table = load_training_data(runtime, spec, data_version)
+    else:
+        if data_version is None or data_table is None:
+            raise ValueError("data given without data_version and data_table: lineage would be unknown")
+        frame = to_pandas(data)
+    source = f"{data_table}@v{data_version}"
+    check_frame(frame, model.data, source)
+    frame = training_window(frame, model.data)
+    train, test = split(frame, model.data, model.training.test_size, model.training.seed)
+    check_frame(train, model.data, f"{source} (training split)")
+    check_frame(test, model.data, f"{source} (held-out split)")
+
+    name = runtime.registered_name(model.name)
+    cfg_hash = lineage.config_hash(model, fixed_params)
+    commit = lineage.git_commit()
+    key = lineage.idempotency_key(data_table, data_version, cfg_hash, commit)
+    exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name))
+    existing = _find_existing(client, exp.experiment_id, name, key)
+    if existing is not None:
+        log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
+        return existing
+    lineage_tags = {reg.TAG_DATA_TABLE: data_table, reg.TAG_DATA_VERSION: str(data_version),
+                    reg.TAG_CONFIG_HASH: cfg_hash, reg.TAG_GIT_COMMIT: commit, reg.TAG_IDEMPOTENCY: key}
+    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"train-{model.name}",
+                          tags={**lineage_tags, "env": runtime.env}) as run:
+        return _train_in_run(spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags,
+                             fixed_params)
+
+
+def _train_in_run(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, run_id: str, name: str,
+                  train: pd.DataFrame, test: pd.DataFrame, frame: pd.DataFrame, lineage_tags: dict[str, str],
+                  fixed_params: Mapping[str, Any] | None) -> TrainResult:
+    model, data = spec.model, spec.model.data
+    seed = model.training.seed
+    mlflow.log_input(mlflow.data.from_pandas(frame, source=lineage_tags[reg.TAG_DATA_TABLE],
+                                             name=f"{lineage_tags[reg.TAG_DATA_TABLE]}@v"
+                                                  f"{lineage_tags[reg.TAG_DATA_VERSION]}"),
+                     context="training")
+    mlflow.log_dict(lineage.training_config(model), "config/training_config.json")
+    mlflow.log_params({"n_rows_train": len(train), "n_rows_test": len(test), "seed": seed,
+                       "n_trials": model.training.n_trials, "test_size": model.training.test_size})
+    if fixed_params:
+        params, search_info = dict(fixed_params), {"search": "fixed"}
+    else:
+        found = search(train, data, model.training.n_trials, seed)
+        params = found.best_params
+        search_info = {"search": "optuna-tpe", "trials": found.n_trials, "pruned": found.n_pruned}
+        mlflow.log_metric("best_cv_roc_auc", found.best_cv_roc_auc)
+    mlflow.log_params({f"best.{k}": v for k, v in params.items()})
+    mlflow.set_tags({f"search.{k}": str(v) for k, v in search_info.items()})
+
+    x_train, y_train = features(train, data), train[data.label].to_numpy().astype(int)
+    x_test, y_test = features(test, data), test[data.label].to_numpy().astype(int)
+    fitted = build_pipeline(data, params, seed).fit(x_train, y_train)
+    proba = predict_proba(fitted, x_test)
+    metrics = classification_metrics(y_test, proba)
+    mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+
+    importance = feature_importance(fitted, x_test, y_test, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in save_plots(fitted, x_test, y_test, proba, importance, Path(tmp)):
+            mlflow.log_artifact(str(path), "plots")
+    mlflow.log_dict({k: float(v) for k, v in importance.items()}, "feature_importance.json")
+
+    example = x_train.head(5)
+    signature = infer_signature(example, fitted.predict(example))
+    info = mlflow.sklearn.log_model(fitted, name="model", signature=signature,
+                                    input_example=example, serialization_format="skops",
+                                    skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=_requirements())
+    version = mlflow.register_model(info.model_uri, name, tags=lineage_tags).version
+    mlflow.set_tag(reg.TAG_REGISTERED_VERSION, str(version))
+    client.set_model_version_tag(name, str(version), "source_run_id", run_id)
+    client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: it is now a challenger
+    return TrainResult(name, str(version), run_id, metrics, params, lineage_tags[reg.TAG_DATA_TABLE],
+                       int(lineage_tags[reg.TAG_DATA_VERSION]), lineage_tags[reg.TAG_IDEMPOTENCY],
+                       extra={"model_uri": info.model_uri, **search_info})
