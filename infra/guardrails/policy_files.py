@@ -166,13 +166,24 @@ def _read_yaml(path: Path) -> Any:
         raise GuardrailsError(f"{path}: {where}invalid YAML: {getattr(exc, 'problem', exc)}") from exc
 
 
+def _format_path(parts: tuple[Any, ...]) -> str:
+    """``("waivers", 0, "owner")`` -> ``waivers[0].owner``."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part != "":
+            out += f".{part}" if out else str(part)
+    return out
+
+
 def _validate(model: type[BaseModel], data: Any, file: str, prefix: str = "") -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            path = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
+            path = _format_path((prefix, *err["loc"]))
             value = err.get("input")
             shown = None if isinstance(value, dict | list) or err["type"] == "missing" else value
             if err["type"] == "extra_forbidden":

@@ -25,3 +25,13 @@ def run(policies: Policies) -> Callable[..., Report]:
         return evaluate(resources, with_policies or policies, TODAY)
 
     return _run
+
+
+@pytest.fixture
+def run_doc(policies: Policies) -> Callable[..., list]:
+    """Findings for one parsed document (cdk.tf.json or plan) in ``env``."""
+
+    def _run(doc: dict, env: str) -> list:
+        return evaluate(resources_from_doc(doc, env), policies, TODAY).findings
+
+    return _run

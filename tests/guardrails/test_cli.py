@@ -1,0 +1,101 @@
+"""Exit codes: 0 clean, 1 unwaived finding at or above --fail-on, 2 unusable input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.guardrails.cli import main
+from tests.guardrails.builders import platform
+from tests.guardrails.test_inputs import plan_doc, planned
+
+
+@pytest.fixture
+def synth_root(tmp_path: Path) -> Path:
+    for env in ("dev", "staging", "prod"):
+        platform(env).write(tmp_path)
+    return tmp_path
+
+
+def cli(root: Path, repo_root: Path, *args: str) -> int:
+    return main(
+        ["--root", str(root), "--policies-dir", str(repo_root / "policies"), "--today", "2026-06-01", *args]
+    )
+
+
+def test_clean_stacks_exit_0(synth_root: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli(synth_root, repo_root) == 0
+    assert "0 at or above low: PASS" in capsys.readouterr().out
+
+
+def test_fails_weakened_stack_exit_1(
+    synth_root: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack = platform("prod")
+    stack.get("databricks_workspace_conf.prod_workspace_conf")["custom_config"]["enableExportNotebook"] = (
+        "true"
+    )
+    stack.write(synth_root)
+    assert cli(synth_root, repo_root) == 1
+    assert "DBX016 prod" in capsys.readouterr().out
+
+
+def test_fail_on_threshold(synth_root: Path, repo_root: Path) -> None:
+    stack = platform("dev")
+    stack.get("databricks_job.dev_jobs_churn")["tags"].pop("team")  # DBX012 is medium
+    stack.write(synth_root)
+    assert cli(synth_root, repo_root, "--fail-on", "high") == 0
+    assert cli(synth_root, repo_root, "--fail-on", "medium") == 1
+
+
+def test_fails_unparsable_stack_exit_2(
+    synth_root: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (synth_root / "cdktf.out/stacks/dev/cdk.tf.json").write_text('{"resource": ')
+    assert cli(synth_root, repo_root) == 2
+    assert "dev/cdk.tf.json: line 1 column" in capsys.readouterr().err
+
+
+def test_fails_without_synth_output_exit_2(
+    tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli(tmp_path, repo_root) == 2
+    assert "make synth" in capsys.readouterr().err
+
+
+def test_fails_plan_without_env_exit_2(tmp_path: Path, repo_root: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_doc([])))
+    assert cli(tmp_path, repo_root, "--plan", str(plan)) == 2
+
+
+def test_plan_input(tmp_path: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(json.dumps(plan_doc([planned("databricks_secret", "s", {"string_value": "x"})])))
+    assert cli(tmp_path, repo_root, "--plan", str(plan), "--env", "dev", "--format", "json") == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert "DBX003" in {f["rule_id"] for f in doc["findings"]}
+    assert doc["summary"]["envs"] == ["dev"]
+
+
+def test_writes_sarif_file(synth_root: Path, repo_root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "guardrails.sarif"
+    assert cli(synth_root, repo_root, "--format", "sarif", "--output", str(out)) == 0
+    assert json.loads(out.read_text())["version"] == "2.1.0"
+
+
+def test_module_entry_point_runs(synth_root: Path, repo_root: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "infra.guardrails", "--root", str(synth_root), "--format", "json"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["summary"]["passed"] is True
