@@ -51,7 +51,10 @@ def config_dir(explicit: str | Path | None = None, environ: Mapping[str, str] | 
         if (candidate / "models.yaml").is_file():
             return candidate
     raise ConfigError.single(
-        str(BUNDLED_CONFIG_DIR), (), "no models.yaml found", show_value=False,
+        str(BUNDLED_CONFIG_DIR),
+        (),
+        "no models.yaml found",
+        show_value=False,
         allowed=f"--config-dir, ${CONFIG_DIR_ENV}, {CHECKOUT_CONFIG_DIR} or the wheel's bundled copy",
     )
 
@@ -84,8 +87,9 @@ def apply_overrides(model: ModelSpec, overrides: Mapping[str, Any]) -> ModelSpec
     if not overrides:
         return model
     if "name" in overrides:
-        raise ConfigError.single(OVERRIDES_SOURCE, ("name",), "the model name cannot be overridden",
-                                 overrides["name"])
+        raise ConfigError.single(
+            OVERRIDES_SOURCE, ("name",), "the model name cannot be overridden", overrides["name"]
+        )
     merged = deep_merge(model.model_dump(mode="python"), dict(overrides))
     try:
         return ModelSpec.model_validate(merged)
@@ -104,6 +108,15 @@ def resolve(
     env_cfg = load_environment(env, directory)
     models = {m.name: m for m in load_models(env, directory)}
     if model_name not in models:
-        raise ConfigError([Problem(str(directory / "models.yaml"), ("models",), "unknown model", model_name,
-                                   ", ".join(models))])
+        raise ConfigError(
+            [
+                Problem(
+                    str(directory / "models.yaml"),
+                    ("models",),
+                    "unknown model",
+                    model_name,
+                    ", ".join(models),
+                )
+            ]
+        )
     return ResolvedSpec(apply_overrides(models[model_name], overrides or {}), env_cfg, directory)

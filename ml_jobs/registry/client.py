@@ -68,8 +68,13 @@ def connect(runtime: Runtime, attempts: int | None = None, backoff_s: float | No
             return client
         except Exception as exc:  # any transport or server error counts as "not reachable yet"
             last = exc
-            log.warning("tracking server %s not reachable (attempt %d/%d): %s",
-                        runtime.tracking_uri, attempt + 1, attempts, exc)
+            log.warning(
+                "tracking server %s not reachable (attempt %d/%d): %s",
+                runtime.tracking_uri,
+                attempt + 1,
+                attempts,
+                exc,
+            )
             if attempt + 1 < attempts:
                 time.sleep(backoff_s * 2**attempt)
     raise InfraError(

@@ -1,0 +1,31 @@
+"""``approve --model <name> --env <env> --approver <who> [--version N] [--comment text]``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ml_jobs import cli
+from ml_jobs.errors import EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli.parser("approve", "Record an approval (who, when) on a validated version.")
+    p.add_argument("--approver", required=True, help="Who approves (recorded as approval.by).")
+    p.add_argument("--version", help="Version to approve (default: the 'challenger' alias).")
+    p.add_argument("--comment", default="", help="Why (recorded as approval.comment).")
+    args = p.parse_args(argv)
+
+    def job() -> tuple[int, dict]:
+        from ml_jobs.registry.promotion import approve
+
+        ctx = cli.context(args)
+        mv = approve(ctx.spec, ctx.runtime, ctx.client(), args.approver, args.version, args.comment)
+        approval = {k: v for k, v in mv.tags.items() if k.startswith("approval.")}
+        return EXIT_OK, {"registered_name": mv.name, "version": str(mv.version), **approval}
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""``promote --model <name> --env <env> [--version N]``: challenger -> champion, or exit 1 with why not."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from ml_jobs import cli
+from ml_jobs.errors import EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli.parser(
+        "promote", "Move the champion alias to a validated (and, where required, approved) version."
+    )
+    p.add_argument("--version", help="Version to promote (default: the 'challenger' alias).")
+    p.add_argument("--actor", default=None, help="Who promotes (default: $MLOPS_ACTOR or $USER).")
+    args = p.parse_args(argv)
+
+    def job() -> tuple[int, dict]:
+        from ml_jobs.registry.promotion import promote
+
+        ctx = cli.context(args)
+        move = promote(ctx.spec, ctx.runtime, ctx.client(), args.version, actor=args.actor or cli.actor())
+        return EXIT_OK, dataclasses.asdict(move)
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""``train --model <name> --env <env> [--data-version N] [--param k=v ...] [--set k=v ...]``."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from collections.abc import Sequence
+
+from ml_jobs import cli
+from ml_jobs.errors import EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli.parser("train", "Train a challenger from the spec's table at a Delta version and register it.")
+    p.add_argument("--data-version", type=int, help="Delta version of the training table (default: latest).")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Fix a hyperparameter and skip the search, e.g. --param max_iter=100 (repeatable).",
+    )
+    args = p.parse_args(argv)
+
+    def job() -> tuple[int, dict]:
+        from ml_jobs.training.train import train_model
+
+        ctx = cli.context(args)
+        fixed = cli.key_values(args.param, "--param") or None
+        result = train_model(
+            ctx.spec, ctx.runtime, ctx.client(), data_version=args.data_version, fixed_params=fixed
+        )
+        return EXIT_OK, dataclasses.asdict(result)
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

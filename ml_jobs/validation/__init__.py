@@ -1,0 +1,1 @@
+"""Validation gates a challenger must pass before promotion."""
