@@ -18,12 +18,23 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-NUMERIC = ("tenure_months", "monthly_charges", "total_charges", "support_calls",
-           "avg_session_minutes", "days_since_last_login", "num_products", "age")
+NUMERIC = (
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "avg_session_minutes",
+    "days_since_last_login",
+    "num_products",
+    "age",
+)
 CATEGORIES: Mapping[str, Mapping[str, float]] = {
     "contract_type": {"month_to_month": 0.55, "one_year": 0.25, "two_year": 0.20},
     "payment_method": {
-        "electronic_check": 0.35, "credit_card": 0.25, "bank_transfer": 0.25, "mailed_check": 0.15,
+        "electronic_check": 0.35,
+        "credit_card": 0.25,
+        "bank_transfer": 0.25,
+        "mailed_check": 0.15,
     },
     "region": {"north": 0.3, "south": 0.25, "east": 0.25, "west": 0.2},
     "plan_tier": {"basic": 0.45, "standard": 0.35, "premium": 0.20},
@@ -60,8 +71,10 @@ class DriftSpec:
                 )
             unknown = set(mix) - set(CATEGORIES[name])
             if unknown:
-                raise ValueError(f"drift: {name} has no categories {sorted(unknown)}; "
-                                 f"allowed: {', '.join(CATEGORIES[name])}")
+                raise ValueError(
+                    f"drift: {name} has no categories {sorted(unknown)}; "
+                    f"allowed: {', '.join(CATEGORIES[name])}"
+                )
             if any(p < 0 for p in mix.values()) or sum(mix.values()) <= 0:
                 raise ValueError(
                     f"drift: {name} mix must be non-negative with a positive sum, got {dict(mix)}"
@@ -86,22 +99,29 @@ def _features(rng: np.random.Generator, n: int, drift: DriftSpec | None) -> pd.D
     cats = {name: _categorical(rng, name, n, mixes.get(name)) for name in CATEGORIES}
     contract = cats["contract_type"]
     # Longer contracts go with longer tenure; tenure drives total charges.
-    tenure = np.clip(rng.gamma(2.0, 9.0, n) + np.where(contract == "two_year", 18, 0)
-                     + np.where(contract == "one_year", 8, 0), 0, 72).round()
+    tenure = np.clip(
+        rng.gamma(2.0, 9.0, n)
+        + np.where(contract == "two_year", 18, 0)
+        + np.where(contract == "one_year", 8, 0),
+        0,
+        72,
+    ).round()
     tier = cats["plan_tier"]
     tier_price = np.select([tier == "premium", tier == "standard"], [95.0, 70.0], 45.0)
     monthly = np.clip(tier_price + rng.normal(0, 12, n), 15, 150).round(2)
-    frame = pd.DataFrame({
-        "tenure_months": tenure,
-        "monthly_charges": monthly,
-        "total_charges": (monthly * tenure * rng.uniform(0.9, 1.05, n)).round(2),
-        "support_calls": rng.poisson(1.5, n).astype(float),
-        "avg_session_minutes": np.clip(rng.normal(30, 10, n), 1, None).round(1),
-        "days_since_last_login": np.clip(rng.exponential(8, n), 0, 120).round(),
-        "num_products": (1 + rng.binomial(3, 0.35, n)).astype(float),
-        "age": np.clip(rng.normal(45, 14, n), 18, 90).round(),
-        **cats,
-    })
+    frame = pd.DataFrame(
+        {
+            "tenure_months": tenure,
+            "monthly_charges": monthly,
+            "total_charges": (monthly * tenure * rng.uniform(0.9, 1.05, n)).round(2),
+            "support_calls": rng.poisson(1.5, n).astype(float),
+            "avg_session_minutes": np.clip(rng.normal(30, 10, n), 1, None).round(1),
+            "days_since_last_login": np.clip(rng.exponential(8, n), 0, 120).round(),
+            "num_products": (1 + rng.binomial(3, 0.35, n)).astype(float),
+            "age": np.clip(rng.normal(45, 14, n), 18, 90).round(),
+            **cats,
+        }
+    )
     return frame
 
 

@@ -35,8 +35,10 @@ def check_frame(df: pd.DataFrame, spec: DataSpec, source: str) -> None:
             required.append(extra)
     missing = [c for c in required if c not in df.columns]
     if missing:
-        raise BadInput(f"{source}: missing columns {missing} required by the model spec "
-                       f"(data.*); present: {sorted(map(str, df.columns))}")
+        raise BadInput(
+            f"{source}: missing columns {missing} required by the model spec "
+            f"(data.*); present: {sorted(map(str, df.columns))}"
+        )
     problems = _kind_problems(df, spec)
     if problems:
         raise BadInput(f"{source}: schema does not match the model spec: " + "; ".join(problems))

@@ -24,8 +24,11 @@ def build_pipeline(spec: DataSpec, params: Mapping[str, Any], seed: int) -> Pipe
     pre = ColumnTransformer(
         [
             ("num", SimpleImputer(strategy="median"), list(spec.numeric_features)),
-            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-             list(spec.categorical_features)),
+            (
+                "cat",
+                OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                list(spec.categorical_features),
+            ),
         ],
         verbose_feature_names_out=False,
     )

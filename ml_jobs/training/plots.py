@@ -23,8 +23,9 @@ def feature_importance(model, x: pd.DataFrame, y: np.ndarray, seed: int) -> pd.S
     return pd.Series(result.importances_mean, index=x.columns).sort_values(ascending=False)
 
 
-def save_plots(model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, importance: pd.Series,
-               out_dir: Path) -> list[Path]:
+def save_plots(
+    model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, importance: pd.Series, out_dir: Path
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     fig, ax = plt.subplots(figsize=(6, 4))

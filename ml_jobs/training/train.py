@@ -79,8 +79,17 @@ def _find_existing(client: MlflowClient, experiment_id: str, name: str, key: str
         except Exception:  # the version was deleted: train again
             continue
         tags = run.data.tags
-        return TrainResult(name, version, run.info.run_id, dict(run.data.metrics), dict(run.data.params),
-                           tags[reg.TAG_DATA_TABLE], int(tags[reg.TAG_DATA_VERSION]), key, reused=True)
+        return TrainResult(
+            name,
+            version,
+            run.info.run_id,
+            dict(run.data.metrics),
+            dict(run.data.params),
+            tags[reg.TAG_DATA_TABLE],
+            int(tags[reg.TAG_DATA_VERSION]),
+            key,
+            reused=True,
+        )
     return None
 
 
@@ -121,26 +130,55 @@ def train_model(
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
         return existing
-    lineage_tags = {reg.TAG_DATA_TABLE: data_table, reg.TAG_DATA_VERSION: str(data_version),
-                    reg.TAG_CONFIG_HASH: cfg_hash, reg.TAG_GIT_COMMIT: commit, reg.TAG_IDEMPOTENCY: key}
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"train-{model.name}",
-                          tags={**lineage_tags, "env": runtime.env}) as run:
-        return _train_in_run(spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags,
-                             fixed_params)
+    lineage_tags = {
+        reg.TAG_DATA_TABLE: data_table,
+        reg.TAG_DATA_VERSION: str(data_version),
+        reg.TAG_CONFIG_HASH: cfg_hash,
+        reg.TAG_GIT_COMMIT: commit,
+        reg.TAG_IDEMPOTENCY: key,
+    }
+    with mlflow.start_run(
+        experiment_id=exp.experiment_id,
+        run_name=f"train-{model.name}",
+        tags={**lineage_tags, "env": runtime.env},
+    ) as run:
+        return _train_in_run(
+            spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags, fixed_params
+        )
 
 
-def _train_in_run(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, run_id: str, name: str,
-                  train: pd.DataFrame, test: pd.DataFrame, frame: pd.DataFrame, lineage_tags: dict[str, str],
-                  fixed_params: Mapping[str, Any] | None) -> TrainResult:
+def _train_in_run(
+    spec: ResolvedSpec,
+    runtime: Runtime,
+    client: MlflowClient,
+    run_id: str,
+    name: str,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    frame: pd.DataFrame,
+    lineage_tags: dict[str, str],
+    fixed_params: Mapping[str, Any] | None,
+) -> TrainResult:
     model, data = spec.model, spec.model.data
     seed = model.training.seed
-    mlflow.log_input(mlflow.data.from_pandas(frame, source=lineage_tags[reg.TAG_DATA_TABLE],
-                                             name=f"{lineage_tags[reg.TAG_DATA_TABLE]}@v"
-                                                  f"{lineage_tags[reg.TAG_DATA_VERSION]}"),
-                     context="training")
+    mlflow.log_input(
+        mlflow.data.from_pandas(
+            frame,
+            source=lineage_tags[reg.TAG_DATA_TABLE],
+            name=f"{lineage_tags[reg.TAG_DATA_TABLE]}@v{lineage_tags[reg.TAG_DATA_VERSION]}",
+        ),
+        context="training",
+    )
     mlflow.log_dict(lineage.training_config(model), "config/training_config.json")
-    mlflow.log_params({"n_rows_train": len(train), "n_rows_test": len(test), "seed": seed,
-                       "n_trials": model.training.n_trials, "test_size": model.training.test_size})
+    mlflow.log_params(
+        {
+            "n_rows_train": len(train),
+            "n_rows_test": len(test),
+            "seed": seed,
+            "n_trials": model.training.n_trials,
+            "test_size": model.training.test_size,
+        }
+    )
     if fixed_params:
         params, search_info = dict(fixed_params), {"search": "fixed"}
     else:
@@ -166,13 +204,27 @@ def _train_in_run(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, ru
 
     example = x_train.head(5)
     signature = infer_signature(example, fitted.predict(example))
-    info = mlflow.sklearn.log_model(fitted, name="model", signature=signature,
-                                    input_example=example, serialization_format="skops",
-                                    skops_trusted_types=SKOPS_TRUSTED_TYPES, pip_requirements=_requirements())
+    info = mlflow.sklearn.log_model(
+        fitted,
+        name="model",
+        signature=signature,
+        input_example=example,
+        serialization_format="skops",
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        pip_requirements=_requirements(),
+    )
     version = mlflow.register_model(info.model_uri, name, tags=lineage_tags).version
     mlflow.set_tag(reg.TAG_REGISTERED_VERSION, str(version))
     client.set_model_version_tag(name, str(version), "source_run_id", run_id)
     client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: it is now a challenger
-    return TrainResult(name, str(version), run_id, metrics, params, lineage_tags[reg.TAG_DATA_TABLE],
-                       int(lineage_tags[reg.TAG_DATA_VERSION]), lineage_tags[reg.TAG_IDEMPOTENCY],
-                       extra={"model_uri": info.model_uri, **search_info})
+    return TrainResult(
+        name,
+        str(version),
+        run_id,
+        metrics,
+        params,
+        lineage_tags[reg.TAG_DATA_TABLE],
+        int(lineage_tags[reg.TAG_DATA_VERSION]),
+        lineage_tags[reg.TAG_IDEMPOTENCY],
+        extra={"model_uri": info.model_uri, **search_info},
+    )
