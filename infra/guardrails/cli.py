@@ -7,6 +7,7 @@ Exit codes: 0 clean (or only waived / below --fail-on), 1 an unwaived finding at
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from datetime import date
 from pathlib import Path
@@ -46,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     fail_on = Severity.parse(args.fail_on)
+    # The parsed JSON is millions of long-lived, acyclic containers: cyclic GC passes over them
+    # cost about a third of the run and free nothing. The process exits right after.
+    gc.disable()
     try:
         policies = load_policies(args.policies_dir)
         if args.plan and not args.env:

@@ -170,6 +170,7 @@ class StackIndex:
         self.by_type: dict[str, list[Resource]] = defaultdict(list)
         self.deleted: list[Resource] = []
         self.outputs: list[Resource] = []
+        self._targets: dict[str, tuple[Resource | None, str | None]] = {}
         for res in resources:
             self.by_address[res.address] = res
             if res.mode == "output":
@@ -193,10 +194,12 @@ class StackIndex:
         """The resource a ``${type.name.attr}`` interpolation points at, and the attribute."""
         if not isinstance(value, str) or not value.startswith("${"):
             return None, None
-        match = _REF.match(value)
-        if not match:
-            return None, None
-        return self.by_address.get(match.group(1)), match.group(2)
+        found = self._targets.get(value)
+        if found is None:
+            match = _REF.match(value)
+            found = (self.by_address.get(match.group(1)), match.group(2)) if match else (None, None)
+            self._targets[value] = found  # the same few references recur thousands of times
+        return found
 
     def resolve(self, value: Any) -> Any:
         """The literal behind a reference when the target sets it (e.g. a group's display_name)."""
@@ -236,11 +239,15 @@ class StackIndex:
         res, _ = self.target(cluster.values.get("policy_id"))
         return self.policies.get(res.address) if res is not None else None
 
-    def clusters(self) -> Iterator[Cluster]:
-        for res in self.of("databricks_cluster"):
-            yield Cluster(res, "", res.values, "all-purpose")
+    def clusters(self) -> list[Cluster]:
+        return self._clusters
+
+    @cached_property
+    def _clusters(self) -> list[Cluster]:
+        found = [Cluster(res, "", res.values, "all-purpose") for res in self.of("databricks_cluster")]
         for job in self.of("databricks_job"):
-            yield from job_clusters(job)
+            found.extend(job_clusters(job))
+        return found
 
 
 def job_clusters(job: Resource) -> Iterator[Cluster]:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import copy
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+TODAY = date(2026, 6, 1)  # waiver expiry is judged against this in tests
 SP_APP_ID = "9f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 TAGS = {"team": "mlops", "cost_center": "cc-42"}
 

@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 
 import pytest
 
 from infra.guardrails import Policies, Report, evaluate, load_policies, resources_from_doc
-from tests.guardrails.builders import Stack
-
-TODAY = date(2026, 6, 1)
+from tests.guardrails.builders import TODAY, Stack
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ import pytest
 
 from infra.guardrails import GuardrailsError, Policies, evaluate, load_file, resources_from_doc
 from infra.guardrails.inputs import discover
-from tests.guardrails.builders import platform, policy_definition
-from tests.guardrails.conftest import TODAY
+from tests.guardrails.builders import TODAY, platform, policy_definition
 
 
 def plan_doc(

@@ -11,8 +11,7 @@ import pytest
 import yaml
 
 from infra.guardrails import GuardrailsError, Report, evaluate, load_policies, resources_from_doc
-from tests.guardrails.builders import platform
-from tests.guardrails.conftest import TODAY
+from tests.guardrails.builders import TODAY, platform
 
 
 @pytest.fixture

@@ -19,47 +19,55 @@ from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
 UC_NAME = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 
 
-def uc_model_name(index: StackIndex, value: Any, short_ok: bool = True) -> bool:
-    """A three-level name, a reference to a UC registered model, or (``short_ok``, deploy task
-    parameters that the job resolves) the name of a registered model in this stack."""
-    target, _ = index.target(value)
-    if target is not None:
-        return target.type == "databricks_registered_model"
-    if not isinstance(value, str):
-        return False
-    return UC_NAME.match(value) is not None or (
-        short_ok and any(m.values.get("name") == value for m in index.of("databricks_registered_model"))
-    )
+class DeployTasks:
+    """Deploy tasks of the stack, indexed once (endpoints x jobs would be quadratic).
+
+    A task serves an endpoint when it names the endpoint in ``endpoint_param`` (by name or
+    reference), or (the platform's stacks) passes the model key in ``model_param`` that the
+    endpoint carries as its ``endpoint_tag`` tag.
+    """
+
+    def __init__(self, index: StackIndex, params: EnvParams) -> None:
+        self.index = index
+        self.spec = params.deploy_task
+        self.model_names = {m.values.get("name") for m in index.of("databricks_registered_model")}
+        self.by_endpoint: dict[Any, list[tuple[Resource, dict[str, Any]]]] = {}
+        self.by_model: dict[Any, list[tuple[Resource, dict[str, Any]]]] = {}
+        for job in index.of("databricks_job"):
+            for task in blocks(job.values, "task"):
+                wheel = block(task, "python_wheel_task")
+                if wheel.get("entry_point") in self.spec.entry_points:
+                    self._add(job, wheel.get("named_parameters") or {})
+
+    def _add(self, job: Resource, named: dict[str, Any]) -> None:
+        value = named.get(self.spec.endpoint_param) if self.spec.endpoint_param else None
+        if value is not None:
+            target, _ = self.index.target(value)
+            key = target.address if target is not None else value
+            self.by_endpoint.setdefault(key, []).append((job, named))
+        else:
+            self.by_model.setdefault(named.get(self.spec.model_param), []).append((job, named))
+
+    def serving(self, endpoint: Resource) -> list[tuple[Resource, dict[str, Any]]]:
+        found = self.by_endpoint.get(endpoint.address, []) + self.by_endpoint.get(
+            endpoint.values.get("name"), []
+        )
+        tagged = _tag(endpoint, self.spec.endpoint_tag) if self.spec.endpoint_tag else None
+        return found + (self.by_model.get(tagged, []) if tagged is not None else [])
+
+    def uc_model(self, value: Any, short_ok: bool = True) -> bool:
+        """A three-level name, a reference to a UC registered model, or (``short_ok``, deploy task
+        parameters that the job resolves) the name of a registered model in this stack."""
+        target, _ = self.index.target(value)
+        if target is not None:
+            return target.type == "databricks_registered_model"
+        if not isinstance(value, str):
+            return False
+        return UC_NAME.match(value) is not None or (short_ok and value in self.model_names)
 
 
 def _tag(endpoint: Resource, key: str) -> Any:
     return next((t.get("value") for t in blocks(endpoint.values, "tags") if t.get("key") == key), None)
-
-
-def deploy_tasks(
-    index: StackIndex, endpoint: Resource, params: EnvParams
-) -> Iterator[tuple[Resource, dict[str, Any]]]:
-    """(job, named_parameters) of every deploy task that serves this endpoint.
-
-    The task names the endpoint in ``endpoint_param``, or (the platform's stacks) passes the model
-    key in ``model_param`` that the endpoint carries as its ``endpoint_tag`` tag.
-    """
-    spec = params.deploy_task
-    name = endpoint.values.get("name")
-    tagged_model = _tag(endpoint, spec.endpoint_tag) if spec.endpoint_tag else None
-    for job in index.of("databricks_job"):
-        for task in blocks(job.values, "task"):
-            wheel = block(task, "python_wheel_task")
-            if wheel.get("entry_point") not in spec.entry_points:
-                continue
-            named = wheel.get("named_parameters") or {}
-            value = named.get(spec.endpoint_param) if spec.endpoint_param else None
-            if value is not None:
-                target, _ = index.target(value)
-                if (target is not None and target.address == endpoint.address) or (name and value == name):
-                    yield job, named
-            elif tagged_model is not None and named.get(spec.model_param) == tagged_model:
-                yield job, named
 
 
 def _served(endpoint: Resource) -> list[tuple[str, dict[str, Any]]]:
@@ -70,12 +78,14 @@ def _served(endpoint: Resource) -> list[tuple[str, dict[str, Any]]]:
 
 @rule("DBX015")
 def serving_endpoints(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
-    for endpoint in index.of("databricks_model_serving"):
+    endpoints = list(index.of("databricks_model_serving"))
+    tasks = DeployTasks(index, params)
+    for endpoint in endpoints:
         yield from _gateway(endpoint)
         if block(endpoint.values, "config"):
-            yield from _config(index, endpoint, params)
+            yield from _config(tasks, endpoint, params)
         else:
-            yield from _deploy_parameters(index, endpoint, params)
+            yield from _deploy_parameters(tasks, endpoint, params)
 
 
 def _gateway(endpoint: Resource) -> Iterator[Violation]:
@@ -95,31 +105,31 @@ def _gateway(endpoint: Resource) -> Iterator[Violation]:
         yield Violation(endpoint, "no rate limits (ai_gateway.rate_limits with calls > 0)")
 
 
-def _config(index: StackIndex, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
+def _config(tasks: DeployTasks, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
     for key, served in _served(endpoint):
         if served.get("external_model"):
             continue
-        if not uc_model_name(index, served.get(key), short_ok=False):
+        if not tasks.uc_model(served.get(key), short_ok=False):
             yield Violation(
                 endpoint, f"serves {served.get(key)!r}: not a Unity Catalog catalog.schema.model name"
             )
         if params.require_scale_to_zero and as_bool(served.get("scale_to_zero_enabled")) is not True:
-            yield Violation(endpoint, f"served {served.get(key)!r} does not scale to zero in {index.env}")
+            yield Violation(endpoint, f"served {served.get(key)!r} does not scale to zero in {endpoint.env}")
 
 
-def _deploy_parameters(index: StackIndex, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
+def _deploy_parameters(tasks: DeployTasks, endpoint: Resource, params: EnvParams) -> Iterator[Violation]:
     spec = params.deploy_task
-    tasks = list(deploy_tasks(index, endpoint, params))
-    if not tasks:
+    serving = tasks.serving(endpoint)
+    if not serving:
         yield Violation(
             endpoint,
             f"no config block and no deploy task (entry point {spec.entry_points}, parameter "
             f"{spec.endpoint_param!r} or tag {spec.endpoint_tag!r} = {spec.model_param!r}) targets this "
             "endpoint: what it serves cannot be verified",
         )
-    for job, named in tasks:
+    for job, named in serving:
         model = named.get(spec.model_param)
-        if not uc_model_name(index, model):
+        if not tasks.uc_model(model):
             yield Violation(
                 endpoint,
                 f"deploy task of {job.address}: {spec.model_param}={model!r} is not catalog.schema.model",
@@ -130,5 +140,5 @@ def _deploy_parameters(index: StackIndex, endpoint: Resource, params: EnvParams)
                 endpoint,
                 f"deploy task of {job.address}: "
                 f"{spec.scale_to_zero_param}={named.get(spec.scale_to_zero_param)!r} "
-                f"in {index.env}; scale to zero outside prod",
+                f"in {endpoint.env}; scale to zero outside prod",
             )
