@@ -18,6 +18,7 @@ from cdktf import (
     TerraformOutput,
     TerraformStack,
     Testing,
+    Token,
 )
 from cdktf_cdktf_provider_databricks.catalog import Catalog
 from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy
@@ -31,12 +32,25 @@ from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.group import Group
 from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList
 from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobTask, JobTaskDependsOn, JobTaskLibrary
+from cdktf_cdktf_provider_databricks.metastore import Metastore
+from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
 from cdktf_cdktf_provider_databricks.mlflow_experiment import MlflowExperiment
 from cdktf_cdktf_provider_databricks.model_serving import (
     ModelServing,
     ModelServingAiGatewayRateLimits,
     ModelServingTags,
 )
+from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
+from cdktf_cdktf_provider_databricks.mws_customer_managed_keys import (
+    MwsCustomerManagedKeys,
+    MwsCustomerManagedKeysAwsKeyInfo,
+)
+from cdktf_cdktf_provider_databricks.mws_networks import MwsNetworks, MwsNetworksVpcEndpoints
+from cdktf_cdktf_provider_databricks.mws_permission_assignment import MwsPermissionAssignment
+from cdktf_cdktf_provider_databricks.mws_private_access_settings import MwsPrivateAccessSettings
+from cdktf_cdktf_provider_databricks.mws_storage_configurations import MwsStorageConfigurations
+from cdktf_cdktf_provider_databricks.mws_vpc_endpoint import MwsVpcEndpoint
+from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces
 from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
 from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
 from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
@@ -74,10 +88,22 @@ __all__ = [
     "JobTaskDependsOn",
     "JobTaskLibrary",
     "LocalBackend",
+    "Metastore",
+    "MetastoreAssignment",
     "MlflowExperiment",
     "ModelServing",
     "ModelServingAiGatewayRateLimits",
     "ModelServingTags",
+    "MwsCredentials",
+    "MwsCustomerManagedKeys",
+    "MwsCustomerManagedKeysAwsKeyInfo",
+    "MwsNetworks",
+    "MwsNetworksVpcEndpoints",
+    "MwsPermissionAssignment",
+    "MwsPrivateAccessSettings",
+    "MwsStorageConfigurations",
+    "MwsVpcEndpoint",
+    "MwsWorkspaces",
     "Permissions",
     "PermissionsAccessControl",
     "RegisteredModel",
@@ -90,6 +116,7 @@ __all__ = [
     "TerraformOutput",
     "TerraformStack",
     "Testing",
+    "Token",
     "Volume",
     "WorkspaceConf",
 ]

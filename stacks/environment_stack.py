@@ -17,6 +17,7 @@ from infra.cdk import (
 from infra.config import PlatformConfig
 from infra.config.environment import (
     AzureBackend,
+    Backend,
 )
 from infra.config.environment import (
     GcsBackend as GcsBackendConfig,
@@ -38,11 +39,48 @@ WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
 LOG_SCHEMA = "monitoring"
 
 
+def add_backend(stack: TerraformStack, backend: Backend, default_path: str) -> None:
+    """The stack's state backend from config; local state lands in ``default_path``."""
+    if isinstance(backend, S3BackendConfig):
+        S3Backend(
+            stack,
+            bucket=backend.bucket,
+            key=backend.key,
+            region=backend.region,
+            encrypt=backend.encrypt,
+            dynamodb_table=backend.dynamodb_table,
+            use_lockfile=backend.dynamodb_table is None,
+        )
+    elif isinstance(backend, AzureBackend):
+        AzurermBackend(
+            stack,
+            resource_group_name=backend.resource_group_name,
+            storage_account_name=backend.storage_account_name,
+            container_name=backend.container_name,
+            key=backend.key,
+        )
+    elif isinstance(backend, GcsBackendConfig):
+        GcsBackend(stack, bucket=backend.bucket, prefix=backend.prefix)
+    else:
+        LocalBackend(stack, path=backend.path or default_path)
+
+
 class EnvironmentStack(TerraformStack):
-    """Workspace security, folders, policies, identities, secrets, Unity Catalog and per-model resources."""
+    """Workspace security, folders, policies, identities, secrets, Unity Catalog and per-model resources.
+
+    ``host`` overrides the configured workspace URL: the account stack passes its workspace's URL (a
+    cross-stack reference) or a brownfield URL. ``from_account`` looks identities up instead of
+    creating them, because the account stack created them and assigned them to this workspace.
+    """
 
     def __init__(
-        self, scope: Construct, id_: str, platform: PlatformConfig, wheel: Path, host: str | None = None
+        self,
+        scope: Construct,
+        id_: str,
+        platform: PlatformConfig,
+        wheel: Path,
+        host: str | None = None,
+        from_account: bool = False,
     ) -> None:
         super().__init__(scope, id_)
         self.platform = platform
@@ -51,11 +89,11 @@ class EnvironmentStack(TerraformStack):
         self.tags = platform_tags(env.tags)
         # Credentials come from the environment (OAuth M2M client id/secret or a token), never from code.
         DatabricksProvider(self, "databricks", host=host or env.workspace.host)
-        self._backend()
+        add_backend(self, env.state_backend, f"terraform.{self.env_name}.tfstate")
         self.identities = Identities(
             self,
             "identities",
-            IdentitiesProps(platform.roles, env.groups, env.service_principals),
+            IdentitiesProps(platform.roles, env.groups, env.service_principals, from_account=from_account),
         )
         self.owner = self.identities.principal(platform.roles.platform_role).name
         WorkspaceSecurity(
@@ -82,31 +120,6 @@ class EnvironmentStack(TerraformStack):
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
 
     # -- helpers ---------------------------------------------------------------------------------
-
-    def _backend(self) -> None:
-        backend = self.platform.env.state_backend
-        if isinstance(backend, S3BackendConfig):
-            S3Backend(
-                self,
-                bucket=backend.bucket,
-                key=backend.key,
-                region=backend.region,
-                encrypt=backend.encrypt,
-                dynamodb_table=backend.dynamodb_table,
-                use_lockfile=backend.dynamodb_table is None,
-            )
-        elif isinstance(backend, AzureBackend):
-            AzurermBackend(
-                self,
-                resource_group_name=backend.resource_group_name,
-                storage_account_name=backend.storage_account_name,
-                container_name=backend.container_name,
-                key=backend.key,
-            )
-        elif isinstance(backend, GcsBackendConfig):
-            GcsBackend(self, bucket=backend.bucket, prefix=backend.prefix)
-        else:
-            LocalBackend(self, path=backend.path or f"terraform.{self.env_name}.tfstate")
 
     def _access(self, attribute: str) -> dict[str, tuple[str, str]]:
         """Principal name -> (kind, level) for one object kind of the role matrix, in this environment."""

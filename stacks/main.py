@@ -16,9 +16,17 @@ from pathlib import Path
 
 from infra.cdk import App
 from infra.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
-from infra.config.loader import DEFAULT_CONFIG_DIR, DEFAULT_POLICIES_DIR, REPO_ROOT
+from infra.config.account import AccountConfig
+from infra.config.loader import (
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_POLICIES_DIR,
+    REPO_ROOT,
+    check_platform_against_account,
+    load_account,
+)
 from infra.constructs.artifact import WheelNotBuiltError
 from infra.constructs.cluster_policies import PolicyTemplateError
+from stacks.account_stack import ACCOUNT_STACK, AccountStack
 from stacks.environment_stack import EnvironmentStack
 
 DIST_DIR = REPO_ROOT / "dist"
@@ -35,16 +43,32 @@ def find_wheel(dist_dir: Path = DIST_DIR) -> Path:
 
 
 def load_all(envs: Sequence[str], config_dir: Path, policies_dir: Path) -> dict[str, PlatformConfig]:
+    platforms, _ = load_everything(envs, config_dir, policies_dir)
+    return platforms
+
+
+def load_everything(
+    envs: Sequence[str], config_dir: Path, policies_dir: Path
+) -> tuple[dict[str, PlatformConfig], AccountConfig | None]:
+    """Every environment and the account config, cross-checked; all problems reported together."""
     problems = []
     platforms = {}
+    account = None
     for env in envs:
         try:
             platforms[env] = load_platform(env, config_dir, policies_dir)
         except ConfigError as exc:
             problems.extend(p for p in exc.problems if p not in problems)
+    try:
+        account = load_account(config_dir)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if account is not None:
+        for platform in platforms.values():
+            problems.extend(check_platform_against_account(account, platform, config_dir))
     if problems:
         raise ConfigError(problems)
-    return platforms
+    return platforms, account
 
 
 def build_app(
@@ -55,11 +79,18 @@ def build_app(
     policies_dir: Path = DEFAULT_POLICIES_DIR,
     wheel: Path | None = None,
 ) -> App:
-    platforms = load_all(envs, config_dir, policies_dir)
+    platforms, account = load_everything(envs, config_dir, policies_dir)
     wheel = wheel or find_wheel()
     app = App(outdir=outdir) if outdir else App()
+    # The account stack always holds every workspace, whatever `envs` selects: synthesizing a part of
+    # it would make the next deploy destroy the workspaces left out.
+    account_stack = AccountStack(app, ACCOUNT_STACK, account) if account else None
     for env, platform in platforms.items():
-        EnvironmentStack(app, env, platform, wheel)
+        host = account_stack.workspace_url(env) if account_stack else None
+        stack = EnvironmentStack(app, env, platform, wheel, host=host, from_account=host is not None)
+        if host is not None:
+            # Explicit for brownfield too: identities must be assigned before this stack looks them up.
+            stack.add_dependency(account_stack)
     return app
 
 

@@ -13,6 +13,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from infra.config.account import (
+    CLOUDS,
+    SUPPORTED_CLOUDS,
+    WORKSPACE_MODES,
+    AccountConfig,
+    check_account,
+    check_account_against_env,
+)
 from infra.config.checks import check_environment, check_model, check_role_matrix, check_roles_against_env
 from infra.config.environment import ENV_NAMES, EnvironmentConfig
 from infra.config.errors import ConfigError, Problem
@@ -191,3 +199,53 @@ def load_platform(
     if problems:
         raise ConfigError(problems)
     return PlatformConfig(env_cfg, models, roles, policies_dir)
+
+
+ACCOUNT_FILE = "account.yaml"
+
+
+def load_account(config_dir: Path = DEFAULT_CONFIG_DIR) -> AccountConfig | None:
+    """``stacks/account.yaml`` validated, or None when there is none (workspaces managed elsewhere)."""
+    path = config_dir / ACCOUNT_FILE
+    if not path.exists():
+        return None
+    file = display_path(path)
+    data = read_yaml(path)
+    cloud = (data.get("account") or {}).get("cloud", "aws") if isinstance(data.get("account"), dict) else None
+    if cloud in CLOUDS and cloud not in SUPPORTED_CLOUDS:
+        # Checked first: every AWS-specific message below would only distract from this one.
+        raise ConfigError.single(
+            file, ("account", "cloud"), "not supported yet", cloud, ", ".join(SUPPORTED_CLOUDS)
+        )
+    problems: list[Problem] = []
+    parsed = _parse(AccountConfig, data, file, problems)
+    # The workspace union's tag (greenfield/brownfield) is pydantic's bookkeeping, not a key in the file.
+    problems = [
+        Problem(
+            p.file,
+            tuple(k for k in p.path if k not in WORKSPACE_MODES),
+            p.message,
+            p.value,
+            p.allowed,
+            p.show_value,
+        )
+        for p in problems
+    ]
+    if parsed is not None:
+        problems.extend(check_account(parsed, file))
+    if problems:
+        raise ConfigError(problems)
+    return parsed
+
+
+def check_platform_against_account(
+    account: AccountConfig, platform: PlatformConfig, config_dir: Path = DEFAULT_CONFIG_DIR
+) -> list[Problem]:
+    return list(
+        check_account_against_env(
+            account,
+            platform.env,
+            display_path(config_dir / ACCOUNT_FILE),
+            display_path(config_dir / f"{platform.name}.yaml"),
+        )
+    )
