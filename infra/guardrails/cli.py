@@ -16,7 +16,7 @@ from infra.guardrails.engine import evaluate
 from infra.guardrails.errors import GuardrailsError
 from infra.guardrails.inputs import discover, load_paths
 from infra.guardrails.model import Severity
-from infra.guardrails.policy_files import load_policies
+from infra.guardrails.policy_files import Policies, load_policies
 from infra.guardrails.render import RENDERERS
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
@@ -40,8 +40,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--root", type=Path, default=Path("."), help="where cdktf.out lives when no paths are given"
     )
+    p.add_argument("--list-rules", action="store_true", help="print the rule catalog (Markdown) and exit")
     p.add_argument("--today", type=date.fromisoformat, help=argparse.SUPPRESS)  # tests pin waiver expiry
     return p
+
+
+def rule_catalog(policies: Policies) -> str:
+    lines = ["| Rule | Severity | Environments | Checks |", "|---|---|---|---|"]
+    for rule in sorted(policies.rules.values(), key=lambda r: r.id):
+        envs = "all" if set(rule.envs) == set(policies.envs) else ", ".join(rule.envs)
+        lines.append(f"| {rule.id} `{rule.name}` | {rule.severity.name} | {envs} | {rule.title} |")
+    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()
     try:
         policies = load_policies(args.policies_dir)
+        if args.list_rules:
+            sys.stdout.write(rule_catalog(policies))
+            return EXIT_CLEAN
         if args.plan and not args.env:
             raise GuardrailsError(
                 "--plan needs --env (dev, staging, prod, ...): a plan does not name its environment"

@@ -99,3 +99,10 @@ def test_module_entry_point_runs(synth_root: Path, repo_root: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["summary"]["passed"] is True
+
+
+def test_lists_the_rule_catalog(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--policies-dir", str(repo_root / "policies"), "--list-rules"]) == 0
+    out = capsys.readouterr().out
+    assert "| DBX001 `uc-access-mode` | critical | all |" in out
+    assert "| DBX014 `no-all-purpose-prod` | high | prod |" in out

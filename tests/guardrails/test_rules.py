@@ -592,3 +592,12 @@ def test_passes_secret_readers_allowed_per_environment(run: Callable[..., Report
             {"scope": "ml", "principal": "ml-engineers", "permission": "READ"},
         )
         assert bool([f for f in run(stack).findings if f.rule.id == "DBX009"]) is not allowed
+
+
+def test_passes_secret_named_settings_that_hold_no_secret(run: Callable[..., Report]) -> None:
+    stack = platform("dev")
+    job_cluster(stack)["spark_env_vars"].update(
+        TOKEN_TTL_SECONDS="3600",
+        SECRET_SCOPE=ref(addr(stack, "databricks_secret_scope", "secrets_ml"), "name"),
+    )
+    assert not run(stack).findings

@@ -21,8 +21,11 @@ def plaintext(key: str, value: Any, params: EnvParams) -> str | None:
     """Why ``key=value`` leaks a secret, or None. Secret references are the only way in."""
     if not isinstance(value, str) or not value or SECRET_REF.search(value):
         return None
-    if SECRET_ATTRS.search(value) and "${" in value:
-        return "copies a credential attribute"
+    if "${" in value:
+        # A reference is plaintext only when it copies a credential; names and ids are fine.
+        return "copies a credential attribute" if SECRET_ATTRS.search(value) else None
+    if re.fullmatch(r"-?\d+(\.\d+)?|true|false", value, re.IGNORECASE):
+        return None  # TTLs, counts and flags under secret-sounding names
     for pattern in params.secret_value_patterns:
         if re.search(pattern, value):
             return "looks like a credential"
