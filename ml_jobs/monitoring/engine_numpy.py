@@ -128,19 +128,33 @@ def profile_categorical(series: pd.Series, column: str) -> CategoricalProfile:
 
 def count_categorical(series: pd.Series, rows: Rows, profile: CategoricalProfile) -> CategoricalCounts:
     labels = _as_labels(series.iloc[rows] if isinstance(rows, slice) else series.take(rows))
-    codes = pd.Categorical(labels, categories=profile.categories).codes
-    per_code = np.bincount(codes.astype(np.int64) + 1, minlength=len(profile.categories) + 1)
-    null = labels.isna().to_numpy()
-    n_null = int(null.sum())
-    n_unseen = int(per_code[0]) - n_null
-    counts = np.concatenate((per_code[1:], [n_unseen])).astype(np.int64)
+    # One hash pass over the window; mapping the few distinct values onto the vocabulary is cheap.
+    # (pd.Categorical(values, categories=vocab) is 5-8 times slower on Arrow-backed strings.)
+    per_value = labels.value_counts(dropna=True)
+    return categorical_counts_from_values(
+        dict(zip(map(str, per_value.index), per_value.to_numpy().tolist(), strict=True)),
+        profile,
+        len(labels),
+        int(labels.isna().sum()),
+    )
+
+
+def categorical_counts_from_values(
+    per_value: dict[str, int], profile: CategoricalProfile, n_rows: int, n_null: int
+) -> CategoricalCounts:
+    """Counts per distinct value mapped onto the reference vocabulary (shared with the Spark engine)."""
+    index = {c: i for i, c in enumerate(profile.categories)}
+    counts = np.zeros(len(profile.categories) + 1, dtype=np.int64)
     unseen: dict[str, int] = {}
-    n_distinct = 0
-    if n_unseen:
-        top = labels[(codes == -1) & ~null].value_counts()
-        n_distinct = len(top)
-        unseen = {str(k): int(v) for k, v in top.head(MAX_UNSEEN_KEPT).items()}
-    return CategoricalCounts(counts, len(labels), n_null, unseen, n_distinct)
+    for value, count in per_value.items():
+        i = index.get(value)
+        if i is None:
+            unseen[value] = unseen.get(value, 0) + int(count)
+        else:
+            counts[i] += int(count)
+    counts[-1] = sum(unseen.values())
+    top = dict(sorted(unseen.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_UNSEEN_KEPT])
+    return CategoricalCounts(counts, n_rows, n_null, top, len(unseen))
 
 
 def _numeric_like(series: pd.Series) -> pd.Series | None:

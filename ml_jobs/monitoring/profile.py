@@ -118,7 +118,13 @@ def numeric_edges(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Deduplicated fine edges (levels k/fine_bins, k = 0..fine_bins) and interior coarse edges."""
     levels = np.arange(fine_bins + 1) / fine_bins
-    raw = sorted_finite[quantile_positions(len(sorted_finite), levels)]
+    return edges_from_quantiles(
+        sorted_finite[quantile_positions(len(sorted_finite), levels)], fine_bins, coarse_bins
+    )
+
+
+def edges_from_quantiles(raw: np.ndarray, fine_bins: int, coarse_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fine and interior coarse edges from the quantiles at levels k/fine_bins, k = 0..fine_bins."""
     step = fine_bins // coarse_bins
     return np.unique(raw), np.unique(raw[step:-step:step]) if coarse_bins > 1 else np.array([])
 

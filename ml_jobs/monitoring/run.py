@@ -274,7 +274,8 @@ def run_monitoring(
             *categorical_features,
             *([schema.prediction] if schema.prediction in reference.columns else []),
         ]
-        profile = eng.build_profile(reference, numeric, categorical)
+        profiler = engine_numpy if isinstance(reference, pd.DataFrame) else eng
+        profile = profiler.build_profile(reference, numeric, categorical)
     missing_pred = [c for c in (schema.score, schema.prediction) if c not in profile.columns]
     if missing_pred and set(missing_pred) <= set(log.columns):
         first = eng.first_window(log, spec.granularity, schema)

@@ -1,0 +1,53 @@
+"""Evidently side of ``bench_monitor.py``; runs inside ``.bench/evidently-venv`` (pandas < 3).
+
+Prints one JSON line: seconds, peak RSS above the loaded data, and the drifted columns Evidently found.
+Imports nothing from the project, so the project's dependencies never meet Evidently's.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def rss_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def main(data_dir: str) -> None:
+    import pandas as pd
+    from evidently import Report
+    from evidently.presets import DataDriftPreset
+
+    reference = pd.read_parquet(Path(data_dir) / "reference.parquet")
+    current = pd.read_parquet(Path(data_dir) / "current.parquet")
+    loaded = rss_kib("VmRSS")
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    start = time.perf_counter()
+    snapshot = Report([DataDriftPreset()]).run(current_data=current, reference_data=reference)
+    seconds = time.perf_counter() - start
+    peak = rss_kib("VmHWM")
+    drifted = []
+    for metric in snapshot.dict()["metrics"]:
+        config, value = metric.get("config", {}), metric.get("value")
+        if config.get("type", "").endswith("ValueDrift") and float(value) >= float(config["threshold"]):
+            drifted.append(config["column"])
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "peak_above_data_mb": (peak - loaded) / 1024,
+                "data_mb": loaded / 1024,
+                "drifted": sorted(drifted),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
