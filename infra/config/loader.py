@@ -18,6 +18,8 @@ from infra.config.account import (
     SUPPORTED_CLOUDS,
     WORKSPACE_MODES,
     AccountConfig,
+    BrownfieldWorkspace,
+    GreenfieldWorkspace,
     check_account,
     check_account_against_env,
 )
@@ -211,7 +213,8 @@ def load_account(config_dir: Path = DEFAULT_CONFIG_DIR) -> AccountConfig | None:
         return None
     file = display_path(path)
     data = read_yaml(path)
-    cloud = (data.get("account") or {}).get("cloud", "aws") if isinstance(data.get("account"), dict) else None
+    settings = data.get("account")
+    cloud = settings.get("cloud") if isinstance(settings, dict) else None
     if cloud in CLOUDS and cloud not in SUPPORTED_CLOUDS:
         # Checked first: every AWS-specific message below would only distract from this one.
         raise ConfigError.single(
@@ -219,23 +222,26 @@ def load_account(config_dir: Path = DEFAULT_CONFIG_DIR) -> AccountConfig | None:
         )
     problems: list[Problem] = []
     parsed = _parse(AccountConfig, data, file, problems)
-    # The workspace union's tag (greenfield/brownfield) is pydantic's bookkeeping, not a key in the file.
-    problems = [
-        Problem(
-            p.file,
-            tuple(k for k in p.path if k not in WORKSPACE_MODES),
-            p.message,
-            p.value,
-            p.allowed,
-            p.show_value,
-        )
-        for p in problems
-    ]
+    problems = [_untag_workspace_problem(p) for p in problems]
     if parsed is not None:
         problems.extend(check_account(parsed, file))
     if problems:
         raise ConfigError(problems)
     return parsed
+
+
+def _untag_workspace_problem(problem: Problem) -> Problem:
+    """Drop pydantic's union tag (``workspaces.dev.brownfield.x``) and list the keys of that mode."""
+    path = problem.path
+    if len(path) < 3 or path[0] != "workspaces" or path[2] not in WORKSPACE_MODES:
+        return problem
+    allowed = problem.allowed
+    if problem.message == "unknown key" and len(path) == 4:
+        model = GreenfieldWorkspace if path[2] == "greenfield" else BrownfieldWorkspace
+        allowed = ", ".join(sorted(model.model_fields))
+    return Problem(
+        problem.file, (*path[:2], *path[3:]), problem.message, problem.value, allowed, problem.show_value
+    )
 
 
 def check_platform_against_account(
