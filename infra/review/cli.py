@@ -1,0 +1,157 @@
+"""``python -m infra.review --base REF``: the infra pull-request review (``make review BASE=...``).
+
+Synthesizes the base ref (in a temporary git worktree) and the current tree, compares them and
+writes review.md (a PR comment) and review.json (everything).
+Exit codes: 0 pass or warn, 1 block, 2 unusable input (dirty tree, unknown ref, failed synth, bad
+policy files or plans).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.guardrails import GuardrailsError, Policies, load_policies
+from infra.review.diff import Inputs, diff
+from infra.review.errors import ReviewError
+from infra.review.params import load_params
+from infra.review.render import render_json, render_markdown
+from infra.review.workspace import (
+    base_worktree,
+    changed_files,
+    dirty_paths,
+    repo_root,
+    resolve_ref,
+    scratch_dir,
+    synthesize_both,
+)
+
+EXIT_OK, EXIT_BLOCK, EXIT_UNUSABLE = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m infra.review", description=__doc__.splitlines()[0])
+    p.add_argument("--base", required=True, help="git ref to compare against (branch, tag, commit)")
+    p.add_argument(
+        "--plan",
+        action="append",
+        default=[],
+        metavar="ENV=PLAN.json",
+        help="`terraform show -json` output for ENV: its actions replace the synthesized diff",
+    )
+    p.add_argument("--out-md", type=Path, default=Path("review.md"))
+    p.add_argument("--out-json", type=Path, default=Path("review.json"))
+    p.add_argument("--repo", type=Path, default=Path("."), help="the repository (default: current dir)")
+    p.add_argument("--pointer", default=None, help="where the full report lives (a URL), for truncation")
+    p.add_argument("--today", type=date.fromisoformat, help=argparse.SUPPRESS)  # tests pin waiver expiry
+    return p
+
+
+def parse_plans(specs: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    plans = {}
+    for spec in specs:
+        env, sep, file = spec.partition("=")
+        if not sep or not env or not file:
+            raise ReviewError(f"--plan {spec!r}: expected ENV=PLAN.json, e.g. --plan prod=plan-prod.json")
+        try:
+            doc = json.loads(Path(file).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ReviewError(f"--plan {spec}: cannot read {file}: {exc.strerror or exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise ReviewError(
+                f"{file}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+            ) from exc
+        if not isinstance(doc, dict) or "resource_changes" not in doc:
+            raise ReviewError(
+                f"{file}: <root>: not a `terraform show -json` plan (no resource_changes); "
+                "create it with `terraform plan -out tf.plan && terraform show -json tf.plan`"
+            )
+        plans[env] = (file, doc)
+    return plans
+
+
+def budgets(repo: Path, envs: Sequence[str]) -> dict[str, float]:
+    """Each environment's ``monthly_budget_usd`` from the head's stacks/<env>.yaml (already validated)."""
+    out = {}
+    for env in envs:
+        try:
+            data = yaml.safe_load((repo / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError):
+            continue
+        value = data.get("monthly_budget_usd") if isinstance(data, dict) else None
+        if isinstance(value, int | float):
+            out[env] = float(value)
+    return out
+
+
+def _base_policies(tree: Path, notes: list[str]) -> Policies | None:
+    try:
+        return load_policies(tree / "policies")
+    except GuardrailsError as exc:
+        notes.append(f"base guardrail policies unusable; base findings not compared: {exc}")
+        return None
+
+
+def run(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    repo = repo_root(args.repo.resolve())
+    dirty = dirty_paths(repo, ignore=[args.out_md, args.out_json])
+    if dirty:
+        shown = "\n  ".join(dirty[:20]) + ("\n  ..." if len(dirty) > 20 else "")
+        raise ReviewError(
+            f"{repo}: the working tree has uncommitted changes; commit or stash them so the review "
+            f"matches what the pull request holds:\n  {shown}"
+        )
+    base_sha = resolve_ref(repo, args.base)
+    head_sha = resolve_ref(repo, "HEAD")
+    plans = parse_plans(args.plan)
+    params = load_params(repo / "policies")
+    try:
+        head_policies = load_policies(repo / "policies")
+    except GuardrailsError as exc:
+        raise ReviewError(f"head guardrail policies: {exc}") from exc
+    notes: list[str] = []
+    with scratch_dir() as tmp, base_worktree(repo, base_sha, tmp) as tree:
+        base_docs, head_docs = synthesize_both(repo, tree, tmp)
+        base_policies = _base_policies(tree, notes)
+    unknown = sorted(set(plans) - set(head_docs))
+    if unknown:
+        raise ReviewError(f"--plan {unknown[0]}=...: no such environment; allowed: {', '.join(head_docs)}")
+    inputs = Inputs(
+        params,
+        base_policies,
+        head_policies,
+        plans,
+        budgets(repo, list(head_docs)),
+        changed_files(repo, base_sha),
+        args.today,
+    )
+    review = diff(base_docs, head_docs, inputs, f"{args.base} ({base_sha[:10]})", f"HEAD ({head_sha[:10]})")
+    review.notes += notes
+    kwargs = {"pointer": args.pointer} if args.pointer else {}
+    args.out_md.write_text(render_markdown(review, **kwargs), encoding="utf-8")
+    args.out_json.write_text(render_json(review), encoding="utf-8")
+    verdicts = ", ".join(f"{e.env} {e.verdict}" for e in review.envs)
+    print(
+        f"review: {review.verdict} ({verdicts}); wrote {args.out_md} and {args.out_json} "
+        f"in {time.monotonic() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return EXIT_BLOCK if review.verdict == "block" else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except ReviewError as exc:
+        print(f"error: {exc}\nnothing was written.", file=sys.stderr)
+        return EXIT_UNUSABLE

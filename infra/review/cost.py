@@ -1,0 +1,207 @@
+"""Worst-case list cost per cluster policy and per scheduled job, from ``policies/pricing.yaml``.
+
+Worst case = the DBU/hour cap the policy enforces (``dbus_per_hour`` maxValue) x $/DBU of the
+compute kind (the policy's ``cluster_type``). Monthly: interactive policies run business hours;
+scheduled jobs run as often as their Quartz cron fires, each run as long as the job's timeout.
+Every assumption is stated in the pricing file and printed in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from infra.review.params import Pricing
+from infra.review.resources import REF, Side
+
+_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
+_DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    kind: str  # policy | job
+    address: str
+    name: str
+    dbus_per_hour: float | None
+    usd_per_hour: float | None
+    hours_per_month: float | None
+    usd_per_month: float | None
+    note: str = ""
+    policies: tuple[str, ...] = ()  # job: the policies its clusters use
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _expand(field: str, low: int, high: int, names: dict[str, int]) -> set[int] | None:
+    """Values a cron field matches; None for specials (L, W, #) priced as once per period."""
+    out: set[int] = set()
+    for part in field.upper().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text.isdigit() else 1
+        if base in ("*", "?"):
+            lo, hi = low, high
+        elif re.fullmatch(r"[A-Z0-9]+(-[A-Z0-9]+)?", base):
+            a, _, b = base.partition("-")
+            lo = names.get(a, int(a) if a.isdigit() else low)
+            hi = names.get(b, int(b) if b.isdigit() else high) if b else (high if step_text else lo)
+        else:
+            return None
+        out.update(range(lo, hi + 1, step))
+    return out
+
+
+def runs_per_month(cron: str, days_per_month: float) -> float:
+    """How often a Quartz cron fires in an average month (approximate for L/W/# specials)."""
+    fields = cron.split()
+    if len(fields) < 6:
+        raise ValueError(f"not a Quartz cron (6 or 7 fields): {cron!r}")
+    sec, minute, hour, dom, month, dow = fields[:6]
+    per_day = 1.0
+    for text, lo, hi in ((sec, 0, 59), (minute, 0, 59), (hour, 0, 23)):
+        values = _expand(text, lo, hi, {})
+        per_day *= len(values) if values is not None else 1
+    months = _expand(month, 1, 12, _MONTHS)
+    month_share = len(months) / 12 if months is not None else 1.0
+    if dom == "?":
+        days = _expand(dow, 1, 7, _DAYS)
+        days_in_month = days_per_month * len(days) / 7 if days is not None else 1.0
+    else:
+        days = _expand(dom, 1, 31, {})
+        days_in_month = 1.0 if days is None else days_per_month if len(days) == 31 else float(len(days))
+    return per_day * days_in_month * month_share
+
+
+def _definition(side: Side, policy_ref: Any) -> tuple[str | None, dict[str, Any]]:
+    m = REF.search(policy_ref) if isinstance(policy_ref, str) else None
+    res = side.get(m.group(1), m.group(2)) if m else None
+    if res is None:
+        return None, {}
+    try:
+        data = json.loads(res.values.get("definition") or "{}")
+    except (TypeError, ValueError):
+        data = {}
+    return res.address, data if isinstance(data, dict) else {}
+
+
+def _cap(definition: dict[str, Any]) -> float | None:
+    rule = definition.get("dbus_per_hour") or {}
+    cap = rule.get("maxValue") if rule.get("type") == "range" else rule.get("value")
+    return float(cap) if isinstance(cap, int | float) else None
+
+
+def _compute_kind(definition: dict[str, Any]) -> str:
+    rule = definition.get("cluster_type") or {}
+    values = [rule.get("value")] if rule.get("type") == "fixed" else rule.get("values") or []
+    return "jobs_compute" if values and all(v in ("job", "dlt") for v in values) else "all_purpose"
+
+
+def policy_costs(side: Side, pricing: Pricing, job_lines: list[CostLine]) -> list[CostLine]:
+    a = pricing.assumptions
+    out = []
+    for res in sorted(side.resources.values(), key=lambda r: r.address):
+        if res.type != "databricks_cluster_policy":
+            continue
+        _, definition = _definition(side, f"${{{res.type}.{res.name}.id}}")
+        cap, kind = _cap(definition), _compute_kind(definition)
+        price = pricing.price(kind)
+        per_hour = cap * price if cap is not None and price is not None else None
+        if kind == "all_purpose":
+            hours = a.interactive_hours_per_month * a.interactive_clusters_per_policy
+            monthly = per_hour * hours if per_hour is not None else None
+            note = (
+                f"{kind}; {a.interactive_clusters_per_policy} cluster x {a.interactive_hours_per_month:g} h"
+            )
+        else:
+            mine = [j for j in job_lines if res.address in j.policies and j.usd_per_month is not None]
+            hours = sum(j.hours_per_month or 0 for j in mine)
+            monthly = sum(j.usd_per_month or 0 for j in mine)
+            note = f"{kind}; sum of {len(mine)} scheduled job(s) on this policy"
+        if cap is None:
+            note += "; no dbus_per_hour cap: unbounded"
+        name = str(side.label(res.values.get("name", res.name)))
+        out.append(CostLine("policy", res.address, name, cap, per_hour, hours, monthly, note))
+    return out
+
+
+def _run_hours(job: dict[str, Any], default: float) -> float:
+    timeout = job.get("timeout_seconds")
+    return float(timeout) / 3600 if isinstance(timeout, int | float) and timeout > 0 else default
+
+
+def _clusters(job: dict[str, Any]) -> list[dict[str, Any]]:
+    clusters = job.get("job_cluster") or []
+    clusters = [clusters] if isinstance(clusters, dict) else clusters
+    return [c.get("new_cluster") or {} for c in clusters if isinstance(c, dict)]
+
+
+def job_costs(side: Side, pricing: Pricing) -> list[CostLine]:
+    a = pricing.assumptions
+    out = []
+    for res in sorted(side.resources.values(), key=lambda r: r.address):
+        if res.type != "databricks_job":
+            continue
+        schedule = res.values.get("schedule")
+        schedule = schedule[0] if isinstance(schedule, list) and schedule else schedule
+        if not isinstance(schedule, dict) or not schedule.get("quartz_cron_expression"):
+            continue  # triggered by other jobs or by hand: no schedule to price
+        name = str(res.values.get("name", res.name))
+        paused = schedule.get("pause_status") == "PAUSED"
+        try:
+            runs = 0.0 if paused else runs_per_month(schedule["quartz_cron_expression"], a.days_per_month)
+        except ValueError as exc:
+            out.append(CostLine("job", res.address, name, None, None, None, None, f"not priced: {exc}"))
+            continue
+        dbus, policies, unpriced = 0.0, [], []
+        for cluster in _clusters(res.values):
+            policy_address, definition = _definition(side, cluster.get("policy_id"))
+            cap = _cap(definition)
+            if cap is None:
+                node_rate = pricing.node_dbus_per_hour.get(str(cluster.get("node_type_id")))
+                workers = (cluster.get("autoscale") or {}).get("max_workers", cluster.get("num_workers"))
+                if node_rate is None or not isinstance(workers, int):
+                    unpriced.append(str(cluster.get("node_type_id")))
+                    continue
+                cap = node_rate * (workers + 1)
+            dbus += cap
+            if policy_address:
+                policies.append(policy_address)
+        hours = runs * _run_hours(res.values, a.default_run_hours)
+        price = pricing.price("jobs_compute") or 0.0
+        note = (
+            "paused schedule; " if paused else ""
+        ) + f"{runs:.1f} runs/month x {_run_hours(res.values, a.default_run_hours):g} h"
+        if unpriced or not _clusters(res.values):
+            note += "; not priced: no job cluster with a policy cap or a node DBU rate"
+            out.append(CostLine("job", res.address, name, None, None, hours, None, note, tuple(policies)))
+            continue
+        out.append(
+            CostLine(
+                "job",
+                res.address,
+                name,
+                dbus,
+                dbus * price,
+                hours,
+                dbus * price * hours,
+                note,
+                tuple(policies),
+            )
+        )
+    return out
+
+
+def costs(side: Side, pricing: Pricing) -> tuple[list[CostLine], list[CostLine]]:
+    """(policy lines, job lines) for one side of one environment."""
+    jobs = job_costs(side, pricing)
+    return policy_costs(side, pricing, jobs), jobs
+
+
+def monthly_total(policies: list[CostLine], jobs: list[CostLine]) -> float:
+    """All-purpose policies plus scheduled jobs (job policies are the sum of their jobs: not added)."""
+    interactive = sum(p.usd_per_month or 0 for p in policies if p.note.startswith("all_purpose"))
+    return interactive + sum(j.usd_per_month or 0 for j in jobs)

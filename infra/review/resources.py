@@ -1,0 +1,160 @@
+"""One side of the review (base or head) per environment: resources by address, and references.
+
+Both synthesized stacks (``cdk.tf.json``) and ``terraform show -json`` plans end up as
+``{address: Res}``; the guardrails engine's readers do the parsing, so both tools see the same input.
+``Side.label`` turns ``${databricks_service_principal.x.application_id}`` into the SP's display name
+so that tables name people and robots, not tokens.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from infra.guardrails import resources_from_doc
+
+REF = re.compile(r"\$\{([A-Za-z0-9_]+)\.([^.}\s]+)\.([A-Za-z0-9_]+)\}")
+
+# The attribute that names a resource of a type, when `name` is not it.
+_NAME_ATTR = {
+    "databricks_group": "display_name",
+    "databricks_service_principal": "display_name",
+    "databricks_user": "user_name",
+    "databricks_directory": "path",
+    "databricks_file": "path",
+    "databricks_notebook": "path",
+    "databricks_workspace_file": "path",
+    "databricks_secret": "key",
+    "databricks_secret_acl": "principal",
+    "databricks_ip_access_list": "label",
+}
+# Unity Catalog securables whose id is their dotted full name.
+_UC_PARENTS = {
+    "databricks_schema": ("catalog_name",),
+    "databricks_volume": ("catalog_name", "schema_name"),
+    "databricks_registered_model": ("catalog_name", "schema_name"),
+    "databricks_table": ("catalog_name", "schema_name"),
+    "databricks_sql_table": ("catalog_name", "schema_name"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Res:
+    address: str
+    type: str
+    name: str
+    values: dict[str, Any]
+    lifecycle: dict[str, Any] = field(default_factory=dict)
+    construct_path: str | None = None
+
+
+@dataclass
+class Side:
+    """All managed resources of one environment on one side of the change."""
+
+    env: str
+    resources: dict[str, Res]
+    actions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # plan input only
+    sensitive: dict[str, Any] = field(default_factory=dict)  # plan input: address -> *_sensitive map
+    _by_value: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Plan values hold real ids (a state's application_id, group id): map them back to names.
+        for res in self.resources.values():
+            if res.type in ("databricks_group", "databricks_service_principal", "databricks_user"):
+                label = self.display(res)
+                for attr in ("id", "application_id", "user_name"):
+                    value = res.values.get(attr)
+                    if isinstance(value, str) and value and not REF.search(value):
+                        self._by_value.setdefault(value, label)
+
+    def get(self, rtype: str, name: str) -> Res | None:
+        return self.resources.get(f"{rtype}.{name}")
+
+    def display(self, res: Res) -> str:
+        """A resource's human name: a UC full name, a group's display name, a policy's name."""
+        if res.type in _UC_PARENTS:
+            parts = [self.label(res.values.get(p)) for p in _UC_PARENTS[res.type]]
+            return ".".join([*parts, str(self.label(res.values.get("name")))])
+        for attr in (_NAME_ATTR.get(res.type), "name", "display_name", "path"):
+            if attr and isinstance(res.values.get(attr), str):
+                return str(self.label(res.values[attr]))
+        return res.address
+
+    def _ref_label(self, rtype: str, name: str, attr: str) -> str:
+        res = self.get(rtype, name)
+        if res is None:
+            return f"{rtype}.{name}"
+        if attr in ("id", "application_id", "serving_endpoint_id", "policy_id", "user_name") or (
+            attr not in res.values
+        ):
+            return self.display(res)
+        value = res.values[attr]
+        return str(self.label(value)) if isinstance(value, str) else str(value)
+
+    def label(self, value: Any) -> Any:
+        """Replace every ``${type.name.attr}`` (and known plan ids) in a string by a readable name."""
+        if not isinstance(value, str):
+            return value
+        if value in self._by_value:
+            return self._by_value[value]
+        return REF.sub(lambda m: self._ref_label(m.group(1), m.group(2), m.group(3)), value)
+
+    def principal_kind(self, value: Any) -> str:
+        """group, service principal or user, from the reference or the plan value."""
+        if isinstance(value, str):
+            m = REF.search(value)
+            rtype = m.group(1) if m else None
+            if rtype is None:
+                for res in self.resources.values():
+                    if value in (res.values.get("application_id"), res.values.get("id")):
+                        rtype = res.type
+                        break
+            if rtype == "databricks_service_principal":
+                return "service principal"
+            if rtype == "databricks_user":
+                return "user"
+            if isinstance(value, str) and "@" in value:
+                return "user"
+        return "group"
+
+
+def side_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") -> Side:
+    """Managed resources of a synthesized stack (``cdk.tf.json``)."""
+    resources = {}
+    for r in resources_from_doc(doc, env, source):
+        if r.mode == "managed":
+            resources[r.address] = Res(
+                r.address, r.type, r.name, dict(r.values), r.lifecycle or {}, r.construct_path
+            )
+    return Side(env, resources)
+
+
+def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, Side]:
+    """(before, after) of a ``terraform show -json`` plan, with its actions and sensitivity maps.
+
+    After values come from the guardrails reader, which puts ``${ref}`` where a value is unknown
+    until apply (a policy created in the same plan has no id yet).
+    """
+    after: dict[str, Res] = {}
+    actions: dict[str, tuple[str, ...]] = {}
+    for r in resources_from_doc(doc, env, source):
+        if r.mode != "managed":
+            continue
+        actions[r.address] = r.actions
+        if "delete" in r.actions and "create" not in r.actions:
+            continue  # planned deletions carry their prior values; they exist only before
+        after[r.address] = Res(r.address, r.type, r.name, dict(r.values))
+    before: dict[str, Res] = {}
+    sensitive: dict[str, Any] = {}
+    for change in doc.get("resource_changes", []) or []:
+        if not isinstance(change, dict) or change.get("mode", "managed") != "managed":
+            continue
+        address = change.get("address")
+        body = change.get("change", {}) or {}
+        actions.setdefault(address, tuple(body.get("actions", []) or []))
+        sensitive[address] = {"before": body.get("before_sensitive"), "after": body.get("after_sensitive")}
+        if isinstance(body.get("before"), dict):
+            before[address] = Res(address, change.get("type", ""), change.get("name", ""), body["before"])
+    return Side(env, before, actions, sensitive), Side(env, after, actions, sensitive)
