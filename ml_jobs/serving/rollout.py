@@ -109,6 +109,16 @@ def remaining_steps(steps: list[dict[str, int]], view: EndpointView, target: str
     return [s for s in steps if s[target] >= current]
 
 
+def planned_splits(view: EndpointView, plan: RolloutPlan) -> list[dict[str, int]]:
+    """The configs a rollout would send from the endpoint's current state (``deploy --plan``)."""
+    if view.split == {plan.target: 100}:
+        return []
+    stable = stable_version(view, plan.target)
+    steps = remaining_steps(traffic_steps(plan, stable), view, plan.target)
+    final = final_split(plan, stable)
+    return [s for s in [*steps, *([final] if final else [])] if s != view.split]
+
+
 def ensure(client: ServingClient, plan: RolloutPlan, view: EndpointView, split: Split,
            hook: Hook | None = None) -> tuple[EndpointView, bool]:
     """Bring the endpoint to ``split`` and wait until it is ready; True when a config was sent."""

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -233,3 +234,44 @@ def new_client(workspace: WorkspaceClient, clock: FakeClock) -> Callable[[], Ser
         return ServingClient(workspace, MODEL, REGISTERED, poll_seconds=5.0, sleep=clock.sleep, clock=clock)
 
     return make
+
+
+# -- a local registry for the entry point -----------------------------------------------------------
+@pytest.fixture(scope="session")
+def registry_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local project folder whose SQLite registry holds versions 1-3 of the model (no artifacts:
+    canary and blue-green only need the version numbers; Databricks loads the model itself)."""
+    from mlflow import MlflowClient
+
+    root = tmp_path_factory.mktemp("deploy-root")
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client.create_registered_model(REGISTERED)
+    for _ in range(3):
+        client.create_model_version(REGISTERED, source=str(root / "no-artifacts"))
+    return root
+
+
+@pytest.fixture
+def set_aliases(registry_root: Path) -> Callable[..., None]:
+    """``set_aliases(champion="2", previous_champion="1")``: exactly these aliases, the rest removed."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{registry_root / 'mlflow.db'}")
+
+    def set_(**aliases: str) -> None:
+        for alias in ("champion", "challenger", "previous_champion"):
+            client.delete_registered_model_alias(REGISTERED, alias)
+        for alias, version in aliases.items():
+            client.set_registered_model_alias(REGISTERED, alias, version)
+
+    return set_
+
+
+@pytest.fixture
+def deploy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No ambient Databricks or MLflow settings: the test decides where deploy points."""
+    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION", "DATABRICKS_HOST",
+                "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "MLOPS_CONFIG_DIR"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
+    monkeypatch.setenv("MLOPS_TRACKING_RETRIES", "1")
