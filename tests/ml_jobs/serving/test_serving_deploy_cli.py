@@ -19,7 +19,8 @@ def run(fake_serving, registry_root, monkeypatch, capsys):
     _, url = fake_serving
     monkeypatch.setenv("DATABRICKS_TOKEN", "x")
 
-    def run_(*extra: str, host: str | None = url, model: str = "marketing_churn_gbm") -> tuple[int, dict | None, str]:
+    def run_(*extra: str, host: str | None = url, model: str = "marketing_churn_gbm"
+             ) -> tuple[int, dict | None, str]:
         argv = ["--model", model, "--env", "dev", "--local-root", str(registry_root),
                 "--bake-seconds", "0", "--poll-seconds", "0.01", "--api-retry-seconds", "1", *extra]
         if host:
@@ -29,6 +30,10 @@ def run(fake_serving, registry_root, monkeypatch, capsys):
         return code, (json.loads(out) if out.strip() else None), err
 
     return run_
+
+
+def first_put(fake) -> dict:
+    return next(body for method, _, body in fake.requests if method == "PUT")
 
 
 def failing_metrics(entity: str):
@@ -47,7 +52,7 @@ def test_deploys_the_champion_with_the_job_parameters(fake, run, set_aliases):
     code, out, _ = run("--workload_size", "Small", "--scale_to_zero", "true", "--rollout", "canary")
     assert code == EXIT_OK and out["status"] == "done"
     assert fake.updates() == [{"1": 90, "2": 10}, {"1": 50, "2": 50}, {"1": 0, "2": 100}, {"2": 100}]
-    sent = [body for method, _, body in fake.requests if method == "PUT"][0]["served_entities"]
+    sent = first_put(fake)["served_entities"]
     assert {e["name"]: (e["workload_size"], e["scale_to_zero_enabled"]) for e in sent} == {
         "marketing-churn-gbm-1": ("Small", True), "marketing-churn-gbm-2": ("Small", True)}
     assert all(e["entity_name"] == "mlops_dev.models.marketing_churn_gbm" for e in sent)
@@ -57,7 +62,7 @@ def test_the_new_entity_gets_the_requested_compute(fake, run, set_aliases):
     fake.add(ENDPOINT, {"1": 100})
     set_aliases(champion="2")
     run("--workload_size", "Medium", "--scale_to_zero", "false", "--rollout", "blue_green")
-    sent = [body for method, _, body in fake.requests if method == "PUT"][0]["served_entities"]
+    sent = first_put(fake)["served_entities"]
     assert {e["name"]: (e["workload_size"], e["scale_to_zero_enabled"]) for e in sent} == {
         "marketing-churn-gbm-1": ("Small", True), "marketing-churn-gbm-2": ("Medium", False)}
     assert fake.updates() == [{"1": 100, "2": 0}, {"1": 0, "2": 100}]
