@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from infra.guardrails.model import Resource
 
@@ -21,6 +21,7 @@ _REF = re.compile(
     r"^\$\{((?:module\.[\w-]+\.)*(?:data\.)?[\w-]+\.[\w-]+)(?:\[[^\]]*\])?(?:\.([\w-]+))?[^}]*\}$"
 )
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+T = TypeVar("T")
 BROAD_GROUPS = frozenset({"users", "account users"})
 
 GROUP_TYPES = frozenset({"databricks_group"})
@@ -171,6 +172,7 @@ class StackIndex:
         self.deleted: list[Resource] = []
         self.outputs: list[Resource] = []
         self._targets: dict[str, tuple[Resource | None, str | None]] = {}
+        self._memo: dict[Any, Any] = {}
         for res in resources:
             self.by_address[res.address] = res
             if res.mode == "output":
@@ -179,6 +181,12 @@ class StackIndex:
                 self.deleted.append(res)
             elif res.mode == "managed":
                 self.by_type[res.type].append(res)
+
+    def memo(self, key: Any, compute: Callable[[], T]) -> T:
+        """Compute once per stack what several rules need (grants, GPU-ness of a policy, ...)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def of(self, *types: str) -> Iterator[Resource]:
         for rtype in types:
@@ -210,6 +218,11 @@ class StackIndex:
 
     def principal(self, value: Any, kind: str | None = None) -> Principal:
         """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""
+        if isinstance(value, str):
+            return self.memo(("principal", value, kind), lambda: self._principal(value, kind))
+        return self._principal(value, kind)
+
+    def _principal(self, value: Any, kind: str | None) -> Principal:
         res, _ = self.target(value)
         if res is not None:
             if res.type in GROUP_TYPES:

@@ -53,8 +53,12 @@ class Grant:
         return f"{self.principal} holds {list(self.privileges)} on {self.securable} {self.target!r}"
 
 
-def grants(index: StackIndex) -> Iterator[Grant]:
+def grants(index: StackIndex) -> list[Grant]:
     """Every UC grant, from ``databricks_grants`` (blocks) and ``databricks_grant`` (one principal)."""
+    return index.memo("grants", lambda: list(_grants(index)))
+
+
+def _grants(index: StackIndex) -> Iterator[Grant]:
     for res in index.of("databricks_grants", "databricks_grant"):
         securable = next((s for s in SECURABLES if res.values.get(s) is not None), "unknown")
         target = index.resolve(res.values.get(securable))
@@ -227,7 +231,7 @@ def broad_can_use(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
         if policy_ref is not None:
             target, _ = index.target(policy_ref)
             policy = index.policies.get(target.address) if target else None
-            if policy is not None and is_gpu_policy(policy, params):
+            if policy is not None and is_gpu_policy(index, policy, params):
                 yield Violation(
                     access.resource, f"{access.principal} may start clusters under GPU policy '{policy.name}'"
                 )

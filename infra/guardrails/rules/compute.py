@@ -16,7 +16,6 @@ from infra.guardrails.stack import (
     as_number,
     block,
     blocks,
-    job_clusters,
 )
 
 INIT_SCRIPT_SOURCES = ("workspace", "volumes")
@@ -35,9 +34,13 @@ def effective(cluster: Cluster, policy: Policy | None, key: str) -> Any:
     return None
 
 
-def is_gpu_policy(policy: Policy, params: EnvParams) -> bool:
+def is_gpu_policy(index: StackIndex, policy: Policy, params: EnvParams) -> bool:
     """The GPU policy is marked by its name (``gpu_policy_name_pattern``) or by admitting only GPU
     runtimes or only GPU node types; everything else is a CPU policy."""
+    return index.memo(("gpu", policy.resource.address), lambda: _is_gpu_policy(policy, params))
+
+
+def _is_gpu_policy(policy: Policy, params: EnvParams) -> bool:
     if re.search(params.gpu_policy_name_pattern, policy.name, re.IGNORECASE):
         return True
     runtimes = policy.allowed("spark_version")
@@ -200,7 +203,7 @@ def _node_problem(node: Any, gpu_ok: bool, params: EnvParams) -> str | None:
 def allowlists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         policy = index.policy_of(cluster)
-        gpu_ok = policy is not None and is_gpu_policy(policy, params)
+        gpu_ok = policy is not None and is_gpu_policy(index, policy, params)
         version = effective(cluster, policy, "spark_version")
         if version is None:
             yield Violation(
@@ -219,11 +222,10 @@ def allowlists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             if issue:
                 yield Violation(cluster.owner, f"{cluster.where}: {key}: {issue}")
     for policy in _readable(index):
-        yield from _policy_allowlists(policy, params)
+        yield from _policy_allowlists(policy, is_gpu_policy(index, policy, params), params)
 
 
-def _policy_allowlists(policy: Policy, params: EnvParams) -> Iterator[Violation]:
-    gpu_ok = is_gpu_policy(policy, params)
+def _policy_allowlists(policy: Policy, gpu_ok: bool, params: EnvParams) -> Iterator[Violation]:
     runtimes = policy.allowed("spark_version")
     if not runtimes:
         yield Violation(
@@ -269,14 +271,15 @@ def no_all_purpose_compute(index: StackIndex, params: EnvParams) -> Iterator[Vio
 
 @rule("DBX020")
 def cluster_logs(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
-    for job in index.of("databricks_job"):
-        for cluster in job_clusters(job):
-            conf = block(cluster.values, "cluster_log_conf")
-            destinations = [block(conf, k).get("destination") for k in ("dbfs", "s3", "volumes")]
-            policy = index.policy_of(cluster)
-            by_policy = policy is not None and policy.fixed("cluster_log_conf.path") is not None
-            if not any(destinations) and not by_policy:
-                yield Violation(job, f"{cluster.where}: no cluster_log_conf (nor fixed by its policy)")
+    for cluster in index.clusters():
+        if cluster.kind != "job":
+            continue
+        conf = block(cluster.values, "cluster_log_conf")
+        destinations = [block(conf, k).get("destination") for k in ("dbfs", "s3", "volumes")]
+        policy = index.policy_of(cluster)
+        by_policy = policy is not None and policy.fixed("cluster_log_conf.path") is not None
+        if not any(destinations) and not by_policy:
+            yield Violation(cluster.owner, f"{cluster.where}: no cluster_log_conf (nor fixed by its policy)")
 
 
 @rule("DBX101")
@@ -293,15 +296,10 @@ def lts_runtimes(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
 
 @rule("DBX103")
 def job_cluster_identity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
-    for job in index.of("databricks_job"):
-        for cluster in job_clusters(job):
-            name = (
-                index.principal(cluster.values.get("single_user_name"))
-                if cluster.values.get("single_user_name")
-                else None
-            )
-            if name is not None and name.kind == "user":
-                yield Violation(job, f"{cluster.where}: single_user_name is a person ({name.name})")
+    for cluster in index.clusters():
+        person = cluster.values.get("single_user_name")
+        if cluster.kind == "job" and person and index.principal(person).kind == "user":
+            yield Violation(cluster.owner, f"{cluster.where}: single_user_name is a person ({person})")
 
 
 @rule("DBX104")

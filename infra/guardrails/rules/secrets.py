@@ -63,7 +63,7 @@ def _job_findings(job: Resource, params: EnvParams) -> Iterator[str]:
             yield f"job parameter {param.get('name')!r} {why}"
     for task in blocks(job.values, "task"):
         key = task.get("task_key", "?")
-        for kind in TASK_KINDS:
+        for kind in (k for k in TASK_KINDS if k in task):
             spec = block(task, kind)
             where = f'task "{key}" {kind}'
             yield from _mapping(f"{where}.named_parameters", spec.get("named_parameters"), params)
