@@ -77,9 +77,12 @@ def _change(
     res = a or b
     assert res is not None
     side = head if a else base
-    attrs = attr_diffs(res.type, b.values if b else None, a.values if a else None, base, head, address)
-    if action == "create":
-        attrs = ()  # a new resource: its values are in the synthesized stack, not worth the space
+    # New and deleted resources show no attribute list: their values are in the stacks.
+    attrs = (
+        ()
+        if action in ("create", "delete")
+        else attr_diffs(res.type, b.values if b else None, a.values if a else None, base, head, address)
+    )
     return ResourceChange(
         address,
         res.type,

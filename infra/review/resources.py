@@ -58,6 +58,7 @@ class Side:
     actions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # plan input only
     sensitive: dict[str, Any] = field(default_factory=dict)  # plan input: address -> *_sensitive map
     _by_value: dict[str, str] = field(default_factory=dict)
+    _type_by_value: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Plan values hold real ids (a state's application_id, group id): map them back to names.
@@ -68,6 +69,7 @@ class Side:
                     value = res.values.get(attr)
                     if isinstance(value, str) and value and not REF.search(value):
                         self._by_value.setdefault(value, label)
+                        self._type_by_value.setdefault(value, res.type)
 
     def get(self, rtype: str, name: str) -> Res | None:
         return self.resources.get(f"{rtype}.{name}")
@@ -103,20 +105,14 @@ class Side:
 
     def principal_kind(self, value: Any) -> str:
         """group, service principal or user, from the reference or the plan value."""
-        if isinstance(value, str):
-            m = REF.search(value)
-            rtype = m.group(1) if m else None
-            if rtype is None:
-                for res in self.resources.values():
-                    if value in (res.values.get("application_id"), res.values.get("id")):
-                        rtype = res.type
-                        break
-            if rtype == "databricks_service_principal":
-                return "service principal"
-            if rtype == "databricks_user":
-                return "user"
-            if isinstance(value, str) and "@" in value:
-                return "user"
+        if not isinstance(value, str):
+            return "group"
+        m = REF.search(value)
+        rtype = m.group(1) if m else self._type_by_value.get(value)
+        if rtype == "databricks_service_principal":
+            return "service principal"
+        if rtype == "databricks_user" or "@" in value:
+            return "user"
         return "group"
 
 
@@ -134,27 +130,29 @@ def side_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") -> Si
 def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, Side]:
     """(before, after) of a ``terraform show -json`` plan, with its actions and sensitivity maps.
 
-    After values come from the guardrails reader, which puts ``${ref}`` where a value is unknown
-    until apply (a policy created in the same plan has no id yet).
+    Values come from ``resource_changes``; where an after value is unknown until apply, the
+    guardrails reader supplies the ``${ref}`` the configuration holds (a policy created in the
+    same plan has no id yet).
     """
+    filled = {r.address: r for r in resources_from_doc(doc, env, source) if r.mode == "managed"}
+    before: dict[str, Res] = {}
     after: dict[str, Res] = {}
     actions: dict[str, tuple[str, ...]] = {}
-    for r in resources_from_doc(doc, env, source):
-        if r.mode != "managed":
-            continue
-        actions[r.address] = r.actions
-        if "delete" in r.actions and "create" not in r.actions:
-            continue  # planned deletions carry their prior values; they exist only before
-        after[r.address] = Res(r.address, r.type, r.name, dict(r.values))
-    before: dict[str, Res] = {}
     sensitive: dict[str, Any] = {}
     for change in doc.get("resource_changes", []) or []:
         if not isinstance(change, dict) or change.get("mode", "managed") != "managed":
             continue
-        address = change.get("address")
+        address, rtype, name = change.get("address"), str(change.get("type", "")), str(change.get("name", ""))
         body = change.get("change", {}) or {}
-        actions.setdefault(address, tuple(body.get("actions", []) or []))
+        actions[address] = tuple(body.get("actions", []) or [])
         sensitive[address] = {"before": body.get("before_sensitive"), "after": body.get("after_sensitive")}
         if isinstance(body.get("before"), dict):
-            before[address] = Res(address, change.get("type", ""), change.get("name", ""), body["before"])
+            before[address] = Res(address, rtype, name, body["before"])
+        if isinstance(body.get("after"), dict):
+            known = filled[address].values if address in filled else {}
+            values = {
+                **{k: v for k, v in known.items() if v is not None},
+                **{k: v for k, v in body["after"].items() if v is not None},
+            }
+            after[address] = Res(address, rtype, name, values)
     return Side(env, before, actions, sensitive), Side(env, after, actions, sensitive)

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -88,15 +90,29 @@ def _env() -> dict[str, str]:
     }
 
 
-def _run(cmd: list[str], cwd: Path, what: str) -> None:
+def _run(cmd: list[str], cwd: Path, what: str, cancel: threading.Event | None = None) -> None:
+    """Run one step; stop early when the other side already failed (``cancel`` set)."""
     env = {**_env(), "PYTHONPATH": str(cwd)}  # the tree's own packages, not the editable install's
-    try:
-        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=SYNTH_TIMEOUT_S)
-    except subprocess.TimeoutExpired as exc:
-        raise ReviewError(f"{what}: timed out after {SYNTH_TIMEOUT_S} s") from exc
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + SYNTH_TIMEOUT_S
+    while True:
+        try:
+            out, err = proc.communicate(timeout=0.2)
+            break
+        except subprocess.TimeoutExpired:
+            if (cancel is not None and cancel.is_set()) or time.monotonic() > deadline:
+                proc.kill()
+                proc.communicate()
+                if cancel is not None and cancel.is_set():
+                    raise _Cancelled(what) from None
+                raise ReviewError(f"{what}: timed out after {SYNTH_TIMEOUT_S} s") from None
     if proc.returncode != 0:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-STDERR_TAIL_LINES:])
+        tail = "\n".join((err or out).strip().splitlines()[-STDERR_TAIL_LINES:])
         raise ReviewError(f"{what} failed (exit {proc.returncode}):\n{tail}")
+
+
+class _Cancelled(Exception):
+    """The other side failed first; its error is the one to report."""
 
 
 def _wheel_command(tree: Path, dist: Path) -> list[str]:
@@ -121,10 +137,12 @@ def _wheel_command(tree: Path, dist: Path) -> list[str]:
     ]
 
 
-def synthesize(tree: Path, out: Path, label: str) -> dict[str, dict[str, Any]]:
+def synthesize(
+    tree: Path, out: Path, label: str, cancel: threading.Event | None = None
+) -> dict[str, dict[str, Any]]:
     """Build the tree's wheel and synthesize its app into ``out``; returns {env: cdk.tf.json}."""
     dist = out.parent / f"{out.name}-dist"
-    _run(_wheel_command(tree, dist), tree, f"{label}: building the platform wheel")
+    _run(_wheel_command(tree, dist), tree, f"{label}: building the platform wheel", cancel)
     wheels = sorted(dist.glob("*.whl"))
     if len(wheels) != 1:
         raise ReviewError(f"{label}: expected one wheel in {dist}, found {[w.name for w in wheels]}")
@@ -132,6 +150,7 @@ def synthesize(tree: Path, out: Path, label: str) -> dict[str, dict[str, Any]]:
         [sys.executable, "-m", "stacks.main", "--outdir", str(out), "--wheel", str(wheels[0])],
         tree,
         f"{label}: synthesizing the stacks (python -m stacks.main)",
+        cancel,
     )
     docs = {}
     for path in sorted(out.glob("stacks/*/cdk.tf.json")):
@@ -142,10 +161,23 @@ def synthesize(tree: Path, out: Path, label: str) -> dict[str, dict[str, Any]]:
 
 
 def synthesize_both(repo: Path, base_tree: Path, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both sides at once; the first failure stops the other side and is the error reported."""
+    cancel = threading.Event()
+
+    def side(tree: Path, label: str) -> dict[str, Any]:
+        try:
+            return synthesize(tree, tmp / f"{label}-out", label, cancel)
+        except ReviewError:
+            cancel.set()
+            raise
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        base = pool.submit(synthesize, base_tree, tmp / "base-out", "base")
-        head = pool.submit(synthesize, repo, tmp / "head-out", "head")
-        return base.result(), head.result()
+        futures = [pool.submit(side, base_tree, "base"), pool.submit(side, repo, "head")]
+        errors = [f.exception() for f in futures]
+    real = [e for e in errors if e is not None and not isinstance(e, _Cancelled)]
+    if real:
+        raise real[0]
+    return futures[0].result(), futures[1].result()
 
 
 @contextmanager

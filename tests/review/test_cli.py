@@ -1,0 +1,77 @@
+"""`python -m infra.review` on bad input: a clear message, exit 2, nothing left behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from infra.review.cli import main
+from tests.review.conftest import commit_all, edit_text, git
+
+
+@pytest.fixture(scope="module")
+def repo(project_repo_factory) -> Path:
+    return project_repo_factory("review-cli")
+
+
+def review(repo: Path, tmp_path: Path, *args: str) -> int:
+    return main(
+        [
+            "--repo",
+            str(repo),
+            "--out-md",
+            str(tmp_path / "r.md"),
+            "--out-json",
+            str(tmp_path / "r.json"),
+            *args,
+        ]
+    )
+
+
+def leftovers(repo: Path, tmp_path: Path) -> list[str]:
+    worktrees = git(repo, "worktree", "list", "--porcelain").count("worktree ") - 1
+    return [f"{worktrees} extra worktree(s)"] * bool(worktrees) + [p.name for p in tmp_path.glob("r.*")]
+
+
+def test_fails_on_unknown_base_ref(repo: Path, tmp_path: Path, capsys) -> None:
+    assert review(repo, tmp_path, "--base", "no-such-branch") == 2
+    err = capsys.readouterr().err
+    assert "--base 'no-such-branch': unknown git ref" in err and "nothing was written" in err
+    assert leftovers(repo, tmp_path) == []
+
+
+def test_fails_on_dirty_tree_listing_the_paths(repo: Path, tmp_path: Path, capsys) -> None:
+    (repo / "stacks" / "scratch.yaml").write_text("x: 1\n")
+    edit_text(repo / "stacks" / "dev.yaml", "max_workers: 4", "max_workers: 3")
+    try:
+        assert review(repo, tmp_path, "--base", "HEAD") == 2
+    finally:
+        (repo / "stacks" / "scratch.yaml").unlink()
+        git(repo, "checkout", "--", "stacks/dev.yaml")
+    err = capsys.readouterr().err
+    assert "uncommitted changes" in err and "stacks/scratch.yaml" in err and "stacks/dev.yaml" in err
+    assert leftovers(repo, tmp_path) == []
+
+
+def test_fails_on_a_base_that_does_not_synthesize_and_removes_the_worktree(
+    repo: Path, tmp_path: Path, capsys
+) -> None:
+    good = git(repo, "rev-parse", "HEAD")
+    edit_text(repo / "stacks" / "dev.yaml", "max_workers: 4", "max_workers: -1")
+    broken = commit_all(repo, "broken base")
+    git(repo, "revert", "--no-edit", "--quiet", broken)
+    try:
+        assert review(repo, tmp_path, "--base", broken) == 2
+    finally:
+        assert git(repo, "diff", good, "--stat") == ""
+    err = capsys.readouterr().err
+    assert "base: synthesizing the stacks (python -m stacks.main) failed (exit 2)" in err
+    assert "max_workers" in err  # the base's own error, from its stderr tail
+    assert leftovers(repo, tmp_path) == []
+
+
+def test_fails_on_a_plan_for_an_unknown_file(repo: Path, tmp_path: Path, capsys) -> None:
+    assert review(repo, tmp_path, "--base", "HEAD", "--plan", f"prod={tmp_path / 'missing.json'}") == 2
+    assert "cannot read" in capsys.readouterr().err
+    assert leftovers(repo, tmp_path) == []
