@@ -58,6 +58,7 @@ class WindowResult:
     performance: Performance | None
     performance_breach: bool | None
     verdict: WindowVerdict
+    counts: WindowCounts | None = None
 
 
 @dataclass
@@ -191,6 +192,7 @@ def compare_windows(
                 perf,
                 perf_breach,
                 verdict,
+                w,
             )
         )
         if perf is not None:
@@ -277,8 +279,13 @@ def run_monitoring(
         profiler = engine_numpy if isinstance(reference, pd.DataFrame) else eng
         profile = profiler.build_profile(reference, numeric, categorical)
     missing_pred = [c for c in (schema.score, schema.prediction) if c not in profile.columns]
+    first = None
     if missing_pred and set(missing_pred) <= set(log.columns):
-        first = eng.first_window(log, spec.granularity, schema)
+        try:
+            first = eng.first_window(log, spec.granularity, schema)
+        except ValueError:  # an empty log: no windows to compare anyway
+            first = None
+    if missing_pred and first is not None:
         extra = eng.build_profile(
             first,
             [schema.score] if schema.score in missing_pred else [],
