@@ -7,6 +7,8 @@ error that names the file and the key path, so a typo cannot silently relax a ru
 from __future__ import annotations
 
 import re
+import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -177,19 +179,37 @@ def _format_path(parts: tuple[Any, ...]) -> str:
     return out
 
 
-def _validate(model: type[BaseModel], data: Any, file: str, prefix: str = "") -> Any:
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the (sub)model at ``loc``; dict keys and list indexes keep the current model."""
+    current: type[BaseModel] = model
+    for part in loc:
+        field = current.model_fields.get(part) if isinstance(part, str) else None
+        if field is None:
+            continue
+        inner = [field.annotation, *typing.get_args(field.annotation)]
+        inner += [a for t in inner for a in typing.get_args(t)]
+        current = next((t for t in inner if isinstance(t, type) and issubclass(t, BaseModel)), current)
+    return sorted(current.model_fields)
+
+
+def _validate(
+    model: type[BaseModel], data: Any, file: str, prefix: str | Callable[[tuple[Any, ...]], str] = ""
+) -> Any:
+    """Validate ``data``; ``prefix`` (or a function of the error location) roots the key paths."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
-            path = _format_path((prefix, *err["loc"]))
+            root = prefix(err["loc"]) if callable(prefix) else prefix
+            path = _format_path((root, *err["loc"]))
             value = err.get("input")
             shown = None if isinstance(value, dict | list) or err["type"] == "missing" else value
             if err["type"] == "extra_forbidden":
-                parent = model
-                allowed = ", ".join(sorted(parent.model_fields)) if len(err["loc"]) == 1 else None
-                problems.append(problem(file, path, "unknown key", None, allowed))
+                fields = _fields_at(model, err["loc"][:-1])
+                problems.append(
+                    problem(file, path, "unknown key", None, ", ".join(fields) if fields else None)
+                )
             else:
                 problems.append(problem(file, path, err["msg"].removeprefix("Value error, "), shown))
         raise GuardrailsError(problems) from None
@@ -219,8 +239,20 @@ def load_params(path: Path) -> dict[str, EnvParams]:
             )
         )
     params = {}
+    problems: list[str] = []
     for env, override in raw.envs.items():
-        params[env] = _validate(EnvParams, _merge(raw.defaults, override or {}), file, f"envs.{env}")
+        override = override or {}
+
+        def where(loc: tuple[Any, ...], env: str = env, override: dict[str, Any] = override) -> str:
+            # Blame the override when it sets the key, else the defaults every env inherits.
+            return f"envs.{env}" if loc and loc[0] in override else "defaults"
+
+        try:
+            params[env] = _validate(EnvParams, _merge(raw.defaults, override), file, where)
+        except GuardrailsError as exc:
+            problems += [p for p in exc.problems if p not in problems]
+    if problems:
+        raise GuardrailsError(problems)
     return params
 
 

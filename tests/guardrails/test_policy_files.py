@@ -169,3 +169,22 @@ def test_waiver_for_a_stack_not_in_this_run_is_not_checked(policies_dir: Path) -
         ).exit_code()
         == 0
     )
+
+
+def test_fails_unknown_key_in_a_rule(policies_dir: Path) -> None:
+    edit(policies_dir / "guardrails/rules.yaml", lambda d: d["rules"]["DBX003"].update(sevirity="low"))
+    with pytest.raises(
+        GuardrailsError, match=r"rules.DBX003.sevirity: unknown key; allowed: envs, fix, name"
+    ):
+        load_policies(policies_dir)
+
+
+def test_fails_unknown_key_in_deploy_task(policies_dir: Path) -> None:
+    edit(
+        policies_dir / "guardrails/params.yaml", lambda d: d["defaults"]["deploy_task"].update(entrypoint="x")
+    )
+    with pytest.raises(
+        GuardrailsError,
+        match=r"params.yaml: defaults.deploy_task.entrypoint: unknown key; allowed: endpoint_param",
+    ):
+        load_policies(policies_dir)
