@@ -44,7 +44,9 @@ def _objective(train: pd.DataFrame, spec: DataSpec, seed: int) -> Callable[[optu
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest(trial)
-        with mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True):
+        parent = mlflow.active_run()
+        experiment_id = parent.info.experiment_id if parent else None
+        with mlflow.start_run(run_name=f"trial-{trial.number:03d}", nested=True, experiment_id=experiment_id):
             mlflow.log_params(params)
             scores: list[float] = []
             for step, (fit_idx, val_idx) in enumerate(folds):

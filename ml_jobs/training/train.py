@@ -161,14 +161,12 @@ def _train_in_run(
 ) -> TrainResult:
     model, data = spec.model, spec.model.data
     seed = model.training.seed
-    mlflow.log_input(
-        mlflow.data.from_pandas(
-            frame,
-            source=lineage_tags[reg.TAG_DATA_TABLE],
-            name=f"{lineage_tags[reg.TAG_DATA_TABLE]}@v{lineage_tags[reg.TAG_DATA_VERSION]}",
-        ),
-        context="training",
+    table, version = lineage_tags[reg.TAG_DATA_TABLE], lineage_tags[reg.TAG_DATA_VERSION]
+    # A Delta version is immutable, so it is the digest: MLflow would otherwise hash every row.
+    dataset = mlflow.data.from_pandas(
+        frame, source=table, name=f"{table}@v{version}", digest=lineage.stable_hash([table, version], 8)
     )
+    mlflow.log_input(dataset, context="training")
     mlflow.log_dict(lineage.training_config(model), "config/training_config.json")
     mlflow.log_params(
         {

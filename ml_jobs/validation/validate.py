@@ -30,7 +30,7 @@ from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.pipeline import classification_metrics, features, predict_proba, split
 from ml_jobs.validation import gates as g
 
-LATENCY_SAMPLES = 30
+LATENCY_SAMPLES = 20
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def _dir_size_mb(path: Path) -> float:
 
 
 def _latency_ms(pyfunc_model: Any, row: pd.DataFrame) -> list[float]:
-    for _ in range(3):  # warm-up: first calls pay for lazy imports
+    for _ in range(2):  # warm-up: first calls pay for lazy imports
         pyfunc_model.predict(row)
     samples = []
     for _ in range(LATENCY_SAMPLES):

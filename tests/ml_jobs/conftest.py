@@ -1,0 +1,67 @@
+"""Fixtures for the ml_jobs tests: a local project folder with Delta tables and MLflow on SQLite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ml_jobs.data.generate import generate_churn
+from ml_jobs.runtime import Runtime, get_runtime
+from ml_jobs.spec import ResolvedSpec, resolve
+
+MODEL = "marketing_churn_gbm"
+# Tests share two cores with other suites: a wall-clock latency budget would make them flaky, so
+# the flow tests widen it; the latency gate itself is tested with explicit samples.
+TEST_OVERRIDES = {"training": {"n_trials": 2}, "validation": {"max_latency_ms": 5000}}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fast_and_quiet() -> Iterator[None]:
+    """One OpenMP thread (two cores shared with Spark and other tests), quick retries, no progress bars."""
+    from threadpoolctl import threadpool_limits
+
+    saved = {
+        k: os.environ.get(k)
+        for k in (
+            "MLOPS_TRACKING_RETRIES",
+            "MLOPS_TRACKING_BACKOFF_SECONDS",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR",
+        )
+    }
+    os.environ.update(
+        {
+            "MLOPS_TRACKING_RETRIES": "2",
+            "MLOPS_TRACKING_BACKOFF_SECONDS": "0.01",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+        }
+    )
+    with threadpool_limits(1, user_api="openmp"):
+        yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def spec_for(env: str, **overrides: dict) -> ResolvedSpec:
+    merged = {k: dict(v) for k, v in TEST_OVERRIDES.items()}
+    for section, values in overrides.items():
+        merged.setdefault(section, {}).update(values)
+    return resolve(MODEL, env, overrides=merged)
+
+
+def local_runtime(root: Path, env: str = "dev") -> Runtime:
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION")
+    }
+    return get_runtime(env, root=root, catalog=f"mlops_{env}", environ=environ)
+
+
+def write_churn(runtime: Runtime, rows: int, seed: int, mode: str = "append") -> int:
+    return runtime.write_table(generate_churn(rows, seed=seed), "features", "churn_training", mode=mode)
