@@ -186,13 +186,14 @@ def logged_requests(spec: ResolvedSpec, runtime: Runtime, table: str | None, lim
 
 
 def run_shadow(spec: ResolvedSpec, runtime: Runtime, registry: Any, opts: DeployOptions,
-               load: Callable[[str, str], Predict] = load_predictor) -> tuple[int, dict[str, Any]]:
+               load: Callable[[str, str], Predict] | None = None) -> tuple[int, dict[str, Any]]:
     name = runtime.registered_name(spec.model.name)
     candidate, baseline = shadow_versions(registry, name, opts)
     if baseline is None or baseline == candidate:
         return EXIT_OK, {"status": "unchanged", "candidate": candidate, "baseline": baseline,
                          "message": f"no other version of {name} to compare v{candidate} with"}
     requests = logged_requests(spec, runtime, opts.requests_table, opts.max_requests)
+    load = load or load_predictor
     report = compare(requests, load(name, baseline), load(name, candidate))
     return (EXIT_OK if report.passed else EXIT_REFUSED), shadow_summary(candidate, baseline, report)
 
