@@ -45,14 +45,17 @@ wheel: $(VENV)/.installed ## Build the ml_jobs wheel the stacks ship (dist/)
 synth: install wheel ## Synthesize every stack (or ENV=dev) into cdktf.out/
 	@MLOPS_ENVS=$(ENV) $(CDKTF) synth
 
-deploy: install wheel ## Deploy one environment: make deploy ENV=staging (needs credentials)
+deploy: install wheel ## Deploy the account stack, then one environment: make deploy ENV=staging (needs credentials)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod" >&2; exit 2; }
-	@test -n "$${DATABRICKS_HOST:-}" || echo "note: DATABRICKS_HOST unset; the host from stacks/$(ENV).yaml is used"
-	$(CDKTF) deploy $(ENV) $(ARGS)
+	@if [ -f stacks/account.yaml ]; then \
+	  echo "Account stack first (Terraform changes nothing there when nothing changed)"; \
+	  MLOPS_ENVS=$(ENV) $(CDKTF) deploy account $(ENV) $(ARGS); \
+	else MLOPS_ENVS=$(ENV) $(CDKTF) deploy $(ENV) $(ARGS); fi
 
-diff: install wheel ## Show the Terraform plan of one environment: make diff ENV=prod (needs credentials)
+diff: install wheel ## Plans of the account stack and one environment: make diff ENV=prod (needs credentials)
 	@test -n "$(ENV)" || { echo "usage: make diff ENV=dev|staging|prod" >&2; exit 2; }
-	$(CDKTF) diff $(ENV)
+	@if [ -f stacks/account.yaml ]; then MLOPS_ENVS=$(ENV) $(CDKTF) diff account; fi
+	MLOPS_ENVS=$(ENV) $(CDKTF) diff $(ENV)
 
 check: synth ## Guardrails over every synthesized stack
 	@$(PY) -m infra.guardrails

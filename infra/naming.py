@@ -40,3 +40,12 @@ def platform_tags(base: Mapping[str, str], **extra: str) -> dict[str, str]:
     """Sorted tags so synthesized JSON is stable; ``managed_by`` lets a reviewer tell code from clicks."""
     tags = {**base, "managed_by": "mlops-platform", **extra}
     return dict(sorted(tags.items()))
+
+
+def local_state_path(stack: str) -> str:
+    """Local state in the project root, not in ``cdktf.out``.
+
+    Terraform runs in ``cdktf.out/stacks/<stack>/`` and every synth replaces ``cdktf.out``: a state
+    file kept there would be deleted by the next ``make synth``.
+    """
+    return f"../../../terraform.{stack}.tfstate"

@@ -18,14 +18,12 @@ from infra.constructs.account import (
     RegionMetastore,
     RegionMetastoreProps,
 )
-from infra.naming import platform_tags
+from infra.naming import local_state_path, platform_tags
 from stacks.environment_stack import add_backend
 
 ACCOUNT_STACK = "account"
-LOCAL_STATE = f"../../../terraform.{ACCOUNT_STACK}.tfstate"
-"""Terraform runs in ``cdktf.out/stacks/<stack>/``: this path is the project root from every stack's
-folder, so the environment stacks' remote-state lookup finds the file, and the next synth (which
-replaces cdktf.out) does not delete it."""
+LOCAL_STATE = local_state_path(ACCOUNT_STACK)
+"""Also the path the environment stacks' remote-state lookup reads (relative to their own folder)."""
 
 
 def workspace_name(env: str) -> str:

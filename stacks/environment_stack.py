@@ -33,7 +33,7 @@ from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
 from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
-from infra.naming import endpoint_name, folder_path, platform_tags, secret_ref, volume_path
+from infra.naming import endpoint_name, folder_path, local_state_path, platform_tags, secret_ref, volume_path
 
 WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
 LOG_SCHEMA = "monitoring"
@@ -89,7 +89,7 @@ class EnvironmentStack(TerraformStack):
         self.tags = platform_tags(env.tags)
         # Credentials come from the environment (OAuth M2M client id/secret or a token), never from code.
         DatabricksProvider(self, "databricks", host=host or env.workspace.host)
-        add_backend(self, env.state_backend, f"terraform.{self.env_name}.tfstate")
+        add_backend(self, env.state_backend, local_state_path(self.env_name))
         self.identities = Identities(
             self,
             "identities",

@@ -25,7 +25,11 @@ class WorkspaceConfig(Spec):
 
 class LocalBackend(Spec):
     type: Literal["local"] = "local"
-    path: str | None = Field(None, description="State file; None = terraform.<env>.tfstate in the repo.")
+    path: str | None = Field(
+        None,
+        description="State file, relative to cdktf.out/stacks/<env>/ where Terraform runs; "
+        "None = terraform.<env>.tfstate in the project root.",
+    )
 
 
 class S3Backend(Spec):
