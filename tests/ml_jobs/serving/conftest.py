@@ -67,6 +67,8 @@ class FakeServing:
     metrics_text: Callable[[int], str] = lambda n: ""
     """Prometheus text for the n-th metrics call (0-based)."""
     metrics_calls: int = 0
+    on_update: Callable[[int], None] = lambda n: None
+    """Called with the 1-based number of each config PUT once it is accepted (tests kill a process)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, name: str, split: dict[str, int] | None = None) -> None:
@@ -152,6 +154,7 @@ class FakeServing:
         ep.pending = {**body, "config_version": ep.config_version}
         ep.config_update, ep.polls_left = "IN_PROGRESS", self.ready_after_polls
         ep.pending_fails = self.fail_update(split_of(body))
+        self.on_update(sum(1 for m, _, _ in self.requests if m == "PUT"))
         return 200, self.detail(ep)
 
 

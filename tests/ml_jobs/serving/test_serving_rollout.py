@@ -255,3 +255,41 @@ def test_a_new_version_after_a_crash_replaces_the_half_rolled_one(fake, new_clie
     result = rollout(new_client(), plan("5"), endpoint_state_check)
     assert result.stable == "3"
     assert fake.updates()[1:] == [{"3": 90, "5": 10}, {"3": 50, "5": 50}, {"3": 0, "5": 100}, {"5": 100}]
+
+
+# -- a real process killed mid-rollout --------------------------------------------------------------
+DEPLOY_PROCESS = """
+import sys
+from databricks.sdk import WorkspaceClient
+from ml_jobs.serving.endpoint import ServingClient
+from ml_jobs.serving.health import endpoint_state_check
+from ml_jobs.serving.rollout import RolloutPlan, rollout
+ws = WorkspaceClient(host=sys.argv[1], token="x", auth_type="pat")
+client = ServingClient(ws, "marketing_churn_gbm", "mlops_dev.models.marketing_churn_gbm", poll_seconds=0.05)
+rollout(client, RolloutPlan("marketing-churn-gbm-dev", "4", ready_timeout_s=60), endpoint_state_check)
+"""
+
+
+def test_a_killed_deploy_process_is_resumed_by_the_next_run(fake_serving, new_client, repo_root):
+    import subprocess
+    import sys
+    import threading
+
+    fake, url = fake_serving
+    fake.add(ENDPOINT, {"3": 100})
+    fake.ready_after_polls = 5
+    second_put = threading.Event()
+    fake.on_update = lambda n: second_put.set() if n == 2 else None
+    proc = subprocess.Popen([sys.executable, "-c", DEPLOY_PROCESS, url], cwd=repo_root)
+    try:
+        assert second_put.wait(timeout=120), "the deploy process never sent its second config"
+        proc.kill()  # SIGKILL while it waits for {3: 50, 4: 50} to become ready
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -9
+    assert fake.updates() == [{"3": 90, "4": 10}, {"3": 50, "4": 50}]
+
+    result = rollout(new_client(), plan(), endpoint_state_check)
+    assert result.status == DONE
+    assert fake.updates() == [{"3": 90, "4": 10}, {"3": 50, "4": 50}, {"3": 0, "4": 100}, {"4": 100}]
+    assert fake.serving() == {"4": 100}
