@@ -17,7 +17,7 @@ export DISABLE_VERSION_CHECK := 1
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth deploy diff check test lint unit demo mlflow-ui serve review bench clean
+.PHONY: help install wheel synth deploy diff check test lint unit demo mlflow-ui serve review codeowners bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,6 +73,13 @@ demo: install synth ## Synthesize every environment, run the guardrails, then th
 
 mlflow-ui: $(VENV)/.installed ## Open the local MLflow UI on the demo's store (http://127.0.0.1:5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///.local/dev/mlflow.db --host 127.0.0.1 --port 5000
+
+review: install ## PR review report vs a git ref: make review BASE=origin/main [PLAN="prod=plan.json"]
+	@test -n "$(BASE)" || { echo "usage: make review BASE=<git ref>" >&2; exit 2; }
+	@$(PY) -m infra.review --base "$(BASE)" $(if $(PLAN),--plan $(PLAN),)
+
+codeowners: $(VENV)/.installed ## Regenerate .github/CODEOWNERS from policies/ownership.yaml
+	@$(PY) -m infra.review.codeowners --write
 
 clean: ## Remove build and synth output (keeps .venv and node_modules)
 	rm -rf cdktf.out dist .local review.md review.json guardrails.sarif
