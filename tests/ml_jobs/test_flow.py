@@ -244,3 +244,29 @@ def test_promotion_refuses_when_champion_changes_meanwhile(
         assert aliases["champion"] == worse and aliases["previous_champion"] == better
     finally:
         flow.client.set_registered_model_alias(flow.name, "champion", first)
+
+
+def test_search_and_fit_are_deterministic_for_a_seed(flow: Flow) -> None:
+    from ml_jobs.training.pipeline import build_pipeline, features, predict_proba, split
+    from ml_jobs.training.search import search
+
+    data = flow.spec.model.data
+    frame, _ = flow.runtime.read_table("features", "churn_training", 0)
+    train, test = split(frame, data, 0.2, seed=3)
+    experiment = flow.client.get_experiment_by_name(
+        f"/Shared/mlops/Development/experiments/{flow.spec.model.name}"
+    )
+    results = []
+    for _ in range(2):
+        with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="determinism-check"):
+            results.append(search(train, data, n_trials=2, seed=3))
+    assert results[0].best_params == results[1].best_params
+    assert results[0].best_cv_roc_auc == results[1].best_cv_roc_auc
+    probas = [
+        predict_proba(
+            build_pipeline(data, results[0].best_params, 3).fit(features(train, data), train[data.label]),
+            features(test, data),
+        )
+        for _ in range(2)
+    ]
+    assert (probas[0] == probas[1]).all()

@@ -50,7 +50,7 @@ def test_fails_on_unknown_override_key() -> None:
 
 
 def test_fails_on_override_without_equals_sign() -> None:
-    with pytest.raises(ConfigError, match="expected key.path=value"):
+    with pytest.raises(ConfigError, match=r"expected key\.path=value"):
         spec_mod.parse_overrides(["training.n_trials"])
 
 
