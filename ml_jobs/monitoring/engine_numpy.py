@@ -6,8 +6,8 @@ Numeric columns are counted by sorting the window's column once (numpy's vectori
 2,000 edges (``searchsorted(edges, x)``, ~90 ms per million: random access), and the sorted copy
 also gives NaN, infinity and tail sums for free. Categorical columns map values to the reference
 vocabulary through pandas' hash-based ``Categorical`` and count codes with ``bincount``.
-Columns are independent, so they are counted on a small thread pool (numpy releases the GIL while
-sorting).
+Columns can be counted on a thread pool (``n_threads``), but on this 2-core machine one thread was
+faster (0.9 s vs 1.8 s for the benchmark) and used less memory, so one is the default.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ def count_window(
     score: str | None = "score",
     prediction: str = "prediction",
     label: str | None = None,
-    n_threads: int = 2,
+    n_threads: int = 1,
 ) -> WindowCounts:
     """Count every profiled column of ``df[rows]`` (and the score bins when ``score`` is present)."""
     n_rows = len(range(len(df))[rows]) if isinstance(rows, slice) else len(rows)
@@ -293,7 +293,7 @@ def count_windows(
     profile: ReferenceProfile,
     granularity: str,
     schema: LogSchema = LogSchema(),
-    n_threads: int = 2,
+    n_threads: int = 1,
 ) -> list[WindowCounts]:
     """Counts of every window of an inference log (labels already joined), in time order."""
     _require(log, schema.timestamp, "inference log")

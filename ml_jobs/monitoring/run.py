@@ -247,7 +247,7 @@ def run_monitoring(
     reference_performance: float | None = None,
     report_dir: str | Path | None = None,
     now: datetime | None = None,
-    n_threads: int = 2,
+    n_threads: int = 1,
 ) -> MonitoringResult:
     """Monitor an inference log (pandas for ``numpy``, Spark DataFrame for ``spark``).
 
