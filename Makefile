@@ -17,7 +17,7 @@ export DISABLE_VERSION_CHECK := 1
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth deploy diff check test lint unit demo mlflow-ui serve review codeowners bench clean
+.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo mlflow-ui serve review codeowners bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -57,8 +57,15 @@ diff: install wheel ## Plans of the account stack and one environment: make diff
 	@if [ -f stacks/account.yaml ]; then MLOPS_ENVS=$(ENV) $(CDKTF) diff account; fi
 	MLOPS_ENVS=$(ENV) $(CDKTF) diff $(ENV)
 
-check: synth ## Guardrails over every synthesized stack
+check: synth ## Guardrails over every synthesized stack (exit 1 = findings, 2 = unusable input)
 	@$(PY) -m infra.guardrails
+
+check-sarif: synth ## The same, as SARIF 2.1.0 for GitHub code scanning (guardrails.sarif)
+	@$(PY) -m infra.guardrails --format sarif --output guardrails.sarif
+
+check-plan: install ## Guardrails over a real plan: make check-plan PLAN=plan.json ENV=prod
+	@test -n "$(PLAN)" -a -n "$(ENV)" || { echo "usage: make check-plan PLAN=plan.json ENV=prod" >&2; exit 2; }
+	@$(PY) -m infra.guardrails --plan "$(PLAN)" --env "$(ENV)"
 
 lint: $(VENV)/.installed ## ruff
 	@$(VENV)/bin/ruff check .
@@ -80,6 +87,11 @@ review: install ## PR review report vs a git ref: make review BASE=origin/main [
 
 codeowners: $(VENV)/.installed ## Regenerate .github/CODEOWNERS from policies/ownership.yaml
 	@$(PY) -m infra.review.codeowners --write
+
+bench: install ## All benchmarks (synth scaling, guardrails vs Checkov, monitor vs Evidently); minutes
+	@$(PY) tests/benchmarks/bench_synth.py
+	@$(PY) tests/benchmarks/bench_guardrails.py
+	@$(PY) tests/benchmarks/bench_monitor.py
 
 clean: ## Remove build and synth output (keeps .venv and node_modules)
 	rm -rf cdktf.out dist .local review.md review.json guardrails.sarif
