@@ -160,7 +160,12 @@ def rollout(client: ServingClient, plan: RolloutPlan, health: HealthCheck,
     final = final_split(plan, stable)
     if final is not None:
         started = time.monotonic()
-        view, sent = ensure(client, plan, view, final, hook)
+        try:
+            view, sent = ensure(client, plan, view, final, hook)
+        except UpdateFailed as exc:
+            # The target already takes all traffic and passed its checks: nothing to roll back.
+            raise InfraError(f"v{target} serves 100% of {plan.endpoint} and passed its checks, but dropping "
+                             f"v{stable} failed ({exc}); re-run deploy to finish") from exc
         done.append(Step(final, sent, None, time.monotonic() - started))
     return RolloutResult(DONE, target, stable, view.split,
                          f"{plan.endpoint} serves v{target} ({plan.strategy}, {len(done)} steps)", done)

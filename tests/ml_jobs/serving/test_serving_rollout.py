@@ -98,6 +98,18 @@ def test_a_failed_first_step_needs_no_rollback_update(fake, new_client):
     assert fake.serving() == {"3": 100}
 
 
+def test_fails_as_infrastructure_when_only_dropping_the_old_version_fails(fake, new_client):
+    fake.add(ENDPOINT, {"3": 100})
+    fake.fail_update = lambda split: split == {"4": 100}
+    with pytest.raises(InfraError, match="re-run deploy to finish") as err:
+        rollout(new_client(), plan(), endpoint_state_check)
+    assert err.value.exit_code == EXIT_INFRA
+    assert fake.serving() == {"3": 0, "4": 100}  # the checked version keeps all traffic
+    fake.fail_update = lambda split: False
+    assert rollout(new_client(), plan(), endpoint_state_check).status == DONE
+    assert fake.serving() == {"4": 100}
+
+
 # -- blue-green -------------------------------------------------------------------------------------
 def test_blue_green_readies_beside_then_switches_at_once_keeping_the_old_warm(fake, new_client):
     fake.add(ENDPOINT, {"3": 100})
@@ -105,6 +117,8 @@ def test_blue_green_readies_beside_then_switches_at_once_keeping_the_old_warm(fa
     result = rollout(new_client(), plan(strategy="blue_green"), check)
     assert result.status == DONE
     assert fake.updates() == [{"3": 100, "4": 0}, {"3": 0, "4": 100}]
+    assert fake.calls() == ["GET /marketing-churn-gbm-dev"] + [
+        "PUT /marketing-churn-gbm-dev/config", "GET /marketing-churn-gbm-dev"] * 2
     assert fake.serving() == {"3": 0, "4": 100}
     assert check.seen == [0, 100]
 
