@@ -81,6 +81,15 @@ demo: install synth ## Synthesize every environment, run the guardrails, then th
 mlflow-ui: $(VENV)/.installed ## Open the local MLflow UI on the demo's store (http://127.0.0.1:5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///.local/dev/mlflow.db --host 127.0.0.1 --port 5000
 
+SERVE_MODEL ?= marketing_churn_gbm
+SERVE_PORT ?= 5001
+serve: $(VENV)/.installed ## Serve the local champion on http://127.0.0.1:5001/invocations (SERVE_MODEL=...)
+	@test -f .local/dev/mlflow.db || { echo "error: no local registry at .local/dev/mlflow.db; run make demo first" >&2; exit 2; }
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" MLFLOW_TRACKING_URI=sqlite:///.local/dev/mlflow.db \
+	  MLFLOW_REGISTRY_URI=sqlite:///.local/dev/mlflow.db \
+	  $(VENV)/bin/mlflow models serve -m "models:/mlops_dev.models.$(SERVE_MODEL)@champion" \
+	  --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
+
 review: install ## PR review report vs a git ref: make review BASE=origin/main [PLAN="prod=plan.json"]
 	@test -n "$(BASE)" || { echo "usage: make review BASE=<git ref>" >&2; exit 2; }
 	@$(PY) -m infra.review --base "$(BASE)" $(if $(PLAN),--plan $(PLAN),)
