@@ -31,6 +31,7 @@ from ml_jobs.training.pipeline import classification_metrics, features, predict_
 from ml_jobs.validation import gates as g
 
 LATENCY_SAMPLES = 20
+LATENCY_ROUNDS = 3
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,19 @@ def _dir_size_mb(path: Path) -> float:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
 
 
-def _latency_ms(pyfunc_model: Any, row: pd.DataFrame) -> list[float]:
+def _latency_ms(pyfunc_model: Any, row: pd.DataFrame) -> list[list[float]]:
+    """``LATENCY_ROUNDS`` rounds of single-row predictions through the served (pyfunc) model."""
     for _ in range(2):  # warm-up: first calls pay for lazy imports
         pyfunc_model.predict(row)
-    samples = []
-    for _ in range(LATENCY_SAMPLES):
-        start = time.perf_counter()
-        pyfunc_model.predict(row)
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
+    rounds = []
+    for _ in range(LATENCY_ROUNDS):
+        samples = []
+        for _ in range(LATENCY_SAMPLES):
+            start = time.perf_counter()
+            pyfunc_model.predict(row)
+            samples.append((time.perf_counter() - start) * 1000)
+        rounds.append(samples)
+    return rounds
 
 
 def _load(name: str, version: str, workdir: Path) -> tuple[Any, Any, Path]:
