@@ -65,6 +65,20 @@ class PromotionSpec(Spec):
     )
 
 
+class RetrainingSpec(Spec):
+    """How ``retrain`` builds and judges a challenger from production data."""
+
+    holdout_days: int = Field(
+        2,
+        ge=1,
+        le=90,
+        description="Newest labelled production days kept out of training; both models are compared on them.",
+    )
+    min_holdout_rows: int = Field(
+        200, ge=10, description="Fewer labelled holdout rows: compare on the validation split."
+    )
+
+
 class ServingSpec(Spec):
     enabled: bool = False
     workload_size: Literal["Small", "Medium", "Large"] = "Small"
@@ -94,6 +108,7 @@ class ModelSpec(Spec):
     training: TrainingSpec = TrainingSpec()
     validation: ValidationSpec = ValidationSpec()
     promotion: PromotionSpec = PromotionSpec()
+    retraining: RetrainingSpec = RetrainingSpec()
     serving: ServingSpec = ServingSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
 

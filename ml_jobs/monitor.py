@@ -1,0 +1,88 @@
+"""``monitor --model <name> --env <env> [--fail-on-drift] [--no-retrain] [--set k=v ...]``.
+
+Exit codes: 0 monitored (drift or not: see the JSON line), 2 bad input, 3 infrastructure,
+4 an alert or the retraining trigger could not be delivered, 5 drift found with --fail-on-drift.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ml_jobs import cli
+from ml_jobs.errors import EXIT_OK
+
+EXIT_ALERT_FAILED = 4
+EXIT_DRIFT = 5
+
+
+def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
+    """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started."""
+    if args.no_retrain:
+        return None
+    if ctx.runtime.on_databricks:
+        from databricks.sdk import WorkspaceClient
+
+        from infra.naming import job_name
+        from ml_jobs.monitoring.sinks import trigger_databricks_job
+
+        def run_job(reason: str) -> int:
+            token = f"{ctx.spec.model.name}-{ctx.runtime.env}-{reason}"[:64]
+            return trigger_databricks_job(
+                WorkspaceClient(),
+                job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
+                idempotency_token=token,
+            )
+
+        return run_job
+    from ml_jobs.retraining.retrain import retrain
+
+    return lambda reason: retrain(
+        ctx.spec, ctx.runtime, ctx.client(), trigger=reason, actor="monitor"
+    ).to_dict()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli.parser("monitor", "Drift and performance monitoring of a model's inference log.")
+    p.add_argument("--fail-on-drift", action="store_true", help=f"Exit {EXIT_DRIFT} when drift is detected.")
+    p.add_argument("--no-retrain", action="store_true", help="Decide, but do not start retraining.")
+    args = p.parse_args(argv)
+
+    def job() -> tuple[int, dict]:
+        from ml_jobs.monitoring.job import monitor
+        from ml_jobs.monitoring.sinks import AlertError
+
+        ctx = cli.context(args)
+        try:
+            outcome = monitor(
+                ctx.spec,
+                ctx.runtime,
+                ctx.client(),
+                trigger=_trigger(ctx, args),
+                webhook_url=os.environ.get("MLOPS_WEBHOOK_URL"),
+            )
+        except AlertError as exc:
+            print(f"alert failed: {exc}", file=sys.stderr)
+            return EXIT_ALERT_FAILED, {"error": str(exc)}
+        result = outcome.result
+        summary = {
+            "champion_version": outcome.champion_version,
+            "drift_detected": result.drift_detected,
+            "drifted_columns": result.drifted_columns,
+            "decision": result.decision.reason,
+            "retrain_requested": outcome.retrain_requested,
+            "retrain_outcome": outcome.retrain_outcome,
+            "new_metric_rows": outcome.new_metric_rows,
+            "report": str(result.report_path) if result.report_path else None,
+            "mlflow_run_id": outcome.mlflow_run_id,
+        }
+        code = EXIT_DRIFT if args.fail_on_drift and result.drift_detected else EXIT_OK
+        return code, summary
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

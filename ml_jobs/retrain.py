@@ -1,0 +1,46 @@
+"""``retrain --model <name> --env <env> [--reason TEXT] [--param k=v ...] [--set k=v ...]``.
+
+Exit codes: 0 decided (promoted, rejected or awaiting approval: see the JSON line), 1 refused
+(another retraining is running), 2 bad input, 3 infrastructure.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from ml_jobs import cli
+from ml_jobs.errors import EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = cli.parser(
+        "retrain", "Train a challenger on the latest data; promote it only when it beats the champion."
+    )
+    p.add_argument(
+        "--reason", default="manual", help="Why retraining runs (the monitor passes its decision)."
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Fix a hyperparameter and skip the search (repeatable).",
+    )
+    args = p.parse_args(argv)
+
+    def job() -> tuple[int, dict]:
+        from ml_jobs.retraining.retrain import retrain
+
+        ctx = cli.context(args)
+        fixed = cli.key_values(args.param, "--param") or None
+        record = retrain(
+            ctx.spec, ctx.runtime, ctx.client(), trigger=args.reason, actor=cli.actor(), fixed_params=fixed
+        )
+        return EXIT_OK, record.to_dict()
+
+    return cli.run(job)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

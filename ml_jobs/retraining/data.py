@@ -1,0 +1,40 @@
+"""Labelled production data: the inference log joined with late labels, in the training table's shape."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from infra.config.model_spec import DataSpec
+from ml_jobs import tables
+from ml_jobs.errors import BadInput
+from ml_jobs.monitoring.schema import LogSchema
+from ml_jobs.runtime import Runtime
+
+
+def labelled_production(
+    runtime: Runtime, model: str, data: DataSpec, schema: LogSchema = LogSchema()
+) -> pd.DataFrame:
+    """Scored requests whose label has arrived, with the training table's columns (empty when none)."""
+    columns = [data.id_column, data.timestamp_column, *data.features, data.label]
+    try:
+        log, _ = runtime.read_table(*tables.inference_log(model))
+        labels, _ = runtime.read_table(*tables.labels(model))
+    except BadInput:
+        return pd.DataFrame(columns=columns)
+    joined = log.merge(labels[[schema.request_id, schema.label]], on=schema.request_id, how="inner")
+    missing = [c for c in (data.id_column, data.timestamp_column, *data.features) if c not in joined.columns]
+    if missing:
+        raise BadInput(f"inference log of {model} lacks training columns {missing}; cannot retrain from it")
+    joined = joined.rename(columns={schema.label: data.label})
+    return joined[columns].sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
+
+
+def split_holdout(
+    frame: pd.DataFrame, data: DataSpec, holdout_days: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(rows to train on, the newest ``holdout_days`` kept apart to compare the two models)."""
+    if frame.empty:
+        return frame, frame
+    ts = pd.to_datetime(frame[data.timestamp_column], utc=True)
+    cutoff = ts.max() - pd.Timedelta(days=holdout_days)
+    return frame[ts <= cutoff], frame[ts > cutoff]
