@@ -33,19 +33,40 @@ def evaluate(resources: list[Resource], policies: Policies, today: date | None =
         )
     findings: list[Finding] = []
     notes: list[str] = []
-    for env in sorted(by_env):
-        index = StackIndex(env, by_env[env])
+    indexes = {env: StackIndex(env, by_env[env]) for env in sorted(by_env)}
+    for index in indexes.values():
+        index.peers = indexes  # cross-stack rules (DBX021) read the other stacks of this run
+    for env, index in indexes.items():
         findings.extend(_run_env(index, policies))
-        if index.from_plan and any(env in r.envs for r in policies.rules.values() if r.id == "DBX019"):
-            notes.append(
-                f"{env}: plan input carries no lifecycle settings; DBX019 checked planned deletions only"
-            )
+        if index.from_plan:
+            notes += [
+                f"{env}: {PLAN_BLIND_SPOTS[r.id]}"
+                for r in policies.rules.values()
+                if r.id in PLAN_BLIND_SPOTS and env in r.envs and _has_types(index, PLAN_BLIND_TYPES[r.id])
+            ]
     findings = _apply_waivers(findings, by_env, policies, today or date.today(), notes)
     findings.sort(key=lambda f: (-f.rule.severity, f.env, f.rule.id, f.address, f.message))
     sources = sorted({r.source for r in resources})
     rules = [policies.rules[r] for r in sorted(policies.rules)]
     managed = sum(r.mode == "managed" for r in resources)
     return Report(findings, rules, sorted(by_env), managed, sources, notes)
+
+
+# What a rule cannot see in `terraform show -json` output (it carries no lifecycle or depends_on).
+PLAN_BLIND_SPOTS = {
+    "DBX019": "plan input carries no lifecycle settings; DBX019 checked planned deletions only",
+    "DBX022": "plan input carries no depends_on; DBX022 checked metastore assignments only",
+    "DBX023": "plan input carries no lifecycle settings; DBX023 checked planned deletions and force_destroy",
+}
+PLAN_BLIND_TYPES: dict[str, tuple[str, ...]] = {
+    "DBX019": (),  # () = note it for every plan, as before
+    "DBX022": ("databricks_mws_permission_assignment",),
+    "DBX023": ("databricks_metastore", "databricks_mws_workspaces"),
+}
+
+
+def _has_types(index: StackIndex, types: tuple[str, ...]) -> bool:
+    return not types or any(True for _ in index.of(*types))
 
 
 def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:

@@ -80,6 +80,9 @@ class EnvParams(_Strict):
     read_privileges: list[str] = Field(description="UC privileges data scientists may hold in prod.")
     privileged_privileges: list[str] = Field(description="UC privileges reserved for admin_groups.")
     max_sql_auto_stop_mins: int = Field(gt=0)
+    prod_workspace_envs: list[str] = Field(
+        description="Environments whose workspaces must be private (or IP-restricted) and undeletable."
+    )
 
     @field_validator("runtime_pattern", "gpu_policy_name_pattern", "secret_key_pattern")
     @classmethod
@@ -251,6 +254,18 @@ def load_params(path: Path) -> dict[str, EnvParams]:
             params[env] = _validate(EnvParams, _merge(raw.defaults, override), file, where)
         except GuardrailsError as exc:
             problems += [p for p in exc.problems if p not in problems]
+            continue
+        # A misspelt environment here would silently exempt that environment's workspace.
+        for name in params[env].prod_workspace_envs:
+            if name not in raw.envs:
+                text = problem(
+                    file,
+                    f"{where(('prod_workspace_envs',))}.prod_workspace_envs",
+                    "unknown environment",
+                    name,
+                    ", ".join(raw.envs),
+                )
+                problems += [text] if text not in problems else []
     if problems:
         raise GuardrailsError(problems)
     return params

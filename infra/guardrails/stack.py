@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
@@ -173,6 +173,9 @@ class StackIndex:
         self.outputs: list[Resource] = []
         self._targets: dict[str, tuple[Resource | None, str | None]] = {}
         self._memo: dict[Any, Any] = {}
+        # Every stack of the run, by environment (set by the engine): the account stack's rules
+        # look at the environment stacks its workspaces serve.
+        self.peers: Mapping[str, StackIndex] = {}
         for res in resources:
             self.by_address[res.address] = res
             if res.mode == "output":
@@ -191,6 +194,10 @@ class StackIndex:
     def of(self, *types: str) -> Iterator[Resource]:
         for rtype in types:
             yield from self.by_type.get(rtype, ())
+
+    def peer(self, env: str) -> StackIndex | None:
+        """Another stack of the same run (None when that stack is not part of this run)."""
+        return self.peers.get(env)
 
     @property
     def from_plan(self) -> bool:

@@ -296,3 +296,77 @@ def platform(env: str) -> Stack:
             },
         )
     return s
+
+
+ACCOUNT_ID = "00000000-0000-0000-0000-000000000000"
+
+
+def account(envs: tuple[str, ...] = ("dev", "staging", "prod")) -> Stack:
+    """A compliant account stack shaped like the synthesized one: groups, per-env service principals,
+    one metastore owned by the admin group, a workspace per env (prod private and undeletable), each
+    assigned the metastore, and identity assignments that depend on that assignment."""
+    s = Stack("account")
+    admins = s.add("databricks_group", "identities_group_mlops", {"display_name": "mlops-engineers"})
+    ds = s.add("databricks_group", "identities_group_ds", {"display_name": "data-scientists"})
+    metastore = s.add(
+        "databricks_metastore",
+        "metastore",
+        {
+            "name": "mlops-eu-west-1",
+            "region": "eu-west-1",
+            "owner": ref(admins, "display_name"),
+            "force_destroy": False,
+        },
+        {"prevent_destroy": True},
+    )
+    for env in envs:
+        prod = env == "prod"
+        body: dict[str, Any] = {
+            "account_id": ACCOUNT_ID,
+            "workspace_name": f"mlops-{env}",
+            "deployment_name": f"mlops-{env}",
+            "aws_region": "eu-west-1",
+            "custom_tags": {**TAGS, "env": env},
+        }
+        if prod:
+            settings = s.add(
+                "databricks_mws_private_access_settings",
+                f"workspace_{env}_private",
+                {
+                    "account_id": ACCOUNT_ID,
+                    "private_access_settings_name": f"mlops-{env}-private-access",
+                    "region": "eu-west-1",
+                    "public_access_enabled": False,
+                    "private_access_level": "ENDPOINT",
+                },
+            )
+            body["private_access_settings_id"] = ref(settings, "private_access_settings_id")
+        workspace = s.add(
+            "databricks_mws_workspaces", f"workspace_{env}", body, {"prevent_destroy": True} if prod else None
+        )
+        assignment = s.add(
+            "databricks_metastore_assignment",
+            f"metastore_assign_{env}",
+            {"metastore_id": ref(metastore), "workspace_id": ref(workspace, "workspace_id")},
+        )
+        deployer = s.add(
+            "databricks_service_principal",
+            f"identities_sp_deployer_{env}",
+            {"display_name": f"sp-deployer-{env}"},
+        )
+        for name, principal, level in (
+            ("mlops", admins, "ADMIN"),
+            ("ds", ds, "USER"),
+            ("sp", deployer, "ADMIN"),
+        ):
+            s.add(
+                "databricks_mws_permission_assignment",
+                f"identities_assign_{env}_{name}",
+                {
+                    "workspace_id": ref(workspace, "workspace_id"),
+                    "principal_id": ref(principal),
+                    "permissions": [level],
+                    "depends_on": [assignment],
+                },
+            )
+    return s

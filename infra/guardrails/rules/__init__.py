@@ -44,6 +44,7 @@ def rule(rule_id: str) -> Callable[[Check], Check]:
 # Imported for their registrations.
 from infra.guardrails.rules import (  # noqa: E402
     access,
+    account,
     compute,
     jobs,
     lifecycle,
@@ -57,6 +58,7 @@ __all__ = [
     "REGISTRY",
     "Violation",
     "access",
+    "account",
     "compute",
     "jobs",
     "lifecycle",

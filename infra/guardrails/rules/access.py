@@ -10,7 +10,15 @@ from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams, normalize_privilege
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.rules.compute import is_gpu_policy
-from infra.guardrails.stack import Principal, StackIndex, blocks
+from infra.guardrails.stack import (
+    GROUP_TYPES,
+    SP_TYPES,
+    USER_TYPES,
+    Principal,
+    StackIndex,
+    blocks,
+    is_interpolation,
+)
 
 SECURABLES = (
     "metastore",
@@ -198,24 +206,66 @@ def privileged_grants(index: StackIndex, params: EnvParams) -> Iterator[Violatio
             yield Violation(grant.resource, f"{grant.describe()}: MODIFY to everyone")
 
 
+def group_names(index: StackIndex) -> set[str]:
+    """Display names of the groups this stack creates or looks up."""
+
+    def compute() -> set[str]:
+        return {
+            str(r.values["display_name"])
+            for r in index.all
+            if r.type in GROUP_TYPES and r.mode in ("managed", "data") and r.values.get("display_name")
+        }
+
+    return index.memo("group_names", compute)
+
+
+def _metastore_owner_problem(index: StackIndex, params: EnvParams, owner: Any) -> str | None:
+    """Why a metastore owner is not an admin group (None: it is one)."""
+    if owner in (None, ""):
+        return "not set: whoever applies the stack becomes metastore admin"
+    target, _ = index.target(owner)
+    principal = index.principal(owner)
+    if target is not None:
+        if principal.kind == "group" and not principal.is_broad:
+            return None
+        return f"{principal} ({target.address})"
+    if is_interpolation(owner):
+        return f"{owner!r}, a reference to nothing this stack declares as a group"
+    if principal.kind != "group" or principal.is_broad:
+        return str(principal)
+    if owner not in group_names(index) and owner not in params.admin_groups:
+        return (
+            f"{owner!r}, neither the display_name of a group in this stack nor one of the admin_groups "
+            f"{params.admin_groups}"
+        )
+    return None
+
+
+def _admin_problem(index: StackIndex, principal_id: Any) -> str | None:
+    """Why a workspace ADMIN assignment does not go to a group or service principal (None: it does)."""
+    target, _ = index.target(principal_id)
+    if target is None:
+        return f"principal_id {principal_id!r} does not reference a group or service principal of this stack"
+    if target.type in GROUP_TYPES or target.type in SP_TYPES:
+        return None
+    if target.type in USER_TYPES:
+        return f"user {target.address}"
+    return f"{target.address}, neither a group nor a service principal"
+
+
 @rule("DBX105")
 def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for metastore in index.of("databricks_metastore"):
-        owner = metastore.values.get("owner")
-        principal = index.principal(owner) if owner else None
-        if principal is None or principal.kind != "group" or principal.is_broad:
-            yield Violation(
-                metastore, f"metastore admin (owner) is {principal or 'not set'}; make it an admin group"
-            )
+        why = _metastore_owner_problem(index, params, metastore.values.get("owner"))
+        if why:
+            yield Violation(metastore, f"metastore admin (owner) is {why}; make it an admin group")
     for assignment in index.of("databricks_mws_permission_assignment", "databricks_permission_assignment"):
-        target, _ = index.target(assignment.values.get("principal_id"))
-        if (
-            "ADMIN" in (assignment.values.get("permissions") or [])
-            and target is not None
-            and target.type == "databricks_user"
-        ):
+        if "ADMIN" not in (assignment.values.get("permissions") or []):
+            continue
+        why = _admin_problem(index, assignment.values.get("principal_id"))
+        if why:
             yield Violation(
-                assignment, f"workspace ADMIN assigned to user {target.address}; assign it to a group"
+                assignment, f"workspace ADMIN assigned to {why}; assign it to a group (or an automation SP)"
             )
 
 

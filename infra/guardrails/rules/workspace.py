@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool, as_number
@@ -53,6 +54,50 @@ def token_lifetime_cap(index: StackIndex, params: EnvParams) -> Iterator[Violati
         )
 
 
+def allow_lists(index: StackIndex) -> list[Resource]:
+    return [
+        r
+        for r in index.of("databricks_ip_access_list")
+        if str(r.values.get("list_type", "")).upper() == "ALLOW"
+    ]
+
+
+def active_allow_lists(index: StackIndex) -> list[Resource]:
+    """ALLOW lists that are enabled and name at least one range."""
+    return [
+        r
+        for r in allow_lists(index)
+        if as_bool(r.values.get("enabled", True)) is not False and r.values.get("ip_addresses")
+    ]
+
+
+def open_ranges(res: Resource) -> list[str]:
+    """CIDRs of an ALLOW list that admit the whole internet."""
+    found = []
+    for cidr in res.values.get("ip_addresses") or []:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            continue  # interpolations and typos: Databricks validates the format
+        if network.prefixlen == 0:
+            found.append(str(cidr))
+    return found
+
+
+def ip_restriction_gaps(index: StackIndex) -> list[str]:
+    """Why the stack's workspace is not restricted by IP access lists (empty: it is)."""
+    config = workspace_config(index)
+    gaps = []
+    if config is None:
+        gaps.append(f"it has no {CONF}")
+    elif config.get("enableIpAccessLists") != "true":
+        gaps.append('custom_config.enableIpAccessLists is not "true"')
+    if not active_allow_lists(index):
+        gaps.append("it has no enabled ALLOW databricks_ip_access_list")
+    gaps += [f"{res.address} allows {cidr}" for res in allow_lists(index) for cidr in open_ranges(res)]
+    return gaps
+
+
 @rule("DBX010")
 def ip_access_lists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     config = workspace_config(index)
@@ -60,30 +105,15 @@ def ip_access_lists(index: StackIndex, params: EnvParams) -> Iterator[Violation]
         yield _missing(index)
     elif config.get("enableIpAccessLists") != "true":
         yield Violation(_at(index), 'custom_config.enableIpAccessLists is not "true"')
-    allow_lists = [
-        r
-        for r in index.of("databricks_ip_access_list")
-        if str(r.values.get("list_type", "")).upper() == "ALLOW"
-    ]
-    active = [
-        r
-        for r in allow_lists
-        if as_bool(r.values.get("enabled", True)) is not False and r.values.get("ip_addresses")
-    ]
-    if not active:
+    if not active_allow_lists(index):
         yield Violation(
             None,
             f"stack {index.env} has no enabled ALLOW databricks_ip_access_list",
             "databricks_ip_access_list (missing)",
         )
-    for res in allow_lists:
-        for cidr in res.values.get("ip_addresses") or []:
-            try:
-                network = ipaddress.ip_network(str(cidr), strict=False)
-            except ValueError:
-                continue  # interpolations and typos: Databricks validates the format
-            if network.prefixlen == 0:
-                yield Violation(res, f"ALLOW list contains {cidr}: open to the internet")
+    for res in allow_lists(index):
+        for cidr in open_ranges(res):
+            yield Violation(res, f"ALLOW list contains {cidr}: open to the internet")
 
 
 @rule("DBX016")
