@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from mlflow import MlflowClient
 
 from infra.config import ENV_NAMES, ConfigError
-from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_OK, JobError
+from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INFRA, EXIT_OK, JobError
 from ml_jobs.runtime import Runtime, get_runtime
 from ml_jobs.spec import ResolvedSpec, parse_overrides, resolve
 
@@ -84,6 +85,31 @@ def actor() -> str:
     return os.environ.get("MLOPS_ACTOR") or os.environ.get("USER") or "unknown"
 
 
+_UNREACHABLE_HINTS = (
+    "Max retries exceeded",
+    "Connection refused",
+    "Failed to establish a new connection",
+    "TEMPORARILY_UNAVAILABLE",
+    "timed out",
+)
+
+
+def unreachable(exc: BaseException) -> bool:
+    """True when the exception (or one it came from) says a service could not be reached."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionError | TimeoutError) or type(seen).__name__ in {
+            "ConnectionError",
+            "ConnectTimeout",
+            "ReadTimeout",
+        }:
+            return True
+        if any(hint in str(seen) for hint in _UNREACHABLE_HINTS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def run(job: Callable[[], tuple[int, dict[str, Any]]]) -> int:
     """Run ``job`` (returns exit code and a JSON-able result) and map failures to exit codes."""
     logging.basicConfig(
@@ -99,5 +125,15 @@ def run(job: Callable[[], tuple[int, dict[str, Any]]]) -> int:
     except JobError as exc:
         print(f"{type(exc).__name__.lower()}: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:
+        if unreachable(exc):
+            print(
+                f"infraerror: a service stopped answering mid-job: {exc}. Aliases are moved last, so they "
+                "are as they were; re-run the job.",
+                file=sys.stderr,
+            )
+            return EXIT_INFRA
+        traceback.print_exc()
+        return EXIT_BUG
     print(json.dumps(result, default=str, sort_keys=True))
     return code if code is not None else EXIT_OK

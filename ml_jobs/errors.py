@@ -5,7 +5,8 @@ Exit codes (the Databricks job UI and the CLI show them; scripts branch on them)
 * 0 ok
 * 1 a gate failed or a promotion/approval/rollback was refused (the system worked, the answer is no)
 * 2 bad input or config: missing table or version, schema mismatch, empty or single-class data
-* 3 infrastructure: tracking server or registry unreachable after bounded retries
+* 3 infrastructure: tracking server or registry unreachable after bounded retries (also mid-job)
+* 4 unexpected error, i.e. a bug: the traceback is on stderr (Python's own 1 would read as "refused")
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INFRA = 3
+EXIT_BUG = 4
 
 
 class JobError(Exception):

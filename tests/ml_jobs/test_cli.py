@@ -131,3 +131,19 @@ def test_connect_retries_a_bounded_number_of_times(root: Path, monkeypatch) -> N
     with pytest.raises(InfraError):
         connect(rt, attempts=3, backoff_s=0.5)
     assert calls == [0.5, 1.0]  # backoff doubles; no sleep after the last attempt
+
+
+def test_mid_job_connection_loss_exits_3_and_bugs_exit_4(capsys) -> None:
+    from ml_jobs import cli
+    from ml_jobs.errors import EXIT_BUG
+
+    def lost() -> tuple[int, dict]:
+        raise RuntimeError("API request failed") from ConnectionError("Connection refused")
+
+    def bug() -> tuple[int, dict]:
+        raise KeyError("oops")
+
+    assert cli.run(lost) == EXIT_INFRA
+    assert "stopped answering" in capsys.readouterr().err
+    assert cli.run(bug) == EXIT_BUG
+    assert "KeyError" in capsys.readouterr().err

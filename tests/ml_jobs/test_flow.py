@@ -270,3 +270,28 @@ def test_search_and_fit_are_deterministic_for_a_seed(flow: Flow) -> None:
         for _ in range(2)
     ]
     assert (probas[0] == probas[1]).all()
+
+
+def test_fails_midway_through_training_leaves_aliases_and_versions_as_they_were(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before_aliases = dict(flow.client.get_registered_model(flow.name).aliases)
+    before_versions = flow.versions()
+
+    def registry_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("registry went away")
+
+    monkeypatch.setattr(mlflow, "register_model", registry_down)
+    with pytest.raises(ConnectionError):
+        train_model(flow.spec, flow.runtime, flow.client, fixed_params={"max_iter": 5})
+    assert dict(flow.client.get_registered_model(flow.name).aliases) == before_aliases
+    assert flow.versions() == before_versions
+    failed = flow.client.search_runs(
+        [
+            flow.client.get_experiment_by_name(
+                f"/Shared/mlops/Development/experiments/{flow.spec.model.name}"
+            ).experiment_id
+        ],
+        "attributes.status = 'FAILED'",
+    )
+    assert failed  # the attempt is visible in the tracking server, marked failed
