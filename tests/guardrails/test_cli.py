@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.guardrails.cli import main
-from tests.guardrails.builders import platform
+from tests.guardrails.builders import account, platform
 from tests.guardrails.test_inputs import plan_doc, planned
 
 
@@ -106,3 +106,25 @@ def test_lists_the_rule_catalog(repo_root: Path, capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert "| DBX001 `uc-access-mode` | critical | all |" in out
     assert "| DBX014 `no-all-purpose-prod` | high | prod |" in out
+
+
+def test_lists_the_account_rules(repo_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--policies-dir", str(repo_root / "policies"), "--list-rules"]) == 0
+    out = capsys.readouterr().out
+    for rule_id in ("DBX021", "DBX022", "DBX023", "DBX024", "DBX105"):
+        assert f"| {rule_id} `" in out
+
+
+def test_public_prod_workspace_is_judged_across_stacks(
+    synth_root: Path, repo_root: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    acct = account()
+    acct.get("databricks_mws_private_access_settings.account_workspace_prod_private")[
+        "public_access_enabled"
+    ] = True
+    path = acct.write(synth_root)
+    assert cli(synth_root, repo_root) == 0  # the prod stack beside it restricts IPs
+    capsys.readouterr()
+    # Alone, the account stack cannot show the prod stack's IP lists: that is a finding, not a pass.
+    assert cli(synth_root, repo_root, str(path)) == 1
+    assert "DBX021 account databricks_mws_workspaces.account_workspace_prod" in capsys.readouterr().out

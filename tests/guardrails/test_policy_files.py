@@ -188,3 +188,19 @@ def test_fails_unknown_key_in_deploy_task(policies_dir: Path) -> None:
         match=r"params.yaml: defaults.deploy_task.entrypoint: unknown key; allowed: endpoint_param",
     ):
         load_policies(policies_dir)
+
+
+def test_fails_unknown_prod_workspace_env(policies_dir: Path) -> None:
+    # A typo would silently exempt the prod workspace from DBX021 and DBX023.
+    edit(
+        policies_dir / "guardrails/params.yaml",
+        lambda d: d["defaults"].update(prod_workspace_envs=["production"]),
+    )
+    with pytest.raises(GuardrailsError) as exc:
+        load_policies(policies_dir)
+    message = str(exc.value)
+    assert (
+        "params.yaml: defaults.prod_workspace_envs: unknown environment; got 'production'; allowed: "
+        in message
+    )
+    assert "prod" in message.rsplit("allowed: ", 1)[1].split(", ")
