@@ -77,8 +77,19 @@ class Runtime:
         """The table as pandas and the Delta version read (the latest when ``version`` is None)."""
         if self.on_databricks:
             ref = self.table_ref(schema, table)
-            resolved = spark_table_version(self.spark(), ref) if version is None else int(version)
-            return to_pandas(read_spark_table(self.spark(), ref, resolved)), resolved
+            try:
+                resolved = spark_table_version(self.spark(), ref) if version is None else int(version)
+                return to_pandas(read_spark_table(self.spark(), ref, resolved)), resolved
+            except Exception as exc:
+                from pyspark.errors import AnalysisException  # no such table / version, unsupported feature
+
+                if not isinstance(exc, AnalysisException):
+                    raise
+                first_line = str(exc).strip().splitlines()[0]
+                raise BadInput(
+                    f"cannot read {ref} at version {version if version is not None else 'latest'}: "
+                    f"{first_line}"
+                ) from exc
         return self._read_delta(schema, table, version)
 
     def write_table(self, df: pd.DataFrame, schema: str, table: str, mode: WriteMode = "append") -> int:

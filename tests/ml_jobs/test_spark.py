@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from ml_jobs.data.generate import generate_churn
+from ml_jobs.errors import BadInput
 from ml_jobs.registry import client as reg
 from ml_jobs.registry.client import connect
-from ml_jobs.runtime import read_spark_table, to_pandas
+from ml_jobs.runtime import Runtime, read_spark_table, to_pandas
 from ml_jobs.training.pipeline import split
 from ml_jobs.training.train import train_model
 
@@ -63,3 +64,29 @@ def test_fails_training_from_a_frame_without_lineage(spark, tmp_path: Path) -> N
     sdf = spark.createDataFrame(generate_churn(50, seed=1))
     with pytest.raises(ValueError, match="lineage would be unknown"):
         train_model(spec, runtime, client=None, data=sdf)  # type: ignore[arg-type]
+
+
+def _databricks_like(spark) -> Runtime:
+    """The Databricks code path on local Spark: the session catalog plays Unity Catalog's part."""
+    return Runtime("dev", "spark_catalog", True, "databricks", "databricks-uc", None, [spark])
+
+
+def test_fails_with_bad_input_on_a_missing_table_through_spark(spark) -> None:
+    with pytest.raises(
+        BadInput, match=r"cannot read spark_catalog.features.no_such_table at version 0: .*NOT_FOUND"
+    ):
+        _databricks_like(spark).read_table("features", "no_such_table", version=0)
+
+
+def test_time_travel_request_reaches_spark(spark) -> None:
+    """Local Spark has no Delta: it must refuse ``versionAsOf`` on a plain table, which shows that the
+    version is passed to the engine (on Databricks the same call reads that Delta version)."""
+    spark.sql("CREATE DATABASE IF NOT EXISTS features")
+    try:
+        spark.createDataFrame(generate_churn(20, seed=1)).write.mode("overwrite").format(
+            "parquet"
+        ).saveAsTable("spark_catalog.features.churn_plain")
+        with pytest.raises(BadInput, match=r"at version 3: .*TIME_TRAVEL"):
+            _databricks_like(spark).read_table("features", "churn_plain", version=3)
+    finally:
+        spark.sql("DROP TABLE IF EXISTS spark_catalog.features.churn_plain")
