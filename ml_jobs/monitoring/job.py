@@ -85,9 +85,12 @@ def reference_data(spec: ResolvedSpec, runtime: Runtime, champion: Any) -> pd.Da
         raise BadInput(
             f"champion version {champion.version} has no data lineage tags; cannot read its reference"
         )
+    from ml_jobs.data.schema import training_window
+
     schema, table = full.split(".")[-2:]
     frame, _ = runtime.read_table(schema, table, int(version))
-    return frame[list(spec.model.data.features)]
+    # The rows the champion was trained on: its table version, narrowed to its training window.
+    return training_window(frame, spec.model.data)[list(spec.model.data.features)]
 
 
 def new_rows(metrics: pd.DataFrame, state: RetrainState) -> pd.DataFrame:
