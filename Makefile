@@ -76,7 +76,10 @@ unit: install ## The test suite only
 test: install lint unit ## Lint and the whole test suite
 
 demo: install synth ## Synthesize every environment, run the guardrails, then the ML lifecycle locally
+	@echo "== guardrails over the synthesized stacks =="
 	@$(PY) -m infra.guardrails
+	@echo "== the ML lifecycle on the embedded defaults (.local/dev) =="
+	@MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(PY) -m ml_jobs.demo
 
 mlflow-ui: $(VENV)/.installed ## Open the local MLflow UI on the demo's store (http://127.0.0.1:5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///.local/dev/mlflow.db --host 127.0.0.1 --port 5000
