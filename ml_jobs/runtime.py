@@ -112,6 +112,22 @@ class Runtime:
             return spark_table_version(self.spark(), self.table_ref(schema, table))
         return self._delta(schema, table).version()
 
+    def identity(self) -> str:
+        """The authenticated principal (Databricks user or service principal; locally the OS user).
+
+        Recorded next to the self-declared ``--approver``/``--actor`` so an audit sees who really acted.
+        """
+        if not self.on_databricks:
+            import getpass
+
+            return getpass.getuser()
+        try:
+            from databricks.sdk import WorkspaceClient
+
+            return WorkspaceClient().current_user.me().user_name or "unknown"
+        except Exception:  # identity is evidence, not a gate: never fail a promotion over it
+            return "unknown"
+
     def spark(self) -> Any:
         """The cluster's SparkSession (imported lazily: pyspark is not a local runtime dependency)."""
         if not self._spark:

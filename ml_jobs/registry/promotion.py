@@ -27,6 +27,8 @@ from ml_jobs.validation.validate import resolve_version
 TAG_APPROVED_BY = "approval.by"
 TAG_APPROVED_AT = "approval.at"
 TAG_APPROVAL_COMMENT = "approval.comment"
+TAG_APPROVAL_IDENTITY = "approval.identity"
+"""The authenticated principal that ran ``approve`` (``approval.by`` is what they typed)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,7 @@ def promote(
     )
     for key, value in {
         "promotion.by": actor,
+        "promotion.identity": runtime.identity(),
         "promotion.at": promotion["at"],
         "promotion.reason": reason,
         "promotion.previous_champion": champion or "none",
@@ -166,6 +169,7 @@ def approve(
     mv = resolve_version(client, name, version, reg.CHALLENGER)
     _require_validated(mv)
     client.set_model_version_tag(name, mv.version, TAG_APPROVAL_COMMENT, comment)
+    client.set_model_version_tag(name, mv.version, TAG_APPROVAL_IDENTITY, runtime.identity())
     client.set_model_version_tag(name, mv.version, TAG_APPROVED_AT, _now())
     client.set_model_version_tag(
         name, mv.version, TAG_APPROVED_BY, approver.strip()
@@ -183,6 +187,7 @@ def rollback(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, actor: 
     at = _now()
     client.set_model_version_tag(name, previous.version, "rollback.at", at)
     client.set_model_version_tag(name, previous.version, "rollback.by", actor)
+    client.set_model_version_tag(name, previous.version, "rollback.identity", runtime.identity())
     client.set_model_version_tag(name, previous.version, "rollback.from", current)
     if _champion_version(client, name) != current:
         raise Refused(f"the champion of {name} changed during the rollback; nothing was moved")

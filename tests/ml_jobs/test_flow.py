@@ -13,6 +13,7 @@ step; the tests below read that record. Story (dev unless noted):
 
 from __future__ import annotations
 
+import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -153,6 +154,7 @@ def test_prod_promotion_waits_for_an_approval_record(flow: Flow) -> None:
     assert flow.aliases["prod_approved"] == {"champion": version}
     tags = flow.client.get_model_version(flow.steps["prod_name"], version).tags
     assert tags["approval.by"] == "dana" and tags["approval.at"] and tags["promotion.by"] == "carol"
+    assert tags["approval.identity"] == flow.runtime.identity() == getpass.getuser()
 
 
 def test_lineage_from_model_version_back_to_table_version(flow: Flow) -> None:
