@@ -53,12 +53,28 @@ def _capped_http_retries(retries: int, timeout_s: int) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _use_stores(runtime: Runtime) -> None:
+    """Point MLflow's fluent API at the runtime's stores without touching ``os.environ``.
+
+    ``mlflow.set_tracking_uri`` also exports ``MLFLOW_TRACKING_URI`` (for subprocesses); left there,
+    it would override the next runtime's own choice in this process (e.g. dev, then prod in a demo).
+    """
+    keys = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {k: os.environ.get(k) for k in keys}
+    mlflow.set_tracking_uri(runtime.tracking_uri)
+    mlflow.set_registry_uri(runtime.registry_uri)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def connect(runtime: Runtime, attempts: int | None = None, backoff_s: float | None = None) -> MlflowClient:
     """Point MLflow at the runtime's stores and check they answer (``attempts`` tries, backoff doubling)."""
     attempts = attempts if attempts is not None else int(os.environ.get(RETRIES_ENV, "4"))
     backoff_s = backoff_s if backoff_s is not None else float(os.environ.get(BACKOFF_ENV, "2"))
-    mlflow.set_tracking_uri(runtime.tracking_uri)
-    mlflow.set_registry_uri(runtime.registry_uri)
+    _use_stores(runtime)
     client = MlflowClient(runtime.tracking_uri, runtime.registry_uri)
     last: Exception | None = None
     for attempt in range(max(1, attempts)):

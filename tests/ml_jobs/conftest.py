@@ -47,6 +47,23 @@ def _fast_and_quiet() -> Iterator[None]:
             os.environ[key] = value
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _mlflow_stores_reset() -> Iterator[None]:
+    """``connect`` points MLflow's process-wide fluent API at a test store; later modules (and other
+    packages' tests) must start from MLflow's defaults and the environment again."""
+    import mlflow
+
+    saved = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    yield
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]  # None = back to env var / default
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 def spec_for(env: str, **overrides: dict) -> ResolvedSpec:
     merged = {k: dict(v) for k, v in TEST_OVERRIDES.items()}
     for section, values in overrides.items():

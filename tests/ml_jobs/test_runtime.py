@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -53,3 +54,15 @@ def test_fails_reading_a_missing_version(tmp_path: Path) -> None:
     rt.write_table(pd.DataFrame({"a": [1]}), "features", "t")
     with pytest.raises(BadInput, match=r"no version 7; available: 0..0"):
         rt.read_table("features", "t", version=7)
+
+
+def test_connect_does_not_leak_its_store_into_the_environment(tmp_path: Path, monkeypatch) -> None:
+    """Otherwise the next ``get_runtime`` in the same process would silently use this store."""
+    from ml_jobs.registry.client import connect
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
+    connect(get_runtime("dev", root=tmp_path / "dev", environ={}))
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+    prod = get_runtime("prod", root=tmp_path / "prod")
+    assert prod.tracking_uri.endswith("prod/mlflow.db")
