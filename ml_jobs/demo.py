@@ -116,11 +116,7 @@ def run_demo(
     base = resolve(MODEL, ENV)
     spec = type(base)(apply_overrides(base.model, overrides or DEMO_OVERRIDES), base.env, base.config_dir)
     runtime = get_runtime(ENV, root=root, catalog=spec.catalog)
-    import mlflow
-
-    mlflow.set_tracking_uri(runtime.tracking_uri)
-    mlflow.set_registry_uri(runtime.registry_uri)
-    client = connect(runtime)
+    client = connect(runtime)  # also points MLflow's fluent API at this runtime's stores
     result = DemoResult(root=root)
     name = runtime.registered_name(MODEL)
 
