@@ -40,3 +40,7 @@ class InfraError(JobError):
     """A service (tracking server, registry, metastore) did not answer."""
 
     exit_code = EXIT_INFRA
+
+
+class NoCandidate(BadInput):
+    """No ``challenger`` to validate or promote: in a scheduled job that is a quiet week, not an error."""

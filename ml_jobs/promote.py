@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from ml_jobs import cli
-from ml_jobs.errors import EXIT_OK
+from ml_jobs.errors import EXIT_OK, NoCandidate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ml_jobs.registry.promotion import promote
 
         ctx = cli.context(args)
-        move = promote(ctx.spec, ctx.runtime, ctx.client(), args.version, actor=args.actor or cli.actor())
+        try:
+            move = promote(ctx.spec, ctx.runtime, ctx.client(), args.version, actor=args.actor or cli.actor())
+        except NoCandidate as exc:  # nothing new was trained: the champion stays, quietly
+            print(f"nothing to promote: {exc}", file=sys.stderr)
+            return EXIT_OK, {"changed": False, "reason": "no challenger"}
         return EXIT_OK, dataclasses.asdict(move)
 
     return cli.run(job)

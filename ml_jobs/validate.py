@@ -1,4 +1,8 @@
-"""``validate --model <name> --env <env> [--version N]``: exit 1 when a gate fails."""
+"""``validate --model <name> --env <env> [--version N]``: exit 1 when a gate fails.
+
+Without ``--version`` and without a ``challenger`` alias there is nothing new to judge: exit 0, so a
+scheduled train -> validate -> promote run on unchanged data is a quiet success, not an alert.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from ml_jobs import cli
-from ml_jobs.errors import EXIT_OK, EXIT_REFUSED
+from ml_jobs.errors import EXIT_OK, EXIT_REFUSED, NoCandidate
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -18,7 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ml_jobs.validation.validate import summary, validate_version
 
         ctx = cli.context(args)
-        report = validate_version(ctx.spec, ctx.runtime, ctx.client(), args.version)
+        try:
+            report = validate_version(ctx.spec, ctx.runtime, ctx.client(), args.version)
+        except NoCandidate as exc:  # nothing new was trained (e.g. same data as the champion)
+            print(f"nothing to validate: {exc}", file=sys.stderr)
+            return EXIT_OK, {"status": "nothing_to_validate"}
         print(summary(report), file=sys.stderr)
         return (EXIT_OK if report.passed else EXIT_REFUSED), report.to_dict()
 

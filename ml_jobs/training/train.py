@@ -93,6 +93,13 @@ def _find_existing(client: MlflowClient, experiment_id: str, name: str, key: str
     return None
 
 
+def _restore_challenger(client: MlflowClient, name: str, version: str) -> None:
+    """A reused version is the candidate again, unless it already serves (then there is nothing new)."""
+    champion = reg.version_by_alias(client, name, reg.CHAMPION)
+    if champion is None or str(champion.version) != str(version):
+        client.set_registered_model_alias(name, reg.CHALLENGER, str(version))
+
+
 def train_model(
     spec: ResolvedSpec,
     runtime: Runtime,
@@ -129,6 +136,7 @@ def train_model(
     existing = _find_existing(client, exp.experiment_id, name, key)
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
+        _restore_challenger(client, name, existing.version)
         return existing
     lineage_tags = {
         reg.TAG_DATA_TABLE: data_table,

@@ -22,7 +22,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from ml_jobs.data.schema import check_frame, training_window
-from ml_jobs.errors import BadInput
+from ml_jobs.errors import BadInput, NoCandidate
 from ml_jobs.registry import client as reg
 from ml_jobs.registry import model_card
 from ml_jobs.runtime import Runtime
@@ -75,7 +75,7 @@ def resolve_version(client: MlflowClient, name: str, version: str | None, alias:
             raise BadInput(f"model {name} has no version {version}") from exc
     found = reg.version_by_alias(client, name, alias)
     if found is None:
-        raise BadInput(f"model {name} has no '{alias}' alias: run train first, or pass --version")
+        raise NoCandidate(f"model {name} has no '{alias}' alias: run train first, or pass --version")
     return found
 
 

@@ -53,6 +53,9 @@ def test_cli_flow_generate_train_validate_promote(root: Path, capsys: pytest.Cap
     assert _last_json(capsys)["champion"] == "1"
     assert train.main([*BASE, *FAST, "--data-version", "0"]) == EXIT_OK
     assert _last_json(capsys)["reused"] is True
+    # The scheduled job's next tasks on unchanged data: nothing to validate or promote, exit 0.
+    assert validate.main(BASE) == EXIT_OK and _last_json(capsys)["status"] == "nothing_to_validate"
+    assert promote.main(BASE) == EXIT_OK and _last_json(capsys)["changed"] is False
 
 
 def test_fails_with_exit_2_on_missing_table_and_registers_nothing(root: Path, capsys) -> None:
@@ -96,9 +99,17 @@ def test_fails_with_exit_2_on_bad_override_naming_the_key(root: Path, capsys) ->
     assert "--set: training.n_trials" in capsys.readouterr().err
 
 
-def test_fails_with_exit_2_when_nothing_to_validate(root: Path, capsys) -> None:
-    assert validate.main(BASE) == EXIT_BAD_INPUT
-    assert "no 'challenger' alias" in capsys.readouterr().err
+def test_no_challenger_is_a_quiet_success_for_validate_and_promote(root: Path, capsys) -> None:
+    assert validate.main(BASE) == EXIT_OK
+    assert _last_json(capsys)["status"] == "nothing_to_validate"
+    assert promote.main(BASE) == EXIT_OK
+    assert _last_json(capsys)["changed"] is False
+
+
+def test_fails_with_exit_2_on_an_unknown_version(root: Path, capsys) -> None:
+    assert generate_data.main([*BASE, "--rows", "300", "--seed", "5"]) == EXIT_OK
+    assert validate.main([*BASE, "--version", "9"]) == EXIT_BAD_INPUT
+    assert "has no version 9" in capsys.readouterr().err
 
 
 def test_fails_approve_without_approver() -> None:
