@@ -112,29 +112,22 @@ class Policy:
 
     def maximum(self, key: str) -> float | None:
         """The largest value the policy admits for a numeric attribute (None = unbounded)."""
-        entry = self.rule(key)
-        if not entry:
-            return None
-        if entry.get("type") == "fixed":
-            return as_number(entry.get("value"))
-        if entry.get("type") == "range":
-            return as_number(entry.get("maxValue"))
-        if entry.get("type") == "allowlist" and isinstance(entry.get("values"), list):
-            nums = [as_number(v) for v in entry["values"]]
-            return max(nums) if nums and all(n is not None for n in nums) else None  # type: ignore[type-var]
-        return None
+        return self._bound(key, "maxValue", max)
 
     def minimum(self, key: str) -> float | None:
+        return self._bound(key, "minValue", min)
+
+    def _bound(self, key: str, range_key: str, pick: Any) -> float | None:
         entry = self.rule(key)
         if not entry:
             return None
         if entry.get("type") == "fixed":
             return as_number(entry.get("value"))
         if entry.get("type") == "range":
-            return as_number(entry.get("minValue"))
+            return as_number(entry.get(range_key))
         if entry.get("type") == "allowlist" and isinstance(entry.get("values"), list):
             nums = [as_number(v) for v in entry["values"]]
-            return min(nums) if nums and all(n is not None for n in nums) else None  # type: ignore[type-var]
+            return pick(nums) if nums and all(n is not None for n in nums) else None
         return None
 
     def default(self, key: str) -> Any:

@@ -11,22 +11,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from infra.guardrails.rules.access import SECURABLES as _GRANT_SECURABLES  # one list of grant securables
 from infra.review.resources import Res, Side
 
-# databricks_grants / databricks_grant: the key that names the securable, and its kind.
-_GRANT_SECURABLES = (
-    "catalog",
-    "schema",
-    "table",
-    "volume",
-    "model",
-    "function",
-    "storage_credential",
-    "external_location",
-    "connection",
-    "share",
-    "metastore",
-)
 # databricks_permissions: the key that names the object, and the kind shown in the table.
 _PERMISSION_OBJECTS = {
     "cluster_policy_id": "cluster policy",

@@ -1,23 +1,15 @@
-"""Errors that stop the review (exit code 2): bad input, never a silent pass."""
+"""Errors that stop the review (exit code 2): bad input, never a silent pass.
+
+Same shape as the guardrails' errors (file, key path, value, what is allowed), hence shared.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from infra.guardrails.errors import GuardrailsError, problem
 
 
-class ReviewError(ValueError):
+class ReviewError(GuardrailsError):
     """Unusable input: unknown ref, dirty tree, a base that does not synthesize, bad policy files."""
 
-    def __init__(self, problems: str | Iterable[str]) -> None:
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        super().__init__("\n".join(self.problems))
 
-
-def problem(file: str, path: str, message: str, value: object = None, allowed: str | None = None) -> str:
-    """``policies/pricing.yaml: usd_per_dbu.jobs_compute: must be > 0; got -1; allowed: ...``."""
-    text = f"{file}: {path or '<root>'}: {message}"
-    if value is not None:
-        text += f"; got {value!r}"
-    if allowed:
-        text += f"; allowed: {allowed}"
-    return text
+__all__ = ["ReviewError", "problem"]
