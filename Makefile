@@ -17,7 +17,7 @@ export DISABLE_VERSION_CHECK := 1
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo mlflow-ui serve review codeowners bench clean
+.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,12 @@ demo: install synth ## Synthesize every environment, run the guardrails, then th
 	@echo "== the ML lifecycle on the embedded defaults (.local/dev) =="
 	@MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(PY) -m ml_jobs.demo
 
+ml-flow: $(VENV)/.installed ## Local generate -> train -> validate -> promote (Delta + MLflow in .local/dev)
+	$(PY) -m ml_jobs.generate_data --model marketing_churn_gbm --env dev --rows 5000 --seed 1 --mode overwrite
+	$(PY) -m ml_jobs.train --model marketing_churn_gbm --env dev
+	$(PY) -m ml_jobs.validate --model marketing_churn_gbm --env dev
+	$(PY) -m ml_jobs.promote --model marketing_churn_gbm --env dev
+
 mlflow-ui: $(VENV)/.installed ## Open the local MLflow UI on the demo's store (http://127.0.0.1:5000)
 	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///.local/dev/mlflow.db --host 127.0.0.1 --port 5000
 
@@ -104,6 +110,7 @@ bench: install ## All benchmarks (synth scaling, guardrails vs Checkov, monitor 
 	@$(PY) tests/benchmarks/bench_synth.py
 	@$(PY) tests/benchmarks/bench_guardrails.py
 	@$(PY) tests/benchmarks/bench_monitor.py
+	@$(PY) tests/benchmarks/bench_training.py --rows 5000 20000 100000 --trials 5
 
 clean: ## Remove build and synth output (keeps .venv and node_modules)
 	rm -rf cdktf.out dist .local review.md review.json guardrails.sarif
