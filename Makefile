@@ -14,6 +14,13 @@ ENVS := dev staging prod
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CHECKPOINT_DISABLE := 1
 export DISABLE_VERSION_CHECK := 1
+# A TF_CLI_CONFIG_FILE naming a missing file makes every terraform call (cdktf asks terraform for its
+# version during synth) print an error banner; empty means "no CLI config".
+ifneq ($(TF_CLI_CONFIG_FILE),)
+ifeq ($(wildcard $(TF_CLI_CONFIG_FILE)),)
+export TF_CLI_CONFIG_FILE :=
+endif
+endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
