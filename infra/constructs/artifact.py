@@ -33,4 +33,8 @@ class WheelArtifact(Construct):
         digest = hashlib.sha256(props.wheel.read_bytes()).hexdigest()[:16]
         asset = TerraformAsset(self, "asset", path=str(props.wheel.resolve()), type=AssetType.FILE)
         self.path = f"{props.volume_path}/{digest}/{props.wheel.name}"
-        self.file = File(self, "Resource", source=asset.path, path=self.path)
+        # A new commit is a new path: upload it before the old file goes, so no job ever points at
+        # a deleted wheel in the middle of an apply.
+        self.file = File(
+            self, "Resource", source=asset.path, path=self.path, lifecycle={"create_before_destroy": True}
+        )

@@ -248,6 +248,7 @@ def test_wheel_is_shipped_by_the_same_stack(stacks: dict[str, dict]) -> None:
         whl = {t["library"][0]["whl"] for j in resources(doc, "databricks_job").values() for t in j["task"]}
         assert whl == {wheel_file["path"]}
         assert wheel_file["source"].startswith("assets/")
+        assert wheel_file["lifecycle"] == {"create_before_destroy": True}
 
 
 def test_serving_endpoint_survives_first_deploy_and_promotions(stacks: dict[str, dict]) -> None:
