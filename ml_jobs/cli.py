@@ -51,6 +51,17 @@ def parser(prog: str, description: str) -> argparse.ArgumentParser:
     return p
 
 
+def add_param_option(p: argparse.ArgumentParser) -> None:
+    """``--param k=v`` (repeatable): fixed hyperparameters that skip the search (train, retrain)."""
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="Fix a hyperparameter and skip the search, e.g. --param max_iter=100 (repeatable).",
+    )
+
+
 def key_values(pairs: Sequence[str], flag: str) -> dict[str, Any]:
     """``["max_iter=50"]`` -> ``{"max_iter": 50}`` (values parsed as YAML scalars)."""
     import yaml

@@ -20,13 +20,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--reason", default="manual", help="Why retraining runs (the monitor passes its decision)."
     )
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Fix a hyperparameter and skip the search (repeatable).",
-    )
+    cli.add_param_option(p)
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict]:

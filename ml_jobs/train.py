@@ -13,13 +13,7 @@ from ml_jobs.errors import EXIT_OK
 def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("train", "Train a challenger from the spec's table at a Delta version and register it.")
     p.add_argument("--data-version", type=int, help="Delta version of the training table (default: latest).")
-    p.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="Fix a hyperparameter and skip the search, e.g. --param max_iter=100 (repeatable).",
-    )
+    cli.add_param_option(p)
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict]:

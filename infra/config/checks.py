@@ -168,37 +168,32 @@ def _check_grant_target(
             )
 
 
+def _unknown_privileges(
+    privileges: tuple[str, ...] | None,
+    valid: frozenset[str],
+    kind: str,
+    file: str,
+    path: tuple[str | int, ...],
+) -> Iterator[Problem]:
+    for j, p in enumerate(privileges or ()):
+        if p not in valid:
+            yield Problem(file, (*path, j), f"unknown privilege for a {kind}", p, _allowed(valid))
+
+
 def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> Iterator[Problem]:
     for key, role in roles.roles.items():
         for env in envs:
-            for j, p in enumerate(role.catalog.for_env(env) or ()):
-                if p not in CATALOG_PRIVILEGES:
-                    yield Problem(
-                        file,
-                        ("roles", key, "catalog", env, j),
-                        "unknown privilege for a catalog",
-                        p,
-                        _allowed(CATALOG_PRIVILEGES),
-                    )
+            base = ("roles", key)
+            yield from _unknown_privileges(
+                role.catalog.for_env(env), CATALOG_PRIVILEGES, "catalog", file, (*base, "catalog", env)
+            )
             for schema, per_env in role.schemas.items():
-                for j, p in enumerate(per_env.for_env(env) or ()):
-                    if p not in SCHEMA_PRIVILEGES:
-                        yield Problem(
-                            file,
-                            ("roles", key, "schemas", schema, env, j),
-                            "unknown privilege for a schema",
-                            p,
-                            _allowed(SCHEMA_PRIVILEGES),
-                        )
-            for j, p in enumerate(role.models.for_env(env) or ()):
-                if p not in MODEL_PRIVILEGES:
-                    yield Problem(
-                        file,
-                        ("roles", key, "models", env, j),
-                        "unknown privilege for a model",
-                        p,
-                        _allowed(MODEL_PRIVILEGES),
-                    )
+                yield from _unknown_privileges(
+                    per_env.for_env(env), SCHEMA_PRIVILEGES, "schema", file, (*base, "schemas", schema, env)
+                )
+            yield from _unknown_privileges(
+                role.models.for_env(env), MODEL_PRIVILEGES, "model", file, (*base, "models", env)
+            )
 
 
 def check_model(
