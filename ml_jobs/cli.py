@@ -20,10 +20,10 @@ from typing import Any
 
 from mlflow import MlflowClient
 
-from infra.config import ENV_NAMES, ConfigError
 from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INFRA, EXIT_OK, JobError
 from ml_jobs.runtime import Runtime, get_runtime
 from ml_jobs.spec import ResolvedSpec, parse_overrides, resolve
+from mlops_spec.config import ENV_NAMES, ConfigError
 
 log = logging.getLogger("ml_jobs")
 

@@ -1,4 +1,4 @@
-"""Exceptions the jobs raise on purpose, each tied to one exit code.
+"""Exceptions the jobs raise on purpose, each tied to one exit code of ``mlops_spec.exit_codes``.
 
 Exit codes (the Databricks job UI and the CLI show them; scripts branch on them):
 
@@ -11,11 +11,9 @@ Exit codes (the Databricks job UI and the CLI show them; scripts branch on them)
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_BAD_INPUT = 2
-EXIT_INFRA = 3
-EXIT_BUG = 4
+from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INFRA, EXIT_OK, EXIT_REFUSED
+
+__all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "EXIT_INFRA", "EXIT_OK", "EXIT_REFUSED"]
 
 
 class JobError(Exception):

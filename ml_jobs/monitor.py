@@ -25,8 +25,8 @@ def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
     if ctx.runtime.on_databricks:
         from databricks.sdk import WorkspaceClient
 
-        from infra.naming import job_name
         from ml_jobs.monitoring.sinks import trigger_databricks_job
+        from mlops_spec.naming import job_name
 
         def run_job(reason: str) -> int:
             token = f"{ctx.spec.model.name}-{ctx.runtime.env}-{reason}"[:64]

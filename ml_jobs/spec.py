@@ -16,10 +16,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from infra.config import ConfigError, EnvironmentConfig, ModelSpec, load_environment, load_models
-from infra.config.errors import Problem
-from infra.config.loader import deep_merge
-from infra.config.pydantic_errors import problems_from
+from mlops_spec.config import ConfigError, EnvironmentConfig, ModelSpec, load_environment, load_models
+from mlops_spec.config.errors import Problem
+from mlops_spec.config.loader import deep_merge
+from mlops_spec.config.pydantic_errors import problems_from
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKOUT_CONFIG_DIR = PACKAGE_DIR.parent / "stacks"

@@ -8,7 +8,6 @@ whose client id and secret come from the environment (``DATABRICKS_CLIENT_ID`` /
 from __future__ import annotations
 
 from infra.cdk import Construct, DatabricksProvider, TerraformOutput, TerraformStack
-from infra.config.account import AccountConfig, GreenfieldWorkspace
 from infra.constructs.account import (
     AccountIdentities,
     AccountIdentitiesProps,
@@ -18,7 +17,8 @@ from infra.constructs.account import (
     RegionMetastore,
     RegionMetastoreProps,
 )
-from infra.naming import local_state_path, platform_tags
+from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
+from mlops_spec.naming import local_state_path, platform_tags
 from stacks.environment_stack import add_backend
 
 ACCOUNT_STACK = "account"

@@ -14,17 +14,6 @@ from infra.cdk import (
     TerraformOutput,
     TerraformStack,
 )
-from infra.config import PlatformConfig
-from infra.config.environment import (
-    AzureBackend,
-    Backend,
-)
-from infra.config.environment import (
-    GcsBackend as GcsBackendConfig,
-)
-from infra.config.environment import (
-    S3Backend as S3BackendConfig,
-)
 from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
 from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
 from infra.constructs.identities import Identities, IdentitiesProps
@@ -33,7 +22,25 @@ from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
 from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
-from infra.naming import endpoint_name, folder_path, local_state_path, platform_tags, secret_ref, volume_path
+from mlops_spec.config import PlatformConfig
+from mlops_spec.config.environment import (
+    AzureBackend,
+    Backend,
+)
+from mlops_spec.config.environment import (
+    GcsBackend as GcsBackendConfig,
+)
+from mlops_spec.config.environment import (
+    S3Backend as S3BackendConfig,
+)
+from mlops_spec.naming import (
+    endpoint_name,
+    folder_path,
+    local_state_path,
+    platform_tags,
+    secret_ref,
+    volume_path,
+)
 
 WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
 LOG_SCHEMA = "monitoring"

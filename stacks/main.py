@@ -15,17 +15,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.cdk import App
-from infra.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
-from infra.config.account import AccountConfig
-from infra.config.loader import (
+from infra.constructs.artifact import WheelNotBuiltError
+from infra.constructs.cluster_policies import PolicyTemplateError
+from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
+from mlops_spec.config.account import AccountConfig
+from mlops_spec.config.loader import (
     DEFAULT_CONFIG_DIR,
     DEFAULT_POLICIES_DIR,
     REPO_ROOT,
     check_platform_against_account,
     load_account,
 )
-from infra.constructs.artifact import WheelNotBuiltError
-from infra.constructs.cluster_policies import PolicyTemplateError
 from stacks.account_stack import ACCOUNT_STACK, AccountStack
 from stacks.environment_stack import EnvironmentStack
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import jinja2
 
 from infra.cdk import ClusterPolicy, Construct
-from infra.config.compute import ComputeProfile
 from infra.constructs._permissions import object_permissions
+from mlops_spec.config.compute import ComputeProfile
 
 UC_ACCESS_MODES: dict[str, tuple[str, ...]] = {
     # Interactive clusters are personal; job clusters run as the job's identity. Both are UC modes.

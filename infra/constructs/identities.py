@@ -18,8 +18,8 @@ from infra.cdk import (
     Group,
     ServicePrincipal,
 )
-from infra.config.environment import ServicePrincipal as ServicePrincipalConfig
-from infra.config.roles import RoleMatrix
+from mlops_spec.config.environment import ServicePrincipal as ServicePrincipalConfig
+from mlops_spec.config.roles import RoleMatrix
 
 Kind = Literal["group", "service_principal"]
 

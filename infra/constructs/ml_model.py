@@ -19,10 +19,10 @@ from infra.cdk import (
     MlflowExperiment,
     RegisteredModel,
 )
-from infra.config.model_spec import ModelSpec
 from infra.constructs._grants import GrantSet
 from infra.constructs._permissions import object_permissions
-from infra.naming import WHEEL_PACKAGE, experiment_path, job_name, platform_tags
+from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.naming import WHEEL_PACKAGE, experiment_path, job_name, platform_tags
 
 
 @dataclass(frozen=True)

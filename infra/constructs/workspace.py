@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infra.cdk import Construct, Directory, IpAccessList, WorkspaceConf
-from infra.config.environment import IpAccessList as IpAccessListConfig
-from infra.config.environment import SecurityConfig
 from infra.constructs._permissions import object_permissions
+from mlops_spec.config.environment import IpAccessList as IpAccessListConfig
+from mlops_spec.config.environment import SecurityConfig
 
 
 def _flag(value: bool) -> str:

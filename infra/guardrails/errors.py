@@ -1,7 +1,7 @@
 """Errors that make the input unusable (exit code 2).
 
 Messages name the file, the key path, the bad value and what is allowed, in the same shape as
-``infra.config``: ``policies/guardrails/params.yaml: envs.prod.max_workers: must be > 0; got -1``.
+``mlops_spec.config``: ``policies/guardrails/params.yaml: envs.prod.max_workers: must be > 0; got -1``.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
-from infra.config.model_spec import DataSpec
 from ml_jobs.errors import BadInput
+from mlops_spec.config.model_spec import DataSpec
 
 
 def _kind_problems(df: pd.DataFrame, spec: DataSpec) -> list[str]:

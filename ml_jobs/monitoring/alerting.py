@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from infra.config.monitoring import MonitoringSpec
 from ml_jobs.monitoring.compare import INSUFFICIENT, OK, ColumnResult, MetricRow
+from mlops_spec.config.monitoring import MonitoringSpec
 
 NAN = float("nan")
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from infra.config.monitoring import DriftThresholds
 from ml_jobs.monitoring import stats
 from ml_jobs.monitoring.counts import CategoricalCounts, ColumnCounts, NumericCounts, SchemaFinding
 from ml_jobs.monitoring.profile import NumericProfile, ReferenceProfile
+from mlops_spec.config.monitoring import DriftThresholds
 
 NAN = float("nan")
 

@@ -113,8 +113,8 @@ def monitor(
     """Run one monitoring pass. ``trigger(reason)`` starts retraining when the decision says so."""
     import mlflow
 
-    from infra.naming import experiment_path
     from ml_jobs.registry.client import experiment, version_by_alias
+    from mlops_spec.naming import experiment_path
 
     model = spec.model
     name = runtime.registered_name(model.name)

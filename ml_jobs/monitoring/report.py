@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import jinja2
 import numpy as np
 
-from infra.config.monitoring import MonitoringSpec
+from mlops_spec.config.monitoring import MonitoringSpec
 
 if TYPE_CHECKING:
     from ml_jobs.monitoring.run import MonitoringResult

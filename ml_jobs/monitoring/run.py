@@ -15,7 +15,6 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from infra.config.monitoring import MonitoringSpec
 from ml_jobs.monitoring import engine_numpy
 from ml_jobs.monitoring.alerting import (
     ComparisonFindings,
@@ -30,6 +29,7 @@ from ml_jobs.monitoring.counts import WindowCounts, reference_categorical_counts
 from ml_jobs.monitoring.performance import Performance, performance
 from ml_jobs.monitoring.profile import ReferenceProfile, build_profile
 from ml_jobs.monitoring.schema import LogSchema
+from mlops_spec.config.monitoring import MonitoringSpec
 
 BASELINE, CONSECUTIVE = "BASELINE", "CONSECUTIVE"
 METRIC_COLUMNS = [

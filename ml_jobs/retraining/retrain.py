@@ -147,11 +147,11 @@ def retrain(
 ) -> DecisionRecord:
     import mlflow
 
-    from infra.naming import experiment_path
     from ml_jobs.registry import client as reg
     from ml_jobs.registry.promotion import promote
     from ml_jobs.training.train import train_model
     from ml_jobs.validation.validate import validate_version
+    from mlops_spec.naming import experiment_path
 
     model = spec.model
     name = runtime.registered_name(model.name)

@@ -22,7 +22,6 @@ from typing import Any
 
 import pandas as pd
 
-from infra.naming import endpoint_name
 from ml_jobs.errors import EXIT_OK, EXIT_REFUSED, BadInput, InfraError
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime
@@ -31,6 +30,7 @@ from ml_jobs.serving.health import MetricsCheck, all_of, endpoint_state_check
 from ml_jobs.serving.rollout import RolloutPlan, RolloutResult, abort, planned_splits, rollout
 from ml_jobs.serving.shadow import Predict, ShadowReport, compare, requests_frame
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec.naming import endpoint_name
 
 NO_WORKSPACE = (
     "no Databricks workspace configured ({detail}). Set DATABRICKS_HOST and DATABRICKS_TOKEN (or a "

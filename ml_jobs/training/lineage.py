@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from infra.config.model_spec import ModelSpec
+from mlops_spec.config.model_spec import ModelSpec
 
 GIT_COMMIT_ENV = "MLOPS_GIT_COMMIT"
 """CI sets this when it builds the wheel; a job cluster has no checkout to ask."""

@@ -14,7 +14,7 @@ from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_scor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from infra.config.model_spec import DataSpec
+from mlops_spec.config.model_spec import DataSpec
 
 THRESHOLD = 0.5
 """Decision threshold of the served ``predict``; metrics that need labels use it too."""

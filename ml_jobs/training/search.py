@@ -12,8 +12,8 @@ import optuna
 import pandas as pd
 from sklearn.model_selection import StratifiedKFold
 
-from infra.config.model_spec import DataSpec
 from ml_jobs.training.pipeline import build_pipeline, features, predict_proba
+from mlops_spec.config.model_spec import DataSpec
 
 CV_FOLDS = 3
 

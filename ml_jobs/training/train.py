@@ -19,7 +19,6 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
-from infra.naming import experiment_path
 from ml_jobs.data.schema import check_frame, training_window
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
@@ -28,6 +27,7 @@ from ml_jobs.training import lineage
 from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
 from ml_jobs.training.plots import feature_importance, save_plots
 from ml_jobs.training.search import search
+from mlops_spec.naming import experiment_path
 
 log = logging.getLogger(__name__)
 FEATURES_SCHEMA = "features"

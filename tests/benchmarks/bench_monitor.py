@@ -65,10 +65,10 @@ def ours(data_dir: Path, threads: int) -> dict[str, object]:
     sys.path.insert(0, str(REPO))
     import pandas as pd
 
-    from infra.config.monitoring import MonitoringSpec
     from ml_jobs.monitoring.engine_numpy import count_window
     from ml_jobs.monitoring.profile import build_profile
     from ml_jobs.monitoring.run import compare_windows
+    from mlops_spec.config.monitoring import MonitoringSpec
 
     reference = pd.read_parquet(data_dir / "reference.parquet")
     current = pd.read_parquet(data_dir / "current.parquet")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.config import ENV_NAMES, ConfigError, load_account, load_platform
-from infra.config.account import DEPLOYMENT_NAME_RULE, GreenfieldWorkspace
-from infra.config.loader import check_platform_against_account
+from mlops_spec.config import ENV_NAMES, ConfigError, load_account, load_platform
+from mlops_spec.config.account import DEPLOYMENT_NAME_RULE, GreenfieldWorkspace
+from mlops_spec.config.loader import check_platform_against_account
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.config import ENV_NAMES, ConfigError, load_platform
-from infra.config.cron import cron_problem
+from mlops_spec.config import ENV_NAMES, ConfigError, load_platform
+from mlops_spec.config.cron import cron_problem
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.config import ConfigError
 from ml_jobs import spec as spec_mod
+from mlops_spec.config import ConfigError
 
 
 def test_config_dir_precedence_explicit_then_env_then_checkout(tmp_path: Path, repo_root: Path) -> None:

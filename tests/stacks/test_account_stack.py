@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
-from infra.config import ENV_NAMES, load_account
-from infra.config.account import AccountConfig, GreenfieldWorkspace
+from mlops_spec.config import ENV_NAMES, load_account
+from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
 from stacks.account_stack import ACCOUNT_STACK, AccountStack, workspace_name
 from stacks.main import build_app, main
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
-from infra.config import ENV_NAMES, load_platform
-from infra.naming import endpoint_name, folder_path
+from mlops_spec.config import ENV_NAMES, load_platform
+from mlops_spec.naming import endpoint_name, folder_path
 from stacks.environment_stack import EnvironmentStack
 
 REF = re.compile(r"^\$\{(?P<data>data\.)?(?P<type>[a-z_]+)\.(?P<name>[^.}]+)\.(?P<attr>[a-z_]+)\}$")

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from infra.cdk import Construct, Group, MwsPermissionAssignment, ServicePrincipal, Token
-from infra.config.account import ENV_PLACEHOLDER
+from mlops_spec.config.account import ENV_PLACEHOLDER
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from infra.cdk import (
     MwsVpcEndpoint,
     MwsWorkspaces,
 )
-from infra.config.account import GreenfieldWorkspace
+from mlops_spec.config.account import GreenfieldWorkspace
 
 
 @dataclass(frozen=True)

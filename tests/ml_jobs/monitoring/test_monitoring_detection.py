@@ -5,11 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from infra.config.monitoring import MonitoringSpec
 from ml_jobs.monitoring import synthetic
 from ml_jobs.monitoring.engine_numpy import count_window
 from ml_jobs.monitoring.profile import build_profile
 from ml_jobs.monitoring.run import compare_windows
+from mlops_spec.config.monitoring import MonitoringSpec
 
 DRIFTED = frozenset({"num_01", "num_06", "num_15", "cat_2"})
 NUMERIC = [f"num_{i:02d}" for i in range(20)]

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from infra.config.monitoring import MonitoringSpec
 from ml_jobs.monitoring import synthetic
 from ml_jobs.monitoring.alerting import RetrainState, WindowVerdict, adjust_p_values, decide
 from ml_jobs.monitoring.performance import binned_auc, wilson
 from ml_jobs.monitoring.run import run_monitoring
+from mlops_spec.config.monitoring import MonitoringSpec
 
 NUMERIC = ["num_00", "num_01", "num_02", "num_03"]
 CATEGORICAL = ["cat_0", "cat_1"]

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infra.config.monitoring import MonitoringSpec
 from ml_jobs.monitoring import engine_numpy, synthetic
 from ml_jobs.monitoring import profile as profile_module
 from ml_jobs.monitoring.counts import CategoricalCounts, NumericCounts
 from ml_jobs.monitoring.run import run_monitoring
+from mlops_spec.config.monitoring import MonitoringSpec
 
 pytestmark = pytest.mark.spark
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from infra.config.account import (
+from mlops_spec.config.account import (
     CLOUDS,
     SUPPORTED_CLOUDS,
     WORKSPACE_MODES,
@@ -23,13 +23,18 @@ from infra.config.account import (
     check_account,
     check_account_against_env,
 )
-from infra.config.checks import check_environment, check_model, check_role_matrix, check_roles_against_env
-from infra.config.environment import ENV_NAMES, EnvironmentConfig
-from infra.config.errors import ConfigError, Problem
-from infra.config.model_spec import ModelSpec
-from infra.config.pydantic_errors import problems_from
-from infra.config.roles import RoleMatrix
-from infra.config.yaml_io import display_path, read_yaml
+from mlops_spec.config.checks import (
+    check_environment,
+    check_model,
+    check_role_matrix,
+    check_roles_against_env,
+)
+from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
+from mlops_spec.config.errors import ConfigError, Problem
+from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.config.pydantic_errors import problems_from
+from mlops_spec.config.roles import RoleMatrix
+from mlops_spec.config.yaml_io import display_path, read_yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_DIR = REPO_ROOT / "stacks"

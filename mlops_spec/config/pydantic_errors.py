@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from infra.config.errors import Problem
+from mlops_spec.config.errors import Problem
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:

@@ -15,9 +15,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from infra.config.base import Spec
-from infra.config.environment import Backend, EnvironmentConfig, LocalBackend
-from infra.config.errors import Problem
+from mlops_spec.config.base import Spec
+from mlops_spec.config.environment import Backend, EnvironmentConfig, LocalBackend
+from mlops_spec.config.errors import Problem
 
 CLOUDS: tuple[str, ...] = ("aws", "azure", "gcp")
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws",)

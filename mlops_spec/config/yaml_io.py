@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from infra.config.errors import ConfigError
+from mlops_spec.config.errors import ConfigError
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from infra.config.base import Spec
-from infra.config.monitoring import MonitoringSpec
+from mlops_spec.config.base import Spec
+from mlops_spec.config.monitoring import MonitoringSpec
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
 """``department_usecase_algorithm``, e.g. ``marketing_churn_gbm``."""

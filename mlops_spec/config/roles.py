@@ -10,7 +10,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import Field, model_validator
 
-from infra.config.base import Spec
+from mlops_spec.config.base import Spec
 
 CATALOG_PRIVILEGES = frozenset(
     {

@@ -1,9 +1,9 @@
 """Typed configuration: YAML in ``stacks/`` and ``policies/`` parsed and checked before anything is built."""
 
-from infra.config.account import AccountConfig
-from infra.config.environment import ENV_NAMES, EnvironmentConfig
-from infra.config.errors import ConfigError, Problem
-from infra.config.loader import (
+from mlops_spec.config.account import AccountConfig
+from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
+from mlops_spec.config.errors import ConfigError, Problem
+from mlops_spec.config.loader import (
     PlatformConfig,
     load_account,
     load_environment,
@@ -11,7 +11,7 @@ from infra.config.loader import (
     load_platform,
     load_roles,
 )
-from infra.config.model_spec import ModelSpec
+from mlops_spec.config.model_spec import ModelSpec
 
 __all__ = [
     "ENV_NAMES",

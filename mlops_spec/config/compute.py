@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from infra.config.base import Spec
+from mlops_spec.config.base import Spec
 
 # AWS GPU instance families. A GPU node in a CPU profile is a cost and quota accident.
 GPU_NODE_PATTERN = re.compile(r"^(g4dn|g5|g6|g6e|p3|p3dn|p4d|p4de|p5)\.")

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from infra.config.base import Spec
-from infra.config.compute import ComputeConfig
+from mlops_spec.config.base import Spec
+from mlops_spec.config.compute import ComputeConfig
 
 EnvName = Literal["dev", "staging", "prod"]
 ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")

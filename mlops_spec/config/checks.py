@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from infra.config.compute import is_gpu_node
-from infra.config.cron import cron_problem
-from infra.config.environment import REQUIRED_TAGS, EnvironmentConfig
-from infra.config.errors import Problem
-from infra.config.model_spec import ModelSpec
-from infra.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
+from mlops_spec.config.compute import is_gpu_node
+from mlops_spec.config.cron import cron_problem
+from mlops_spec.config.environment import REQUIRED_TAGS, EnvironmentConfig
+from mlops_spec.config.errors import Problem
+from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
 
 
 def _allowed(values: object) -> str:

@@ -1,0 +1,22 @@
+"""One exit-code table for every command-line tool of the platform.
+
+``ml_jobs`` entry points, the guardrails, the review and the stacks' synth all exit with these codes,
+so a CI step or a Databricks job can branch on them the same way everywhere:
+
+* 0 ok
+* 1 refused: a gate failed, guardrail findings, a promotion/approval/rollback said no (the system
+  worked, the answer is no)
+* 2 bad input or config: the file, key path, value and what is allowed are on stderr; nothing was
+  changed
+* 3 infrastructure: a service (tracking server, registry, metastore, workspace API) did not answer
+  after bounded retries
+* 4 a bug: an unexpected exception, traceback on stderr (Python's own 1 would read as "refused")
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFRA = 3
+EXIT_BUG = 4
