@@ -13,9 +13,20 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.tfdoc import DocumentIndex, Resource, is_interpolation
+from infra.tfdoc import DocumentIndex, Reference, Resource, is_interpolation, substitute
 
-__all__ = ["StackIndex", "as_bool", "as_number", "block", "blocks", "is_interpolation", "job_clusters"]
+__all__ = [
+    "StackIndex",
+    "as_bool",
+    "as_number",
+    "block",
+    "blocks",
+    "is_interpolation",
+    "item_label",
+    "job_clusters",
+    "job_tasks",
+    "strings",
+]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 T = TypeVar("T")
@@ -39,6 +50,40 @@ def blocks(values: Any, key: str) -> list[dict[str, Any]]:
 def block(values: Any, key: str) -> dict[str, Any]:
     found = blocks(values, key)
     return found[0] if found else {}
+
+
+def job_tasks(job: Resource) -> Iterator[dict[str, Any]]:
+    """Every task of a job, including those nested in ``for_each_task`` (run once per input)."""
+    pending = list(blocks(job.values, "task"))
+    while pending:
+        task = pending.pop(0)
+        yield task
+        pending += blocks(block(task, "for_each_task"), "task")
+
+
+# Keys that identify a block in a list: paths read ``task[train].new_cluster`` rather than ``task[3]``.
+_ID_KEYS = ("task_key", "job_cluster_key", "key", "name", "entity_name", "model_name")
+
+
+def item_label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in _ID_KEYS:
+            if isinstance(item.get(key), str):
+                return item[key]
+    return str(index)
+
+
+def strings(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(path, innermost key, text) of every string in a value, blocks named by their key."""
+    pending: list[tuple[Any, str, str]] = [(value, path, "")]
+    while pending:
+        node, where, key = pending.pop()
+        if isinstance(node, str):
+            yield where, key, node
+        elif isinstance(node, dict):
+            pending += [(v, f"{where}.{k}" if where else str(k), str(k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(v, f"{where}[{item_label(v, i)}]", key) for i, v in enumerate(node)]
 
 
 def as_bool(value: Any) -> bool | None:
@@ -172,6 +217,20 @@ class StackIndex(DocumentIndex):
         return any(r.lifecycle is None for r in self.all if r.mode == "managed")
 
     # --- references ---------------------------------------------------------------------------
+
+    def readable(self, text: str) -> str:
+        """``text`` with each ``${type.name.attr}`` replaced by the name of what it points at."""
+        return substitute(text, self._label) if "${" in text else text
+
+    def _label(self, ref: Reference) -> str:
+        res = self.by_address.get(ref.address)
+        if res is None:
+            return ref.address if not ref.attribute else f"{ref.address} ({ref.attribute[-1]})"
+        for key in ("display_name", "name", "user_name", "path", "label"):
+            value = res.values.get(key)
+            if isinstance(value, str) and value and not is_interpolation(value):
+                return value
+        return res.address
 
     def principal(self, value: Any, kind: str | None = None) -> Principal:
         """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""

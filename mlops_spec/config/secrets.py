@@ -37,6 +37,8 @@ _WEBHOOK_HOSTS = re.compile(
     r"(?i)^(hooks\.slack\.com|[a-z0-9-]+\.webhook\.office\.com|outlook\.office(365)?\.com|"
     r"(discord|discordapp)\.com|chat\.googleapis\.com|api\.telegram\.org)$"
 )
+# Cheap first look: a string without any of these holds none of the credentials above.
+_HINT = re.compile(r"dapi|AKIA|ASIA|gh[pousr]_|github_pat_|xox[baprs]-|PRIVATE KEY|://")
 _RANDOM_SEGMENT = re.compile(r"^(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{24,}$")
 
 
@@ -60,9 +62,14 @@ def url_credential(url: str) -> str | None:
     return None
 
 
+def credential_hint(value: str) -> bool:
+    """False when ``value`` certainly holds no credential (a cheap first look for large scans)."""
+    return _HINT.search(value) is not None
+
+
 def credential(value: Any) -> str | None:
     """What kind of credential a value holds (``"a GitHub token"``), or None."""
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not _HINT.search(value):
         return None
     text = SECRET_REFERENCE.sub("", value)
     for kind, pattern in TOKEN_FORMATS:

@@ -18,6 +18,7 @@ from tests.guardrails.builders import TODAY, platform
 @pytest.fixture
 def policies_dir(tmp_path: Path, repo_root: Path) -> Path:
     shutil.copytree(repo_root / "policies" / "guardrails", tmp_path / "guardrails")
+    shutil.copy(repo_root / "policies" / "ownership.yaml", tmp_path / "ownership.yaml")
     return tmp_path
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from infra.guardrails.policy_files import EnvParams, normalize_privilege
+from infra.guardrails.params import EnvParams, normalize_privilege
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.rules.compute import is_gpu_policy
 from infra.guardrails.stack import (
@@ -94,7 +94,7 @@ def permissions(index: StackIndex, target_key: str | None = None) -> Iterator[Ac
                     yield Access(res, index.principal(entry[key], kind), level)
 
 
-@rule("DBX002")
+@rule("DBX002", "prod_workspace_envs")
 def no_broad_privileges(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for grant in grants(index):
         broad = BROAD_PRIVILEGES & set(grant.privileges)
@@ -149,7 +149,7 @@ def job_identity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(job, "no group holds CAN_MANAGE (or IS_OWNER): ownership falls to one identity")
 
 
-@rule("DBX009")
+@rule("DBX009", "platform_group", "secret_read_groups")
 def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for acl in index.of("databricks_secret_acl"):
         principal = index.principal(acl.values.get("principal"))
@@ -173,7 +173,7 @@ def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             )
 
 
-@rule("DBX017")
+@rule("DBX017", "data_scientists_group", "read_privileges")
 def data_scientists_read_only(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     group = params.data_scientists_group
     for grant in grants(index):
@@ -188,7 +188,7 @@ def data_scientists_read_only(index: StackIndex, params: EnvParams) -> Iterator[
             yield Violation(res, f"owned by {owner} in {index.env}")
 
 
-@rule("DBX102")
+@rule("DBX102", "admin_groups", "privileged_privileges")
 def privileged_grants(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     admins = set(params.admin_groups)
     for grant in grants(index):
@@ -253,7 +253,7 @@ def _admin_problem(index: StackIndex, principal_id: Any) -> str | None:
     return f"{target.address}, neither a group nor a service principal"
 
 
-@rule("DBX105")
+@rule("DBX105", "admin_groups")
 def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for metastore in index.of("databricks_metastore"):
         why = _metastore_owner_problem(index, params, metastore.values.get("owner"))
@@ -269,7 +269,7 @@ def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violatio
             )
 
 
-@rule("DBX108")
+@rule("DBX108", "gpu_policy_name_pattern", "prod_workspace_envs")
 def broad_can_use(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for access in permissions(index):
         if not access.principal.is_broad or access.level != "CAN_USE":

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import (
     Cluster,
@@ -79,7 +79,7 @@ def unverifiable_input(index: StackIndex, params: EnvParams) -> Iterator[Violati
             yield Violation(conf, f"custom_config is not a literal map ({str(config)[:60]!r})")
 
 
-@rule("DBX001")
+@rule("DBX001", "allowed_access_modes")
 def uc_access_mode(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     allowed = params.allowed_access_modes
     for cluster in index.clusters():
@@ -119,7 +119,7 @@ def platform_policy(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             )
 
 
-@rule("DBX005")
+@rule("DBX005", "max_autotermination_minutes")
 def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     cap = params.max_autotermination_minutes
     for policy in _readable(index):
@@ -151,7 +151,7 @@ def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             )
 
 
-@rule("DBX006")
+@rule("DBX006", "max_dbus_per_hour", "max_workers")
 def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     caps = {"dbus_per_hour": params.max_dbus_per_hour, "autoscale.max_workers": params.max_workers}
     for policy in _readable(index):
@@ -199,7 +199,7 @@ def _node_problem(node: Any, gpu_ok: bool, params: EnvParams) -> str | None:
     return f"node type {node!r} is not allowlisted"
 
 
-@rule("DBX013")
+@rule("DBX013", "runtimes", "runtime_pattern", "cpu_node_types", "gpu_node_types")
 def allowlists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         policy = index.policy_of(cluster)
@@ -282,7 +282,7 @@ def cluster_logs(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(cluster.owner, f"{cluster.where}: no cluster_log_conf (nor fixed by its policy)")
 
 
-@rule("DBX101")
+@rule("DBX101", "lts_runtimes")
 def lts_runtimes(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         version = effective(cluster, index.policy_of(cluster), "spark_version")
@@ -319,7 +319,7 @@ def job_policy_cluster_type(index: StackIndex, params: EnvParams) -> Iterator[Vi
             )
 
 
-@rule("DBX107")
+@rule("DBX107", "max_sql_auto_stop_mins")
 def warehouse_auto_stop(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     cap = params.max_sql_auto_stop_mins
     for warehouse in index.of("databricks_sql_endpoint"):

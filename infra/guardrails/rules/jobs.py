@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_number, block
 
 
-@rule("DBX018")
+@rule("DBX018", "job_max_timeout_seconds", "job_max_concurrent_runs")
 def run_controls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for job in index.of("databricks_job"):
         timeout = as_number(job.values.get("timeout_seconds"))

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
 from infra.tfdoc import Resource
@@ -76,7 +76,7 @@ def _served(endpoint: Resource) -> list[tuple[str, dict[str, Any]]]:
     return out + [("model_name", m) for m in blocks(config, "served_models")]
 
 
-@rule("DBX015")
+@rule("DBX015", "require_scale_to_zero", "deploy_task")
 def serving_endpoints(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     endpoints = list(index.of("databricks_model_serving"))
     tasks = DeployTasks(index, params)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, block, blocks
 from infra.tfdoc import Resource
@@ -40,7 +40,7 @@ def _policy_tags(index: StackIndex, policy_ref: Any) -> dict[str, Any]:
     }
 
 
-@rule("DBX012")
+@rule("DBX012", "required_tags", "env_tag")
 def required_tags(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         tags = {

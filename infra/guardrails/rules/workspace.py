@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool, as_number
 from infra.tfdoc import Resource
@@ -34,7 +34,7 @@ def _at(index: StackIndex) -> object:
     return next(iter(index.of(CONF)))
 
 
-@rule("DBX007")
+@rule("DBX007", "max_token_lifetime_days")
 def token_lifetime_cap(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     config = workspace_config(index)
     if config is None:
@@ -116,7 +116,7 @@ def ip_access_lists(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             yield Violation(res, f"ALLOW list contains {cidr}: open to the internet")
 
 
-@rule("DBX016")
+@rule("DBX016", "workspace_settings")
 def sra_settings(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     config = workspace_config(index)
     if config is None:
