@@ -265,7 +265,11 @@ class StackIndex(DocumentIndex):
 
     def policy_of(self, cluster: Cluster) -> Policy | None:
         """The platform policy a cluster references, or None (no policy, or one not managed here)."""
-        res, _ = self.target(cluster.values.get("policy_id"))
+        return self.policy_for(cluster.values.get("policy_id"))
+
+    def policy_for(self, reference: Any) -> Policy | None:
+        """The platform policy a ``policy_id``/``cluster_policy_id`` value references, or None."""
+        res, _ = self.target(reference)
         return self.policies.get(res.address) if res is not None else None
 
     def clusters(self) -> list[Cluster]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from infra.guardrails.params import EnvParams, normalize_privilege
-from infra.guardrails.rules import Violation, rule
+from infra.guardrails.rules import Violation, is_prod, rule
 from infra.guardrails.rules.compute import is_gpu_policy
 from infra.guardrails.stack import (
     GROUP_TYPES,
@@ -15,6 +15,7 @@ from infra.guardrails.stack import (
     USER_TYPES,
     Principal,
     StackIndex,
+    as_bool,
     blocks,
     is_interpolation,
 )
@@ -96,10 +97,17 @@ def permissions(index: StackIndex, target_key: str | None = None) -> Iterator[Ac
 
 @rule("DBX002", "prod_workspace_envs")
 def no_broad_privileges(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    prod = is_prod(index, params)
     for grant in grants(index):
         broad = BROAD_PRIVILEGES & set(grant.privileges)
         if grant.principal.is_broad and broad:
             yield Violation(grant.resource, f"{grant.describe()}: {sorted(broad)} to everyone")
+        elif grant.principal.is_broad and prod and grant.privileges:
+            yield Violation(
+                grant.resource,
+                f"{grant.describe()}: everyone in the account may read production data "
+                f"({index.env} is in prod_workspace_envs); grant named groups",
+            )
         elif grant.principal.kind == "user":
             yield Violation(grant.resource, f"{grant.describe()}: grants go to groups or service principals")
     for access in permissions(index):
@@ -151,6 +159,15 @@ def job_identity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
 
 @rule("DBX009", "platform_group", "secret_read_groups")
 def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for scope in index.of("databricks_secret_scope"):
+        initial = scope.values.get("initial_manage_principal")
+        if initial not in (None, ""):
+            # The API accepts only "users": MANAGE on the scope for every user of the workspace.
+            yield Violation(
+                scope,
+                f"initial_manage_principal {initial!r} gives every workspace user MANAGE on the scope; "
+                f"only {params.platform_group!r} may manage it (a databricks_secret_acl)",
+            )
     for acl in index.of("databricks_secret_acl"):
         principal = index.principal(acl.values.get("principal"))
         permission = str(acl.values.get("permission", "")).upper()
@@ -186,6 +203,20 @@ def data_scientists_read_only(index: StackIndex, params: EnvParams) -> Iterator[
         owner = index.principal(res.values.get("owner")) if res.values.get("owner") else None
         if owner is not None and owner.name == group:
             yield Violation(res, f"owned by {owner} in {index.env}")
+    for access in permissions(index, "cluster_policy_id"):
+        if access.principal.kind != "group" or access.principal.name != group:
+            continue
+        policy = index.policy_for(access.resource.values.get("cluster_policy_id"))
+        kind = "GPU " if policy is not None and is_gpu_policy(index, policy, params) else ""
+        name = (
+            f"'{policy.name}'" if policy is not None else str(access.resource.values.get("cluster_policy_id"))
+        )
+        yield Violation(
+            access.resource,
+            f"{access.principal} has {access.level} on the {kind}cluster policy {name} in {index.env}: "
+            "prod compute runs reviewed jobs as service principals, not people's clusters",
+            params=("data_scientists_group", "gpu_policy_name_pattern"),
+        )
 
 
 @rule("DBX102", "admin_groups", "privileged_privileges")
@@ -279,11 +310,50 @@ def broad_can_use(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(access.resource, f"{access.principal} may create personal access tokens")
         policy_ref = values.get("cluster_policy_id")
         if policy_ref is not None:
-            target, _ = index.target(policy_ref)
-            policy = index.policies.get(target.address) if target else None
+            policy = index.policy_for(policy_ref)
             if policy is not None and is_gpu_policy(index, policy, params):
                 yield Violation(
                     access.resource, f"{access.principal} may start clusters under GPU policy '{policy.name}'"
                 )
-            elif index.env == "prod":
+            elif is_prod(index, params):
                 yield Violation(access.resource, f"{access.principal} may use a prod cluster policy")
+
+
+ENTITLEMENTS = ("allow_cluster_create", "allow_instance_pool_create")
+WORKSPACE_ADMINS = "admins"  # the workspace's built-in admin group holds every entitlement anyway
+_ENTITLED_PRINCIPALS = (
+    ("group_id", "group"),
+    ("service_principal_id", "service_principal"),
+    ("user_id", "user"),
+)
+
+
+def _entitled(index: StackIndex, res: Resource) -> Principal:
+    if res.type == "databricks_entitlements":
+        for key, kind in _ENTITLED_PRINCIPALS:
+            if res.values.get(key):
+                return index.principal(res.values[key], kind)
+        return Principal("unknown", res.address)
+    return index.principal(f"${{{res.address}.id}}")
+
+
+@rule("DBX109", "admin_groups")
+def cluster_create_entitlements(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    admins = {*params.admin_groups, WORKSPACE_ADMINS}
+    types = ("databricks_entitlements", "databricks_group", "databricks_user", "databricks_service_principal")
+    for res in index.of(*types):
+        granted = [
+            e
+            for e in ENTITLEMENTS
+            if as_bool(res.values.get(e)) is True or is_interpolation(res.values.get(e))
+        ]
+        if not granted:
+            continue
+        principal = _entitled(index, res)
+        if principal.kind == "group" and principal.name in admins:
+            continue
+        yield Violation(
+            res,
+            f"{principal} gets {granted}: unrestricted cluster creation bypasses every cluster policy "
+            f"(caps, node types, access modes); only {sorted(admins)} may hold it",
+        )
