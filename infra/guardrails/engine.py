@@ -82,7 +82,7 @@ def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:
             continue
         violation: Violation
         for violation in REGISTRY[rule_id](index, params):
-            message = index.readable(violation.message)
+            message = _without_address(index.readable(violation.message), violation.where)
             key = (rule_id, violation.where, message)
             if key in seen:
                 continue
@@ -102,6 +102,14 @@ def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:
                 )
             )
     return out
+
+
+def _without_address(message: str, address: str) -> str:
+    """Findings carry their address: a message that starts with it (``<job> task "x": ...``) drops it."""
+    if message.startswith(address):
+        rest = message[len(address) :].lstrip(" :")
+        return rest or message
+    return message
 
 
 def _held_against(policies: Policies, env: str, name: str, params: Any) -> str:
