@@ -60,6 +60,7 @@ ARGUMENT_LISTS = frozenset({"parameters", "python_params", "jar_params", "spark_
 POLICY_MAP_PREFIXES = ("spark_conf.", "spark_env_vars.")
 SKIPPED = frozenset({"//", "depends_on", "provider", "lifecycle"})
 _SECRET_ATTR_HINT = re.compile("|".join(sorted(SECRET_ATTRS)))
+_SETTING = re.compile(r"[A-Za-z_][\w.-]*=.*")
 _NUMBER_OR_FLAG = re.compile(r"-?\d+(\.\d+)?|true|false", re.IGNORECASE)
 
 
@@ -95,11 +96,13 @@ def plaintext(key: str, value: Any, params: EnvParams, named: bool = True) -> st
 
 
 def _arguments(where: str, args: list[Any], params: EnvParams) -> Iterator[str]:
-    """``["--token", "x"]`` and ``["--token=x"]`` style argument lists."""
+    """``["--token", "x"]``, ``["--token=x"]`` and ``["--conf", "spark.x.token=y"]`` argument lists."""
     previous = ""
     for i, arg in enumerate(args):
         text = str(arg)
         key, _, value = text.partition("=") if text.startswith("-") and "=" in text else (previous, "", text)
+        if not text.startswith("-") and _SETTING.fullmatch(text):
+            key, _, value = text.partition("=")  # spark-submit --conf name=value
         why = plaintext(key.lstrip("-"), value, params, named=bool(key))
         if why:
             yield f"{where}[{i}] {why}"
