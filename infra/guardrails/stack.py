@@ -25,6 +25,9 @@ __all__ = [
     "item_label",
     "job_clusters",
     "job_tasks",
+    "listing",
+    "mapping",
+    "scalar",
     "strings",
 ]
 
@@ -50,6 +53,23 @@ def blocks(values: Any, key: str) -> list[dict[str, Any]]:
 def block(values: Any, key: str) -> dict[str, Any]:
     found = blocks(values, key)
     return found[0] if found else {}
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """A map attribute (tags, spark_conf, named_parameters) as a dict; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def listing(value: Any) -> list[Any]:
+    """A list attribute as a list; one value alone counts as a list of it (never silently dropped)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or isinstance(value, dict) else [value]
+
+
+def scalar(value: Any) -> str | int | float | bool | None:
+    """A value usable as a name or key: strings and numbers pass, lists and maps read as None."""
+    return value if isinstance(value, str | int | float | bool) else None
 
 
 def job_tasks(job: Resource) -> Iterator[dict[str, Any]]:

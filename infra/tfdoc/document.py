@@ -217,8 +217,9 @@ def _typed_section(doc: dict[str, Any], key: str, source: str) -> Iterator[tuple
 
 
 def _construct_path(body: dict[str, Any]) -> str | None:
-    meta = body.get("//", {})
-    path = meta.get("metadata", {}).get("path") if isinstance(meta, dict) else None
+    meta = body.get("//")
+    metadata = meta.get("metadata") if isinstance(meta, dict) else None
+    path = metadata.get("path") if isinstance(metadata, dict) else None
     return path if isinstance(path, str) else None
 
 

@@ -18,6 +18,7 @@ from infra.guardrails.stack import (
     as_bool,
     blocks,
     is_interpolation,
+    listing,
 )
 from infra.tfdoc import Resource
 
@@ -73,7 +74,7 @@ def _grants(index: StackIndex) -> Iterator[Grant]:
         target = index.resolve(res.values.get(securable))
         entries = blocks(res.values, "grant") if res.type == "databricks_grants" else [res.values]
         for entry in entries:
-            privileges = tuple(normalize_privilege(str(p)) for p in entry.get("privileges", []) or [])
+            privileges = tuple(normalize_privilege(str(p)) for p in listing(entry.get("privileges")))
             yield Grant(res, securable, target, index.principal(entry.get("principal")), privileges)
 
 
@@ -291,7 +292,7 @@ def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violatio
         if why:
             yield Violation(metastore, f"metastore admin (owner) is {why}; make it an admin group")
     for assignment in index.of("databricks_mws_permission_assignment", "databricks_permission_assignment"):
-        if "ADMIN" not in (assignment.values.get("permissions") or []):
+        if "ADMIN" not in listing(assignment.values.get("permissions")):
             continue
         why = _admin_problem(index, assignment.values.get("principal_id"))
         if why:

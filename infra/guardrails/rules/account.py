@@ -156,7 +156,7 @@ def workspace_metastore_assignment(index: StackIndex, params: EnvParams) -> Iter
             continue
         if perm.lifecycle is None or len(assigned[key]) > 1:
             continue  # plans carry no depends_on (the engine notes it); two metastores are reported above
-        depends = perm.values.get("depends_on") or []
+        depends = perm.depends_on
         missing = [a.address for a in assigned[key] if a.address not in depends]
         if missing:
             yield Violation(

@@ -17,6 +17,7 @@ from infra.guardrails.stack import (
     block,
     blocks,
     job_tasks,
+    listing,
     strings,
 )
 
@@ -230,7 +231,7 @@ def ssh_and_init_scripts(index: StackIndex, params: EnvParams) -> Iterator[Viola
                 yield Violation(policy.resource, f"policy '{policy.name}' lets clusters set {key}")
         for key, entry in (policy.definition or {}).items():
             if key.startswith(("init_scripts", "libraries")) and isinstance(entry, dict):
-                values = [entry.get("value"), entry.get("defaultValue"), *(entry.get("values") or [])]
+                values = [entry.get("value"), entry.get("defaultValue"), *listing(entry.get("values"))]
                 dbfs = [v for v in values if _from_dbfs(v)]
                 if dbfs or (".dbfs." in key and entry.get("type") != "forbidden"):
                     yield Violation(policy.resource, f"policy '{policy.name}' {key} admits DBFS ({dbfs})")

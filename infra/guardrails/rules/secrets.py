@@ -21,7 +21,7 @@ from typing import Any
 
 from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, as_number, blocks, item_label
+from infra.guardrails.stack import StackIndex, as_number, blocks, item_label, listing
 from infra.tfdoc import Resource, references
 from mlops_spec.config.secrets import SECRET_REFERENCE, credential, credential_hint
 
@@ -124,7 +124,7 @@ def _values(res: Resource, params: EnvParams) -> Iterator[str]:
     # (node, its path as a parent chain, the key naming it, inside a name->value map). Iterative and
     # with a cheap look first: this walks every string of every resource.
     pending: list[tuple[Any, Any, str, bool]] = [
-        (v, (None, k), k, False) for k, v in res.values.items() if v and k not in SKIPPED
+        (v, (None, str(k)), str(k), False) for k, v in res.values.items() if v and k not in SKIPPED
     ]
     while pending:
         node, path, key, named = pending.pop()
@@ -136,7 +136,7 @@ def _values(res: Resource, params: EnvParams) -> Iterator[str]:
                     yield f"{_path(path)} {why}"
         elif isinstance(node, dict):
             inner = named or key in NAMED_MAPS
-            pending += [(v, (path, k), k, inner) for k, v in node.items() if v]
+            pending += [(v, (path, str(k)), str(k), inner) for k, v in node.items() if v]
         elif isinstance(node, list):
             if key in ARGUMENT_LISTS and all(isinstance(a, str) for a in node):
                 yield from _arguments(_path(path), node, params)
@@ -150,7 +150,7 @@ def _policy_entries(index: StackIndex, params: EnvParams) -> Iterator[Violation]
         for attribute, entry in (policy.definition or {}).items():
             if not isinstance(entry, dict):
                 continue
-            values = [entry.get("value"), entry.get("defaultValue"), *(entry.get("values") or [])]
+            values = [entry.get("value"), entry.get("defaultValue"), *listing(entry.get("values"))]
             key = next(
                 (attribute.removeprefix(p) for p in POLICY_MAP_PREFIXES if attribute.startswith(p)), ""
             )

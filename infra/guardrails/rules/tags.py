@@ -7,12 +7,12 @@ from typing import Any
 
 from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, block, blocks
+from infra.guardrails.stack import StackIndex, block, blocks, mapping, scalar
 from infra.tfdoc import Resource
 
 
 def _kv_list(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {str(e.get("key")): e.get("value") for e in entries if e.get("key") is not None}
+    return {str(e.get("key")): e.get("value") for e in entries if scalar(e.get("key")) is not None}
 
 
 def _check(
@@ -45,11 +45,11 @@ def required_tags(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         tags = {
             **_policy_tags(index, cluster.values.get("policy_id")),
-            **(cluster.values.get("custom_tags") or {}),
+            **mapping(cluster.values.get("custom_tags")),
         }
         yield from _check(cluster.owner, cluster.where, tags, index, params)
     for job in index.of("databricks_job"):
-        yield from _check(job, job.address, job.values.get("tags") or {}, index, params)
+        yield from _check(job, job.address, mapping(job.values.get("tags")), index, params)
     for policy in index.policies.values():
         if policy.definition is not None:
             fixed = _policy_tags(index, "${" + policy.resource.address + ".id}")

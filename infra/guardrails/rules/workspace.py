@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, as_bool, as_number
+from infra.guardrails.stack import StackIndex, as_bool, as_number, listing
 from infra.tfdoc import Resource
 
 CONF = "databricks_workspace_conf"
@@ -74,7 +74,7 @@ def active_allow_lists(index: StackIndex) -> list[Resource]:
 def open_ranges(res: Resource) -> list[str]:
     """CIDRs of an ALLOW list that admit the whole internet."""
     found = []
-    for cidr in res.values.get("ip_addresses") or []:
+    for cidr in listing(res.values.get("ip_addresses")):
         try:
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
