@@ -27,6 +27,7 @@ _TABLE: tuple[tuple[str, str], ...] = (
     (r"identities/(?P<role>[^/]+)-entitlements", f"{ROLES}: roles.{{role}}.entitlements"),
     (r"identities/.*", "stacks/{stack}.yaml: groups / service_principals"),
     (r"folder/Permissions", f"{ROLES}: roles.*.folders"),
+    (r"folder/.*", f"{MODELS}: models (the experiments folder of the stack)"),
     (r"endpoint-[^/]+/Permissions", f"{ROLES}: roles.*.serving_endpoints"),
     (r"endpoint-(?P<model>[^/]+)/.*", f"{MODELS}: models[name={{model}}].serving"),
     (r"model-[^/]+/(train|monitor|retrain)-job-permissions", f"{ROLES}: roles.*.jobs"),

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from infra.guardrails import Policies, Report, evaluate
+from infra.guardrails.settings import setting_of
 from infra.tfdoc import resources_from_doc
 
 Docs = dict[str, dict[str, Any]]
@@ -236,3 +237,21 @@ def test_findings_name_the_limit_and_the_setting_behind_them(synthesized: Docs, 
     assert finding.setting == (
         "stacks/prod.yaml: compute.cpu_training; policies/cluster_policies/cpu_training.json.j2"
     )
+
+
+def test_every_shipped_resource_maps_to_the_setting_that_produces_it(
+    synthesized: Docs, repo_root: Path
+) -> None:
+    """A renamed construct would leave findings without a setting: this fails first."""
+    unmapped = []
+    for env, doc in synthesized.items():
+        for res in resources_from_doc(doc, env):
+            if res.mode not in ("managed", "data") or res.construct_path is None:
+                continue
+            setting = setting_of(res.construct_path)
+            if setting is None:
+                unmapped.append(res.construct_path)
+                continue
+            for part in setting.split("; "):
+                assert (repo_root / part.split(":", 1)[0]).is_file(), (res.construct_path, setting)
+    assert unmapped == []
