@@ -25,6 +25,39 @@ endif
 export SOURCE_DATE_EPOCH := 315532800
 
 .PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
+
+# --- The gates keep their tool's exit code (mlops_spec/exit_codes.py) ----------------------------
+# GNU make exits 0, 1 (only under -q) or 2, whatever a recipe returned (GNU make manual, "How to Run
+# make"): as a recipe, the gate's 1 (findings, block) would read as make's 2 (unusable input). So a
+# gate goal runs its prerequisites in a sub-make, then its tool while this file is read, prints the
+# report, and make exits with the tool's code: 0; 1 under -q (the phony goal counts as "not up to
+# date"); anything else as make's 2 with the tool's own code named (make cannot return 3 or 4).
+GATE := $(firstword $(filter check check-sarif check-plan review,$(MAKECMDGOALS)))
+GATE_COMMAND_check := $(PY) -m infra.guardrails
+GATE_COMMAND_check-sarif := $(PY) -m infra.guardrails --format sarif --output guardrails.sarif
+GATE_COMMAND_check-plan := $(PY) -m infra.guardrails --plan "$(PLAN)" --env "$(ENV)"
+GATE_COMMAND_review := $(PY) -m infra.review --base "$(BASE)" $(if $(PLAN),--plan $(PLAN),)
+GATE_MEANING_2 := unusable input
+GATE_MEANING_3 := infrastructure
+GATE_MEANING_4 := a bug in the tool, traceback above
+ifneq ($(GATE),)
+ifneq ($(words $(MAKECMDGOALS)),1)
+$(error make $(GATE) runs on its own, so that make can exit with its code; got: $(MAKECMDGOALS))
+endif
+GATE_LOG := $(shell mktemp)
+GATE_VARS := PLAN="$(PLAN)" ENV="$(ENV)" BASE="$(BASE)"
+GATE_EXIT := $(shell $(MAKE) --no-print-directory gate-prerequisites-$(GATE) $(GATE_VARS) >&2 \
+  || { echo prerequisites; exit; }; rc=0; $(GATE_COMMAND_$(GATE)) > $(GATE_LOG) || rc=$$?; echo $$rc)
+$(if $(file < $(GATE_LOG)),$(info $(file < $(GATE_LOG))))$(shell rm -f $(GATE_LOG))
+ifeq ($(GATE_EXIT),prerequisites)
+$(error make $(GATE): its prerequisites failed (see above))
+else ifeq ($(GATE_EXIT),1)
+MAKEFLAGS += -q
+else ifneq ($(GATE_EXIT),0)
+$(error make $(GATE): exit $(GATE_EXIT) ($(or $(GATE_MEANING_$(GATE_EXIT)),see above)))
+endif
+endif
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -64,15 +97,14 @@ diff: install wheel ## Plans of the account stack and one environment: make diff
 	@if [ -f stacks/account.yaml ]; then MLOPS_ENVS=$(ENV) $(CDKTF) diff account; fi
 	MLOPS_ENVS=$(ENV) $(CDKTF) diff $(ENV)
 
-check: synth ## Guardrails over every synthesized stack (exit 1 = findings, 2 = unusable input)
-	@$(PY) -m infra.guardrails
+check: ## Guardrails over every synthesized stack (exit 0 pass, 1 findings, 2 unusable input)
+	@:
 
-check-sarif: synth ## The same, as SARIF 2.1.0 for GitHub code scanning (guardrails.sarif)
-	@$(PY) -m infra.guardrails --format sarif --output guardrails.sarif
+check-sarif: ## The same, as SARIF 2.1.0 for GitHub code scanning (guardrails.sarif)
+	@:
 
-check-plan: install ## Guardrails over a real plan: make check-plan PLAN=plan.json ENV=prod
-	@test -n "$(PLAN)" -a -n "$(ENV)" || { echo "usage: make check-plan PLAN=plan.json ENV=prod" >&2; exit 2; }
-	@$(PY) -m infra.guardrails --plan "$(PLAN)" --env "$(ENV)"
+check-plan: ## Guardrails over a real plan: make check-plan PLAN=plan.json ENV=prod
+	@:
 
 lint: $(VENV)/.installed ## ruff
 	@$(VENV)/bin/ruff check .
@@ -106,9 +138,14 @@ serve: $(VENV)/.installed ## Serve the local champion on http://127.0.0.1:5001/i
 	  $(VENV)/bin/mlflow models serve -m "models:/mlops_dev.models.$(SERVE_MODEL)@champion" \
 	  --env-manager local -h 127.0.0.1 -p $(SERVE_PORT)
 
-review: install ## PR review report vs a git ref: make review BASE=origin/main [PLAN="prod=plan.json"]
+review: ## PR review report vs a git ref: make review BASE=origin/main [PLAN="prod=plan.json"] (1 = block)
+	@:
+
+gate-prerequisites-check gate-prerequisites-check-sarif: synth
+gate-prerequisites-check-plan: install
+	@test -n "$(PLAN)" -a -n "$(ENV)" || { echo "usage: make check-plan PLAN=plan.json ENV=prod" >&2; exit 2; }
+gate-prerequisites-review: install
 	@test -n "$(BASE)" || { echo "usage: make review BASE=<git ref>" >&2; exit 2; }
-	@$(PY) -m infra.review --base "$(BASE)" $(if $(PLAN),--plan $(PLAN),)
 
 codeowners: $(VENV)/.installed ## Regenerate .github/CODEOWNERS from policies/ownership.yaml
 	@$(PY) -m infra.review.codeowners --write

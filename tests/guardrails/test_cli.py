@@ -231,3 +231,25 @@ def test_no_stale_output_after_exit_2(synth_root: Path, repo_root: Path, capsys)
     assert cli(synth_root, repo_root, "--format", "sarif", "--output", str(out)) == 2
     assert not out.exists(), "CI would upload the previous run's SARIF as this run's"
     assert not list(synth_root.glob(".guardrails.sarif*"))
+
+
+@pytest.mark.parametrize(("content", "code"), [("weak", 1), ('{"resource": ', 2)])
+def test_make_keeps_the_gate_exit_code(tmp_path: Path, repo_root: Path, content: str, code: int) -> None:
+    """`make check-plan` exits 1 on findings and 2 on unusable input, not make's 2 for both."""
+    plan = tmp_path / "plan.json"
+    if content == "weak":
+        content = json.dumps(plan_doc([planned("databricks_secret", "s", {"string_value": "x"})]))
+    plan.write_text(content)
+    proc = subprocess.run(
+        ["make", "--no-print-directory", "check-plan", f"PLAN={plan}", "ENV=dev"],
+        cwd=repo_root,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == code, proc.stderr[-2000:]
+    if code == 1:
+        assert "DBX003" in proc.stdout and "FAIL" in proc.stdout
+    else:
+        assert "make check-plan: exit 2 (unusable input)" in proc.stderr
