@@ -17,7 +17,7 @@ from pathlib import Path
 from infra.cdk import App
 from infra.constructs.artifact import WheelNotBuiltError
 from infra.constructs.cluster_policies import PolicyTemplateError
-from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
+from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform, load_roles
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.loader import (
     DEFAULT_CONFIG_DIR,
@@ -84,10 +84,12 @@ def build_app(
     app = App(outdir=outdir) if outdir else App()
     # The account stack always holds every workspace, whatever `envs` selects: synthesizing a part of
     # it would make the next deploy destroy the workspaces left out.
-    account_stack = AccountStack(app, ACCOUNT_STACK, account) if account else None
+    roles = next(iter(platforms.values())).roles if platforms else load_roles(policies_dir)
+    account_stack = AccountStack(app, ACCOUNT_STACK, account, roles) if account else None
     for env, platform in platforms.items():
         host = account_stack.workspace_url(env) if account_stack else None
-        stack = EnvironmentStack(app, env, platform, wheel, host=host, from_account=host is not None)
+        credential = account_stack.storage_credential_name(env) if account_stack else None
+        stack = EnvironmentStack(app, env, platform, wheel, host=host, storage_credential=credential)
         if host is not None:
             # Explicit for brownfield too: identities must be assigned before this stack looks them up.
             stack.add_dependency(account_stack)

@@ -14,6 +14,8 @@ from typing import Any
 from infra.tfdoc.document import (
     SYNTH_GLOB,
     Resource,
+    block,
+    blocks,
     discover,
     is_plan,
     load_file,
@@ -38,6 +40,8 @@ __all__ = [
     "DocumentIndex",
     "Reference",
     "Resource",
+    "block",
+    "blocks",
     "discover",
     "is_interpolation",
     "is_plan",

@@ -181,7 +181,24 @@ def _unknown_privileges(
 
 
 def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> Iterator[Problem]:
+    sps = roles.service_principals()
+    owner = roles.roles[roles.model_owner_role]
+    if owner.kind != "group":
+        yield Problem(
+            file,
+            ("model_owner_role",),
+            "must be a group role",
+            roles.model_owner_role,
+            _allowed(roles.groups()),
+        )
     for key, role in roles.roles.items():
+        for i, member in enumerate(role.members):
+            if role.kind != "group":
+                yield Problem(file, ("roles", key, "members", i), "only a group has members", member)
+            elif member not in sps:
+                yield Problem(
+                    file, ("roles", key, "members", i), "not a service principal role", member, _allowed(sps)
+                )
         for env in envs:
             base = ("roles", key)
             yield from _unknown_privileges(
