@@ -52,15 +52,17 @@ INFERENCE_SCHEMA = "inference_logs"
 def add_backend(stack: TerraformStack, backend: Backend, default_path: str) -> None:
     """The stack's state backend from config; local state lands in ``default_path``."""
     if isinstance(backend, S3BackendConfig):
-        S3Backend(
+        s3 = S3Backend(
             stack,
             bucket=backend.bucket,
             key=backend.key,
             region=backend.region,
             encrypt=backend.encrypt,
             dynamodb_table=backend.dynamodb_table,
-            use_lockfile=backend.dynamodb_table is None,
         )
+        if backend.dynamodb_table is None:
+            # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no such argument.
+            s3.add_override("use_lockfile", True)
     elif isinstance(backend, AzureBackend):
         AzurermBackend(
             stack,

@@ -42,11 +42,6 @@ def find_wheel(dist_dir: Path = DIST_DIR) -> Path:
     return wheels[0]
 
 
-def load_all(envs: Sequence[str], config_dir: Path, policies_dir: Path) -> dict[str, PlatformConfig]:
-    platforms, _ = load_everything(envs, config_dir, policies_dir)
-    return platforms
-
-
 def load_everything(
     envs: Sequence[str], config_dir: Path, policies_dir: Path
 ) -> tuple[dict[str, PlatformConfig], AccountConfig | None]:

@@ -493,7 +493,3 @@ def _check_catalog_storage(
             f"no storage credential: set workspaces.{env.environment}.catalog_storage_role_arn in "
             f"{account_file} (the account stack creates one) or name an existing credential here",
         )
-
-
-def is_greenfield(cfg: AccountConfig | None, env: str) -> bool:
-    return cfg is not None and isinstance(cfg.workspaces.get(env), GreenfieldWorkspace)
