@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.tfdoc import DocumentIndex, Reference, Resource, is_interpolation, substitute
+from infra.tfdoc import DocumentIndex, Reference, Resource, block, blocks, is_interpolation, substitute
 
 __all__ = [
     "StackIndex",
@@ -38,21 +38,6 @@ BROAD_GROUPS = frozenset({"users", "account users"})
 GROUP_TYPES = frozenset({"databricks_group"})
 SP_TYPES = frozenset({"databricks_service_principal"})
 USER_TYPES = frozenset({"databricks_user", "databricks_current_user"})
-
-
-def blocks(values: Any, key: str) -> list[dict[str, Any]]:
-    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
-    raw = values.get(key) if isinstance(values, dict) else None
-    if isinstance(raw, dict):
-        return [raw]
-    if isinstance(raw, list):
-        return [b for b in raw if isinstance(b, dict)]
-    return []
-
-
-def block(values: Any, key: str) -> dict[str, Any]:
-    found = blocks(values, key)
-    return found[0] if found else {}
 
 
 def mapping(value: Any) -> dict[str, Any]:

@@ -155,4 +155,3 @@ def guardrail_policy_changes(base: Policies | None, head: Policies | None) -> li
         return []
     changes = _params(base, head) + _floors(base, head) + _rules(base, head) + _waivers(base, head)
     return sorted(changes, key=lambda c: (not c.below_floor, c.direction != LOOSENED, c.file, c.key))
-

@@ -14,6 +14,8 @@ from typing import Any
 from infra.tfdoc.document import (
     SYNTH_GLOB,
     Resource,
+    block,
+    blocks,
     discover,
     expand,
     is_plan,
@@ -40,6 +42,8 @@ __all__ = [
     "DocumentIndex",
     "Reference",
     "Resource",
+    "block",
+    "blocks",
     "discover",
     "expand",
     "is_interpolation",

@@ -64,6 +64,21 @@ class Resource:
         return references({k: v for k, v in self.values.items() if k not in ("depends_on", "provider")})
 
 
+def blocks(values: Any, key: str) -> list[dict[str, Any]]:
+    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
+    raw = values.get(key) if isinstance(values, dict) else None
+    if isinstance(raw, dict):
+        return [raw]
+    if isinstance(raw, list):
+        return [b for b in raw if isinstance(b, dict)]
+    return []
+
+
+def block(values: Any, key: str) -> dict[str, Any]:
+    found = blocks(values, key)
+    return found[0] if found else {}
+
+
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
 SYNTH_FILE = "cdk.tf.json"
 MAX_DEPTH = 64
@@ -78,7 +93,7 @@ def discover(root: Path) -> list[Path]:
     if not found:
         raise DocumentError(
             f"{root / SYNTH_GLOB}: no synthesized stacks found; run `make synth` first "
-            "(or pass cdk.tf.json files, or --plan plan.json --env ENV)"
+            "(or pass the cdk.tf.json files to read)"
         )
     return found
 

@@ -149,9 +149,7 @@ def main() -> None:
             f"speed-up over Evidently: {evidently['seconds'] / ours_best:.0f}x "
             f"(data in Evidently's process: {evidently['data_mb']:.0f} MB)"
         )
-    print(
-        f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (noisy if high)"
-    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (noisy if high)")
     print(
         f"data in our process: {next(iter(results.values()))['data_mb']:.0f} MB; "
         f"stored profile: {next(iter(results.values()))['profile_json_kb']:.0f} KB of JSON"

@@ -274,3 +274,34 @@ def test_fails_duplicated_key_in_the_role_matrix(config_copy: tuple[Path, Path])
     path.write_text(path.read_text() + "\nplatform_role: analysts\n")
     assert "rbac/roles.yaml: <root>: YAML syntax error" in error_for("dev", stacks, policies)
     assert "duplicate key 'platform_role'" in error_for("dev", stacks, policies)
+
+
+def test_fails_on_a_role_grant_in_a_schema_the_platform_does_not_create(
+    config_copy: tuple[Path, Path],
+) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["analysts"]["schemas"].update(reporting={"all": ["SELECT"]}),
+    )
+    assert (
+        "roles.yaml: roles.analysts.schemas.reporting: not a platform schema; got 'reporting'; "
+        "allowed: features, inference_logs, models, monitoring"
+    ) in error_for("dev", stacks, policies)
+
+
+def test_fails_on_the_removed_catalog_schemas_setting(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "dev.yaml", lambda d: d["catalog"].update(schemas=["features"]))
+    assert "dev.yaml: catalog.schemas: unknown key" in error_for("dev", stacks, policies)
+
+
+def test_fails_on_a_role_with_members_that_are_not_service_principals(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["model_owners"].update(members=["deployer", "analysts"]),
+    )
+    assert "roles.model_owners.members[1]: not a service principal role; got 'analysts'" in error_for(
+        "dev", stacks, policies
+    )
