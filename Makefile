@@ -51,7 +51,7 @@ endif
 GATE_LOG := $(shell mktemp)
 GATE_VARS := PLAN="$(PLAN)" ENV="$(ENV)" BASE="$(BASE)"
 GATE_EXIT := $(shell $(MAKE) --no-print-directory gate-prerequisites-$(GATE) $(GATE_VARS) >&2 \
-  || { echo prerequisites; exit; }; rc=0; $(GATE_COMMAND_$(GATE)) > $(GATE_LOG) || rc=$$?; echo $$rc)
+  || { echo prerequisites; exit; }; rc=0; { $(GATE_COMMAND_$(GATE)); } > $(GATE_LOG) || rc=$$?; echo $$rc)
 $(if $(file < $(GATE_LOG)),$(info $(file < $(GATE_LOG))))$(shell rm -f $(GATE_LOG))
 ifeq ($(GATE_EXIT),prerequisites)
 $(error make $(GATE): its prerequisites failed (see above))
