@@ -13,7 +13,7 @@ review shows any loosening of this data as a blocking policy change for that tea
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -96,7 +96,6 @@ class Params:
     by_env: dict[str, EnvParams]
     sources: dict[str, dict[str, str]]  # env -> parameter -> key path that set it
     floors: Floors
-    raw: dict[str, Any]  # the file as read, for the review's before/after comparison
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ class Policies:
     ownership: Ownership | None = None
     param_data: Params | None = None
     waiver_problems: tuple[str, ...] = ()  # reported by evaluate() with the run-dependent ones
-    floor_problems: tuple[str, ...] = field(default=())
+    floor_problems: tuple[str, ...] = ()  # params looser than their floors (review: blocks)
 
     @property
     def envs(self) -> list[str]:
@@ -137,9 +136,8 @@ def _read(path: Path, *, optional: bool = False) -> dict[str, Any]:
 
 def load_params(path: Path) -> Params:
     file = display_path(path)
-    raw_data = _read(path)
     try:
-        raw = validate(_ParamsFile, raw_data, file)
+        raw = validate(_ParamsFile, _read(path), file)
     except ConfigError as exc:
         raise _guarded(exc) from None
     if not raw.envs:
@@ -173,7 +171,7 @@ def load_params(path: Path) -> Params:
                 problems += [text] if text not in problems else []
     if problems:
         raise GuardrailsError(problems)
-    return Params(file, params, sources, raw.floors, raw_data)
+    return Params(file, params, sources, raw.floors)
 
 
 def floor_problems(params: Params, owner: str) -> list[str]:

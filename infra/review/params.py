@@ -38,7 +38,6 @@ __all__ = [
     "Thresholds",
     "load_params",
 ]
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
 class PricingAssumptions(Spec):

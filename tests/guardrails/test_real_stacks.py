@@ -160,6 +160,12 @@ def data_scientists_on_the_prod_gpu_policy(docs: Docs) -> str:
     return address
 
 
+def data_scientists_on_the_prod_training_policy(docs: Docs) -> str:
+    address, permissions = one(docs["prod"], "databricks_permissions", "cpu_training")
+    permissions["access_control"].append({"group_name": "data-scientists", "permission_level": "CAN_USE"})
+    return address
+
+
 def prod_inference_on_spot_only(docs: Docs) -> str:
     address, job = one(docs["prod"], "databricks_job", "fraud", "monitor")
     cluster(job)["aws_attributes"] = {"availability": "SPOT", "first_on_demand": 0}
@@ -187,6 +193,10 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
     "data scientists may create clusters": ({"DBX109"}, data_scientists_create_clusters),
     "analysts may create instance pools": ({"DBX109"}, analysts_create_pools),
     "data scientists CAN_USE the prod GPU policy": ({"DBX017"}, data_scientists_on_the_prod_gpu_policy),
+    "data scientists CAN_USE the prod CPU training policy": (
+        {"DBX017"},
+        data_scientists_on_the_prod_training_policy,
+    ),
     "spot-only prod inference": ({"DBX110"}, prod_inference_on_spot_only),
     "GPU training fires every minute": ({"DBX111"}, gpu_training_every_minute),
 }
