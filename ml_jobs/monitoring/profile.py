@@ -1,11 +1,11 @@
 """Reference profile: computed once from the reference data, stored as JSON, reused for every window.
 
 Numeric columns keep fine reference-quantile edges (default 2,000 bins, for KS and Wasserstein) and
-the reference counts on them; the coarse PSI/JS edges (default deciles) are a subset of the fine
-edges, so one counting pass over a window yields both. Categorical columns keep their vocabulary
-and counts. Quantiles use the inverted-CDF definition (the smallest value with at least ``q`` of the
-data at or below it), which is also what Spark's exact ``percentile`` returns, so edges are real
-data values and ties stay on one side of an edge.
+the reference counts and value offsets on them; the coarse PSI/JS edges (default deciles) are a
+subset of the fine edges, so one counting pass over a window yields both. Categorical columns keep
+their vocabulary and counts. Quantiles use the inverted-CDF definition (the smallest value with at
+least ``q`` of the data at or below it), which is also what Spark's exact ``percentile`` returns, so
+edges are real data values and ties stay on one side of an edge.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
+"""2: numeric bins carry offsets (format 1 had none; a format-1 profile is rebuilt, never read)."""
 MAX_CATEGORIES = 10_000
 
 
@@ -39,6 +40,8 @@ class NumericProfile:
     n_inf: int
     mean: float
     std: float
+    offsets: list[float]
+    """Per fine bin, the sum of ``x - left edge`` over the reference values in it (see ``stats``)."""
 
     @property
     def spread(self) -> float:
