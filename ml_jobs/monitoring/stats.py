@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
+KS_EXACT_MAX_N = 10_000
+"""Effective sample size up to which the KS p-value uses scipy's finite-n ``kstwo`` (see ``ks_from_bins``)."""
 PSI_EPSILON = 1e-4
 """Share given to an empty bin so that PSI stays finite (a common choice; it caps one bin's term)."""
 
@@ -128,6 +130,10 @@ def ks_from_bins(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[TestRe
     reference share is 1/2,000 per bin. The bound is returned so tests and callers can use it. The
     p-value is scipy's asymptotic one (``ks_2samp(method="asymp")``): ``kstwo.sf(D, round(n*m/(n+m)))``;
     at ``D_b <= D`` it is never smaller than the exact statistic's, so the test stays conservative.
+    Above ``KS_EXACT_MAX_N`` effective rows it is the limiting Kolmogorov distribution
+    ``kstwobign.sf(D sqrt(en))`` instead: scipy's ``kstwo.sf`` costs about a second per call at
+    500k (measured), and the limit is never below it (so still conservative) and within 2% of it
+    for p >= 1e-5 at those sizes (tested).
     """
     r = np.asarray(ref_counts, dtype=float)
     c = np.asarray(cur_counts, dtype=float)
@@ -137,8 +143,9 @@ def ks_from_bins(ref_counts: np.ndarray, cur_counts: np.ndarray) -> tuple[TestRe
     p, q = r / n, c / m
     d = float(np.abs(np.cumsum(p)[:-1] - np.cumsum(q)[:-1]).max(initial=0.0))
     bound = float(np.maximum(p, q).max())
-    en = round(n * m / (n + m))
-    return TestResult(d, float(np.clip(sps.kstwo.sf(d, max(en, 1)), 0.0, 1.0))), bound
+    en = max(round(n * m / (n + m)), 1)
+    p_value = sps.kstwo.sf(d, en) if en <= KS_EXACT_MAX_N else sps.kstwobign.sf(d * np.sqrt(en))
+    return TestResult(d, float(np.clip(p_value, 0.0, 1.0))), bound
 
 
 def bin_offsets(sums: np.ndarray, counts: np.ndarray, edges: np.ndarray) -> np.ndarray:

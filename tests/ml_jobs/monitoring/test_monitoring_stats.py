@@ -214,3 +214,10 @@ def test_lookup_table_bins_equal_binary_search_bins(case: str) -> None:
     slow = engine_numpy.count_numeric(pd.Series(cur), slice(None), profile, None)
     assert np.array_equal(fast.counts, slow.counts) and (fast.n_null, fast.n_inf) == (1, 2)
     np.testing.assert_allclose(fast.offsets, slow.offsets, rtol=1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("en", [stats.KS_EXACT_MAX_N + 1, 100_000])
+def test_ks_limiting_p_value_is_conservative_and_close_above_the_exact_size(en: int) -> None:
+    for x in (0.8, 1.36, 1.63, 2.0, 2.3):  # p from about 0.5 down to 5e-5
+        exact, limit = sps.kstwo.sf(x / math.sqrt(en), en), sps.kstwobign.sf(x)
+        assert exact <= limit <= exact * 1.02
