@@ -480,6 +480,14 @@ def join_labels(
     return performance.join_labels(log, labels, schema.request_id, schema.label, schema.label_timestamp)
 
 
+def served_by(log: pd.DataFrame, version: str, schema: LogSchema = LogSchema()) -> pd.DataFrame:
+    """The rows one model version served (all rows of a log that does not record the version)."""
+    if schema.model_version not in log.columns:
+        return log
+    served = log[schema.model_version].astype("string").eq(str(version)).fillna(False)
+    return log[served.to_numpy(dtype=bool)]
+
+
 def first_window(log: pd.DataFrame, granularity: str, schema: LogSchema = LogSchema()) -> pd.DataFrame:
     """Rows of the earliest window (the baseline when ``monitoring.reference`` is ``baseline_window``)."""
     _require(log, schema.timestamp, "inference log")

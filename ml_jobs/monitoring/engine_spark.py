@@ -85,6 +85,13 @@ def join_labels(log: DataFrame, labels: DataFrame | None, schema: LogSchema = Lo
     return log.drop(schema.label).join(picked, schema.request_id, "left")
 
 
+def served_by(log: DataFrame, version: str, schema: LogSchema = LogSchema()) -> DataFrame:
+    """The rows one model version served (all rows of a log that does not record the version)."""
+    if schema.model_version not in log.columns:
+        return log
+    return log.where(F.col(schema.model_version).cast("string") == F.lit(str(version)))
+
+
 def first_window(log: DataFrame, granularity: str, schema: LogSchema = LogSchema()) -> DataFrame:
     windowed = _with_window(log, granularity, schema)
     first = windowed.agg(F.min(WINDOW)).first()[0]

@@ -169,3 +169,49 @@ def build_profile(
         numeric[column] = engine_numpy.profile_numeric(df[column], fine_bins, coarse_bins)
     categorical = {c: engine_numpy.profile_categorical(df[c], c) for c in categorical_columns}
     return ReferenceProfile(numeric, categorical, len(df), fine_bins, coarse_bins)
+
+
+# --- the prediction baseline of a model version -----------------------------------------------
+
+PREDICTION_PROFILE_ARTIFACT = "monitoring/prediction_profile.json"
+"""Where a training run stores its version's prediction baseline (an MLflow run artifact)."""
+
+
+def prediction_profile(
+    scores: np.ndarray, threshold: float, score: str = "score", prediction: str = "prediction"
+) -> ReferenceProfile:
+    """The profile of a model's scores and predicted classes on its held-out split.
+
+    Written once when the version is trained and stored with it, so the score reference of a
+    monitored window is the serving version's own behaviour on unseen data: drift is visible from
+    the first production window, and after a promotion the baseline is the new champion's. The
+    predicted class is ``score >= threshold``, as the scoring job decides it.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    frame = pd.DataFrame({score: values, prediction: (values >= threshold).astype(np.int64)})
+    return build_profile(frame, [score], [prediction])
+
+
+def with_prediction_baseline(profile: ReferenceProfile, baseline: ReferenceProfile) -> ReferenceProfile:
+    """``profile`` whose score and prediction columns come from ``baseline`` (they win over the data's)."""
+    return ReferenceProfile(
+        numeric={**profile.numeric, **baseline.numeric},
+        categorical={**profile.categorical, **baseline.categorical},
+        n_rows=profile.n_rows,
+        fine_bins=profile.fine_bins,
+        coarse_bins=profile.coarse_bins,
+    )
+
+
+def load_prediction_profile(run_id: str | None) -> ReferenceProfile | None:
+    """The prediction baseline a training run stored, or None (no run, or trained before it existed)."""
+    if not run_id:
+        return None
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{PREDICTION_PROFILE_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return ReferenceProfile.from_json(text)
