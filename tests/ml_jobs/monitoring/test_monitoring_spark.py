@@ -96,3 +96,15 @@ def test_run_monitoring_gives_the_same_metrics_on_both_engines(spark) -> None:
         .isin({"num_01", "cat_1", "__dataset__", "__prediction__", "cat_0"})
         .all()
     )
+
+
+def test_both_engines_keep_the_rows_of_the_served_version(spark) -> None:
+    from ml_jobs.monitoring import engine_spark
+
+    log = _log()
+    log["model_version"] = np.where(np.arange(len(log)) % 3 == 0, "2", "1")
+    log.loc[3, "model_version"] = None  # a row with no version was served by none
+    expected = engine_numpy.served_by(log, "2")
+    actual = engine_spark.served_by(_spark_frame(spark, log), "2").toPandas()
+    assert sorted(actual["request_id"]) == sorted(expected["request_id"])
+    assert len(expected) == (np.arange(len(log)) % 3 == 0).sum() - 1
