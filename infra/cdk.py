@@ -20,16 +20,22 @@ from cdktf import (
     Testing,
     Token,
 )
+from cdktf_cdktf_provider_databricks.access_control_rule_set import (
+    AccessControlRuleSet,
+    AccessControlRuleSetGrantRules,
+)
 from cdktf_cdktf_provider_databricks.catalog import Catalog
 from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy
 from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
 from cdktf_cdktf_provider_databricks.data_databricks_service_principal import DataDatabricksServicePrincipal
 from cdktf_cdktf_provider_databricks.directory import Directory
 from cdktf_cdktf_provider_databricks.entitlements import Entitlements
+from cdktf_cdktf_provider_databricks.external_location import ExternalLocation
 from cdktf_cdktf_provider_databricks.file import File
 from cdktf_cdktf_provider_databricks.grant import Grant
 from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
 from cdktf_cdktf_provider_databricks.group import Group
+from cdktf_cdktf_provider_databricks.group_member import GroupMember
 from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList
 from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobTask, JobTaskDependsOn, JobTaskLibrary
 from cdktf_cdktf_provider_databricks.metastore import Metastore
@@ -58,11 +64,14 @@ from cdktf_cdktf_provider_databricks.schema import Schema
 from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl
 from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
 from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
+from cdktf_cdktf_provider_databricks.storage_credential import StorageCredential, StorageCredentialAwsIamRole
 from cdktf_cdktf_provider_databricks.volume import Volume
 from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf
 from constructs import Construct
 
 __all__ = [
+    "AccessControlRuleSet",
+    "AccessControlRuleSetGrantRules",
     "App",
     "AssetType",
     "AzurermBackend",
@@ -74,6 +83,7 @@ __all__ = [
     "DatabricksProvider",
     "Directory",
     "Entitlements",
+    "ExternalLocation",
     "File",
     "Fn",
     "GcsBackend",
@@ -81,6 +91,7 @@ __all__ = [
     "Grants",
     "GrantsGrant",
     "Group",
+    "GroupMember",
     "IpAccessList",
     "Job",
     "JobJobCluster",
@@ -112,6 +123,8 @@ __all__ = [
     "SecretAcl",
     "SecretScope",
     "ServicePrincipal",
+    "StorageCredential",
+    "StorageCredentialAwsIamRole",
     "TerraformAsset",
     "TerraformOutput",
     "TerraformStack",

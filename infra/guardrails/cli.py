@@ -13,11 +13,11 @@ from datetime import date
 from pathlib import Path
 
 from infra.guardrails.engine import evaluate
-from infra.guardrails.errors import GuardrailsError
-from infra.guardrails.inputs import discover, load_paths
+from infra.guardrails.errors import DocumentError, GuardrailsError
 from infra.guardrails.model import Severity
 from infra.guardrails.policy_files import Policies, load_policies
 from infra.guardrails.render import RENDERERS
+from infra.tfdoc import discover, load_paths
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_UNUSABLE = 0, 1, 2
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.paths or not args.plan:
             resources += load_paths(args.paths or discover(args.root), args.env)
         report = evaluate(resources, policies, args.today)
-    except GuardrailsError as exc:
+    except DocumentError as exc:  # GuardrailsError included: policy data is input too
         print(f"guardrails: unusable input:\n{exc}", file=sys.stderr)
         return EXIT_UNUSABLE
     text = RENDERERS[args.format](report, fail_on)

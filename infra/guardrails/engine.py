@@ -174,6 +174,6 @@ def _apply_waivers(
 def check_paths(
     paths: list[Path], policies: Policies, env: str | None = None, today: date | None = None
 ) -> Report:
-    from infra.guardrails.inputs import load_paths
+    from infra.tfdoc import load_paths
 
     return evaluate(load_paths(paths, env), policies, today)

@@ -7,6 +7,10 @@ from datetime import date
 from enum import IntEnum
 from typing import Any
 
+from infra.tfdoc.document import Resource
+
+__all__ = ["Finding", "Report", "Resource", "RuleSpec", "Severity", "Waiver"]
+
 
 class Severity(IntEnum):
     info = 0
@@ -23,27 +27,6 @@ class Severity(IntEnum):
             raise ValueError(
                 f"unknown severity {text!r}; allowed: {', '.join(s.name for s in cls)}"
             ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One resource (or data source, or output) from either input kind, in one shape.
-
-    ``values`` keeps Terraform interpolations such as ``${databricks_group.x.display_name}``
-    as strings; ``StackIndex`` resolves them. ``lifecycle`` is None when the input cannot tell
-    (plan JSON does not carry lifecycle settings).
-    """
-
-    address: str
-    type: str
-    name: str
-    values: dict[str, Any]
-    env: str
-    source: str
-    construct_path: str | None = None
-    mode: str = "managed"  # managed | data | output
-    lifecycle: dict[str, Any] | None = None
-    actions: tuple[str, ...] = ()  # plan input: the planned change actions
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.guardrails.model import Resource
+from infra.tfdoc import DocumentIndex, Resource, block, blocks, is_interpolation
 
-# ${databricks_group.x.display_name}, ${data.databricks_group.x.display_name}, ${module.m.databricks_job.j.id}
-_REF = re.compile(
-    r"^\$\{((?:module\.[\w-]+\.)*(?:data\.)?[\w-]+\.[\w-]+)(?:\[[^\]]*\])?(?:\.([\w-]+))?[^}]*\}$"
-)
+__all__ = ["StackIndex", "as_bool", "as_number", "block", "blocks", "is_interpolation", "job_clusters"]
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 T = TypeVar("T")
 BROAD_GROUPS = frozenset({"users", "account users"})
@@ -27,25 +24,6 @@ BROAD_GROUPS = frozenset({"users", "account users"})
 GROUP_TYPES = frozenset({"databricks_group"})
 SP_TYPES = frozenset({"databricks_service_principal"})
 USER_TYPES = frozenset({"databricks_user", "databricks_current_user"})
-
-
-def blocks(values: Any, key: str) -> list[dict[str, Any]]:
-    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
-    raw = values.get(key) if isinstance(values, dict) else None
-    if isinstance(raw, dict):
-        return [raw]
-    if isinstance(raw, list):
-        return [b for b in raw if isinstance(b, dict)]
-    return []
-
-
-def block(values: Any, key: str) -> dict[str, Any]:
-    found = blocks(values, key)
-    return found[0] if found else {}
-
-
-def is_interpolation(value: Any) -> bool:
-    return isinstance(value, str) and "${" in value
 
 
 def as_bool(value: Any) -> bool | None:
@@ -154,39 +132,21 @@ class Cluster:
         return f"{self.owner.address} {self.label}".strip()
 
 
-class StackIndex:
-    """Resources of one environment, indexed by type and address."""
+class StackIndex(DocumentIndex):
+    """Resources of one environment, indexed, plus what the rules ask of them."""
 
     def __init__(self, env: str, resources: list[Resource]) -> None:
-        self.env = env
-        self.all = resources
-        self.by_address: dict[str, Resource] = {}
-        self.by_type: dict[str, list[Resource]] = defaultdict(list)
-        self.deleted: list[Resource] = []
-        self.outputs: list[Resource] = []
-        self._targets: dict[str, tuple[Resource | None, str | None]] = {}
+        super().__init__(env, resources)
         self._memo: dict[Any, Any] = {}
         # Every stack of the run, by environment (set by the engine): the account stack's rules
         # look at the environment stacks its workspaces serve.
         self.peers: Mapping[str, StackIndex] = {}
-        for res in resources:
-            self.by_address[res.address] = res
-            if res.mode == "output":
-                self.outputs.append(res)
-            elif res.actions and "create" not in res.actions and "delete" in res.actions:
-                self.deleted.append(res)
-            elif res.mode == "managed":
-                self.by_type[res.type].append(res)
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per stack what several rules need (grants, GPU-ness of a policy, ...)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
-
-    def of(self, *types: str) -> Iterator[Resource]:
-        for rtype in types:
-            yield from self.by_type.get(rtype, ())
 
     def peer(self, env: str) -> StackIndex | None:
         """Another stack of the same run (None when that stack is not part of this run)."""
@@ -197,24 +157,6 @@ class StackIndex:
         return any(r.lifecycle is None for r in self.all if r.mode == "managed")
 
     # --- references ---------------------------------------------------------------------------
-
-    def target(self, value: Any) -> tuple[Resource | None, str | None]:
-        """The resource a ``${type.name.attr}`` interpolation points at, and the attribute."""
-        if not isinstance(value, str) or not value.startswith("${"):
-            return None, None
-        found = self._targets.get(value)
-        if found is None:
-            match = _REF.match(value)
-            found = (self.by_address.get(match.group(1)), match.group(2)) if match else (None, None)
-            self._targets[value] = found  # the same few references recur thousands of times
-        return found
-
-    def resolve(self, value: Any) -> Any:
-        """The literal behind a reference when the target sets it (e.g. a group's display_name)."""
-        res, attr = self.target(value)
-        if res is not None and attr and attr in res.values and not is_interpolation(res.values[attr]):
-            return res.values[attr]
-        return value
 
     def principal(self, value: Any, kind: str | None = None) -> Principal:
         """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from infra.review.params import Pricing
-from infra.review.resources import REF, Side
+from infra.review.resources import Side
+from infra.tfdoc import whole_reference
 
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
@@ -77,8 +78,8 @@ def runs_per_month(cron: str, days_per_month: float) -> float:
 
 
 def _definition(side: Side, policy_ref: Any) -> tuple[str | None, dict[str, Any]]:
-    m = REF.search(policy_ref) if isinstance(policy_ref, str) else None
-    res = side.get(m.group(1), m.group(2)) if m else None
+    ref = whole_reference(policy_ref)
+    res = side.resources.get(ref.address) if ref is not None else None
     if res is None:
         return None, {}
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from infra.guardrails import GuardrailsError, Policies, Severity, evaluate, resources_from_doc
+from infra.guardrails import GuardrailsError, Policies, Severity, evaluate
 from infra.review.access import access_changes
 from infra.review.approvals import approvals
 from infra.review.attrs import attr_diffs
@@ -19,6 +19,7 @@ from infra.review.model import Cost, EnvReview, FindingDelta, ResourceChange, Re
 from infra.review.params import ReviewParams
 from infra.review.policy_rules import policy_diff
 from infra.review.resources import Res, Side, side_from_doc, sides_from_plan
+from infra.tfdoc import resources_from_doc
 
 PROD_ENVS = ("prod",)
 # Attributes whose change makes Terraform destroy and recreate the resource (provider ForceNew).

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from infra.guardrails import evaluate, load_policies  # noqa: E402
-from infra.guardrails.inputs import discover, load_paths  # noqa: E402
+from infra.tfdoc import discover, load_paths  # noqa: E402
 from tests.benchmarks.guardrails_platform import generate  # noqa: E402
 
 CHECKOV_VERSION = "3.3.30"

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.guardrails import GuardrailsError, Report, evaluate, load_policies, resources_from_doc
+from infra.guardrails import GuardrailsError, Report, evaluate, load_policies
+from infra.tfdoc import resources_from_doc
 from tests.guardrails.builders import TODAY, platform
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.stack import StackIndex
+from infra.tfdoc import Resource
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams, normalize_privilege
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.rules.compute import is_gpu_policy
@@ -19,6 +18,7 @@ from infra.guardrails.stack import (
     blocks,
     is_interpolation,
 )
+from infra.tfdoc import Resource
 
 SECURABLES = (
     "metastore",

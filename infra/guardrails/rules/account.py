@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.rules.workspace import ip_restriction_gaps
 from infra.guardrails.stack import StackIndex, as_bool, blocks, is_interpolation
+from infra.tfdoc import Resource
 
 WORKSPACE = "databricks_mws_workspaces"
 PRIVATE_ACCESS = "databricks_mws_private_access_settings"

@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_number, block, blocks
+from infra.tfdoc import Resource
 
 SECRET_REF = re.compile(r"\{\{secrets/[^/{}]+/[^/{}]+\}\}")
 # Attributes whose value is a credential once created; referencing them copies it into plain view.

@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
+from infra.tfdoc import Resource
 
 UC_NAME = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, block, blocks
+from infra.tfdoc import Resource
 
 
 def _kv_list(entries: list[dict[str, Any]]) -> dict[str, Any]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from infra.guardrails.model import Resource
 from infra.guardrails.policy_files import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool, as_number
+from infra.tfdoc import Resource
 
 CONF = "databricks_workspace_conf"
 

@@ -1,7 +1,8 @@
 """Read synthesized stacks (``cdk.tf.json``) and ``terraform show -json`` plans into resources.
 
-Both kinds end up as one flat list of :class:`Resource`. Nested blocks stay as cdktf wrote them
-(object or list); rules read them through ``blocks()``, which accepts both.
+Both kinds end up as one flat list of :class:`Resource`: managed resources, data sources, outputs
+and provider configurations. Nested blocks stay as cdktf wrote them (object or list); readers use
+``blocks()``, which accepts both. The guardrails, the review and the simulator all read through here.
 """
 
 from __future__ import annotations
@@ -9,11 +10,71 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.guardrails.errors import GuardrailsError, problem
-from infra.guardrails.model import Resource
+from infra.tfdoc.errors import DocumentError, problem
+from infra.tfdoc.references import Reference, references
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One resource (or data source, output or provider configuration) from either input kind.
+
+    ``values`` keeps Terraform interpolations such as ``${databricks_group.x.display_name}`` as
+    strings; :class:`infra.tfdoc.DocumentIndex` resolves them. ``lifecycle`` is None when the input
+    cannot tell (plan JSON does not carry lifecycle settings).
+    """
+
+    address: str
+    type: str
+    name: str
+    values: dict[str, Any]
+    env: str
+    source: str
+    construct_path: str | None = None
+    mode: str = "managed"  # managed | data | output | provider
+    lifecycle: dict[str, Any] | None = None
+    actions: tuple[str, ...] = ()  # plan input: the planned change actions
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        """Explicit ``depends_on`` addresses (cdktf writes them as plain addresses)."""
+        raw = self.values.get("depends_on") or ()
+        out = []
+        for item in raw if isinstance(raw, list) else ():
+            if isinstance(item, str):
+                out.append(item.removeprefix("${").removesuffix("}"))
+        return tuple(out)
+
+    @property
+    def provider(self) -> str:
+        """The provider configuration address this resource uses: ``provider.databricks[.alias]``."""
+        raw = self.values.get("provider")
+        if isinstance(raw, str) and raw:
+            return "provider." + raw.removeprefix("${").removesuffix("}")
+        return "provider." + self.type.split("_", 1)[0]
+
+    def references(self) -> list[Reference]:
+        """References in the resource's arguments (not in ``depends_on``/``provider``)."""
+        return references({k: v for k, v in self.values.items() if k not in ("depends_on", "provider")})
+
+
+def blocks(values: Any, key: str) -> list[dict[str, Any]]:
+    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
+    raw = values.get(key) if isinstance(values, dict) else None
+    if isinstance(raw, dict):
+        return [raw]
+    if isinstance(raw, list):
+        return [b for b in raw if isinstance(b, dict)]
+    return []
+
+
+def block(values: Any, key: str) -> dict[str, Any]:
+    found = blocks(values, key)
+    return found[0] if found else {}
+
 
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
 _INDEX_SUFFIX = re.compile(r"\[[^\]]*\]$")
@@ -23,9 +84,9 @@ def discover(root: Path) -> list[Path]:
     """Synthesized stacks under ``root``; none found is an error, never an empty pass."""
     found = sorted(root.glob(SYNTH_GLOB))
     if not found:
-        raise GuardrailsError(
+        raise DocumentError(
             f"{root / SYNTH_GLOB}: no synthesized stacks found; run `make synth` first "
-            "(or pass cdk.tf.json files, or --plan plan.json --env ENV)"
+            "(or pass the cdk.tf.json files to read)"
         )
     return found
 
@@ -34,15 +95,13 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise GuardrailsError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        raise DocumentError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise GuardrailsError(
-            f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-        ) from exc
+        raise DocumentError(f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from exc
     if not isinstance(doc, dict):
-        raise GuardrailsError(problem(str(path), "<root>", "expected a JSON object", type(doc).__name__))
+        raise DocumentError(problem(str(path), "<root>", "expected a JSON object", type(doc).__name__))
     return doc
 
 
@@ -55,12 +114,10 @@ def load_file(path: Path, env: str | None = None) -> list[Resource]:
     doc = read_json(path)
     if is_plan(doc):
         if not env:
-            raise GuardrailsError(
-                f"{path}: a plan has no stack directory to name its environment; pass --env"
-            )
+            raise DocumentError(f"{path}: a plan has no stack directory to name its environment; pass --env")
         return list(plan_resources(doc, env, str(path)))
     if not any(key in doc for key in ("resource", "data", "terraform", "provider")):
-        raise GuardrailsError(
+        raise DocumentError(
             problem(
                 str(path),
                 "<root>",
@@ -85,15 +142,15 @@ def load_paths(paths: Iterable[Path], env: str | None = None) -> list[Resource]:
 def _typed_section(doc: dict[str, Any], key: str, source: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
     section = doc.get(key, {})
     if not isinstance(section, dict):
-        raise GuardrailsError(
+        raise DocumentError(
             problem(source, key, "expected an object of resource types", type(section).__name__)
         )
     for rtype, by_name in section.items():
         if not isinstance(by_name, dict):
-            raise GuardrailsError(problem(source, f"{key}.{rtype}", "expected an object of resources"))
+            raise DocumentError(problem(source, f"{key}.{rtype}", "expected an object of resources"))
         for name, body in by_name.items():
             if not isinstance(body, dict):
-                raise GuardrailsError(
+                raise DocumentError(
                     problem(source, f"{key}.{rtype}.{name}", "expected an object", type(body).__name__)
                 )
             yield rtype, name, body
@@ -130,6 +187,26 @@ def synth_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Reso
         for name, body in outputs.items():
             if isinstance(body, dict):
                 yield Resource(f"output.{name}", "output", name, body, env, source, None, "output")
+    yield from _synth_providers(doc, env, source)
+
+
+def _synth_providers(doc: dict[str, Any], env: str, source: str) -> Iterator[Resource]:
+    """``provider.databricks`` (and ``provider.databricks.<alias>``) with their configuration."""
+    section = doc.get("provider", {})
+    if not isinstance(section, dict):
+        raise DocumentError(
+            problem(source, "provider", "expected an object of providers", type(section).__name__)
+        )
+    for ptype, configs in section.items():
+        for body in configs if isinstance(configs, list) else [configs]:
+            if not isinstance(body, dict):
+                raise DocumentError(
+                    problem(source, f"provider.{ptype}", "expected an object", type(body).__name__)
+                )
+            alias = body.get("alias")
+            address = f"provider.{ptype}" + (f".{alias}" if isinstance(alias, str) and alias else "")
+            values = {k: v for k, v in body.items() if k != "//"}
+            yield Resource(address, ptype, str(alias or ptype), values, env, source, None, "provider")
 
 
 # --- terraform show -json ---------------------------------------------------------------------
@@ -199,7 +276,7 @@ def plan_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Resou
         for res in _walk_planned(root):
             address = res.get("address")
             if not isinstance(address, str) or not isinstance(res.get("values", {}), dict):
-                raise GuardrailsError(
+                raise DocumentError(
                     problem(source, "planned_values.root_module", "malformed resource", address)
                 )
             seen.add(address)
