@@ -223,3 +223,25 @@ def test_ks_limiting_p_value_is_conservative_and_close_above_the_exact_size(en: 
     for x in (0.8, 1.36, 1.63, 2.0, 2.3):  # p from about 0.5 down to 5e-5
         exact, limit = sps.kstwo.sf(x / math.sqrt(en), en), sps.kstwobign.sf(x)
         assert exact <= limit <= exact * 1.02
+
+
+def test_every_new_category_is_its_own_category_in_every_statistic() -> None:
+    # 100 categories new to the reference, 1 row each (10% of the window). Pooled into one slot
+    # they looked like one category holding 10%: L-infinity 0.10, PSI 0.70, one degree of freedom.
+    from ml_jobs.monitoring.compare import categorical_metrics
+    from ml_jobs.monitoring.counts import reference_categorical_counts
+    from ml_jobs.monitoring.engine_numpy import categorical_counts_from_values
+    from ml_jobs.monitoring.profile import CategoricalProfile
+
+    profile = CategoricalProfile(["a", "b"], [500, 500], 1_000, 0)
+    window = categorical_counts_from_values(
+        {"a": 450, "b": 450} | {f"new{i}": 1 for i in range(100)}, profile, 1_000, 0
+    )
+    result = categorical_metrics("c", reference_categorical_counts(profile), window, DriftThresholds(), 1)
+    value = {m.metric: m.value for m in result.rows}
+    ref, cur = np.r_[500, 500, np.zeros(100)], np.r_[450, 450, np.ones(100)]
+    assert value["l_infinity_distance"] == pytest.approx(0.05)
+    assert value["psi"] == pytest.approx(stats.psi(ref, cur)) and value["psi"] < 0.25
+    assert value["unseen_share"] == pytest.approx(0.1)
+    table = np.vstack([ref, cur])
+    assert value["chi2_statistic"] == pytest.approx(sps.chi2_contingency(table, correction=False).statistic)
