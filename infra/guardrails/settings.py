@@ -18,6 +18,12 @@ MODELS = "stacks/models.yaml"
 # (construct path below the stack, setting); {stack} is the stack's directory, groups fill the rest.
 _TABLE: tuple[tuple[str, str], ...] = (
     # account stack
+    (r"account-admin", "stacks/account.yaml: account.admin_application_id"),
+    (r"assign-[^/]+-account-admin", "stacks/account.yaml: account.admin_application_id, metastores"),
+    (
+        r"deployer-access-(?P<ws>[^/]+)/.*",
+        "stacks/account.yaml: workspaces.{ws}.catalog_storage_role_arn, identities.service_principals",
+    ),
     (r"identities/.*", "stacks/account.yaml: identities"),
     (r"metastore-[^/]+/.*", "stacks/account.yaml: metastore"),
     (r"workspace-(?P<ws>[^/]+)/.*", "stacks/account.yaml: workspaces.{ws}"),

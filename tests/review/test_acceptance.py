@@ -2,8 +2,8 @@
 
 The head commit (1) grants data scientists MODIFY on the prod features schema, (2) loosens the dev
 interactive policy's autotermination from 30 to 120 minutes, (3) adds a daily GPU training model,
-(4) removes the features schema from staging, (5) raises the guardrails' prod DBU cap to 100000,
-past its floor. The review runs once; every test reads its result.
+(4) renames the staging artifacts volume (a destroy), (5) raises the guardrails' prod DBU cap to
+100000, past its floor. The review runs once; every test reads its result.
 """
 
 from __future__ import annotations
