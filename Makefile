@@ -122,9 +122,11 @@ unit: install ## The test suite only
 
 test: install lint unit ## Lint and the whole test suite
 
-demo: install synth ## Synthesize every environment, run the guardrails, then the ML lifecycle locally
+demo: install synth ## Synthesize every environment, run the guardrails and the simulator, then the ML lifecycle locally
 	@echo "== guardrails over the synthesized stacks =="
 	@$(PY) -m infra.guardrails
+	@echo "== would a first deploy succeed, and could every job run? (a model of Databricks) =="
+	@$(PY) -m infra.simulate
 	@echo "== the ML lifecycle on the embedded defaults (.local/dev) =="
 	@MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(PY) -m ml_jobs.demo
 
