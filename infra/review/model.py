@@ -62,12 +62,18 @@ class Cost:
     def delta(self) -> float:
         return self.monthly_after - self.monthly_before
 
+    @property
+    def unpriced(self) -> tuple[CostLine, ...]:
+        """Scheduled jobs (after the change) the estimate could not price: never a silent $0."""
+        return tuple(j for j in self.jobs_after if j.usd_per_month is None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "monthly_before_usd": round(self.monthly_before, 2),
             "monthly_after_usd": round(self.monthly_after, 2),
             "delta_usd": round(self.delta, 2),
             "budget_usd_month": self.budget_usd_month,
+            "unpriced_jobs": [j.address for j in self.unpriced],
             "policies": _pair(self.policies_before, self.policies_after),
             "jobs": _pair(self.jobs_before, self.jobs_after),
         }

@@ -235,6 +235,10 @@ def _cost(e: EnvReview, max_rows: int | None) -> list[str]:
         f"({sign}{_money(abs(c.delta))})"
         + (f"; budget {_money(c.budget_usd_month)}" if c.budget_usd_month else "")
     ]
+    if c.unpriced:
+        names = ", ".join(_cell(j.name, 60) for j in c.unpriced[:5])
+        more = f" and {len(c.unpriced) - 5} more" if len(c.unpriced) > 5 else ""
+        out += ["", f"⚠️ {len(c.unpriced)} scheduled job(s) not priced, so not in the total: {names}{more}."]
     rows = _cost_rows(c.policies_before, c.policies_after) + _cost_rows(c.jobs_before, c.jobs_after)
     if rows:
         out += ["", *_table(["", "name", "DBU/h cap", "$/month", "basis"], rows, max_rows, "cost lines")]
@@ -285,7 +289,9 @@ def _env(e: EnvReview, attrs: bool, max_rows: int | None) -> list[str]:
             _findings(e, max_rows),
             intro > 0,
         )
-    if e.cost and (e.cost.delta or _cost_rows(e.cost.policies_before, e.cost.policies_after)):
+    if e.cost and (
+        e.cost.delta or e.cost.unpriced or _cost_rows(e.cost.policies_before, e.cost.policies_after)
+    ):
         out += _details(
             f"Cost: {'+' if e.cost.delta >= 0 else '-'}{_money(abs(e.cost.delta))} per month worst case",
             _cost(e, max_rows),
