@@ -31,6 +31,7 @@ class ResourceChange:
     reason: str = ""  # why it is a replace: "address change ...", "name forces replacement"
     attrs: tuple[AttrDiff, ...] = ()
     old_address: str | None = None
+    protection: str = ""  # destructive only: what prevent_destroy does (and does not do) here
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -94,10 +95,23 @@ def _pair(before: tuple[CostLine, ...], after: tuple[CostLine, ...]) -> list[dic
 
 
 @dataclass(frozen=True, slots=True)
-class Approval:
-    approvers: tuple[str, ...]
+class Acknowledged:
+    """A destroy of a protected resource that ``policies/decommissions.yaml`` acknowledges."""
+
+    address: str
+    entry: str  # "policies/decommissions.yaml: decommissions[0]"
+    owner: str
     reason: str
-    envs: tuple[str, ...]
+    expires: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One team's approval and every reason the change needs it (rules, waivers, paths)."""
+
+    team: str
+    reasons: tuple[str, ...]
+    envs: tuple[str, ...]  # environments the reasons concern (empty: path ownership only)
 
 
 @dataclass
@@ -114,10 +128,15 @@ class EnvReview:
     cost: Cost | None = None
     kinds: set[str] = field(default_factory=set)  # change kinds for the ownership rules
     notes: list[str] = field(default_factory=list)
+    acknowledged: dict[str, Acknowledged] = field(default_factory=dict)  # address -> acknowledgement
 
     @property
     def destructive(self) -> list[ResourceChange]:
         return [c for c in self.changes if c.destructive and c.protected]
+
+    @property
+    def unacknowledged(self) -> list[ResourceChange]:
+        return [c for c in self.destructive if c.address not in self.acknowledged]
 
     @property
     def escalations(self) -> list[AccessChange]:
@@ -142,6 +161,7 @@ class EnvReview:
             "reasons": self.reasons,
             "counts": self.counts(),
             "destructive": [c.address for c in self.destructive],
+            "acknowledged": {a: asdict(ack) for a, ack in sorted(self.acknowledged.items())},
             "changes": [c.to_dict() for c in self.changes],
             "access": [a.to_dict() for a in self.access],
             "policies": [p.to_dict() for p in self.policies],

@@ -101,6 +101,8 @@ def _banner(review: Review) -> list[str]:
             f"> - **{env}**: {c.action} {c.type.removeprefix('databricks_')} `{_cell(c.name, 80)}` "
             f"— `{c.address}`{why}"
         )
+        if c.protection:
+            out.append(f">   {c.protection}")
     return out
 
 
@@ -314,7 +316,7 @@ def _render(review: Review, attrs: bool, max_rows: int | None, pointer: str) -> 
         out += ["#### Approvals required", ""]
         for a in review.approvals:
             where = f" ({', '.join(a.envs)})" if a.envs else ""
-            out.append(f"- {', '.join(a.approvers)}: {_cell(a.reason, 200)}{where}")
+            out.append(f"- **{a.team}**{where}: " + "; ".join(_cell(r, 200) for r in a.reasons))
         out.append("")
     for e in review.envs:
         out += _env(e, attrs, max_rows)
