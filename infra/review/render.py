@@ -91,12 +91,15 @@ def _summary(review: Review) -> list[str]:
 
 
 def _banner(review: Review) -> list[str]:
-    items = [(e.env, c) for e in review.envs for c in e.destructive]
+    items = [(e, c) for e in review.envs for c in e.destructive]
     if not items:
         return []
     out = ["> [!CAUTION]", "> **Destructive changes**: Terraform will destroy these protected resources."]
-    for env, c in items:
+    for e, c in items:
+        env = e.env
         why = f" ({c.reason})" if c.reason else ""
+        ack = e.acknowledged.get(c.address)
+        why += f" — acknowledged in {ack.entry}, until {ack.expires}" if ack else ""
         out.append(
             f"> - **{env}**: {c.action} {c.type.removeprefix('databricks_')} `{_cell(c.name, 80)}` "
             f"— `{c.address}`{why}"

@@ -142,6 +142,8 @@ def test_an_acknowledged_decommission_warns_and_asks_its_approvals(params, polic
     assert any("destroyed" in r for r in leads.reasons)  # the destructive rule still applies
     assert any("acknowledged destroy" in r for r in leads.reasons)  # ... and the owner signs for it
     assert "prod" in leads.envs
+    banner = "acknowledged in policies/decommissions.yaml: decommissions[0], until 2026-03-16"
+    assert banner in render_markdown(rv)
 
 
 def test_an_acknowledgement_covers_only_what_it_names(params, policies) -> None:
