@@ -50,9 +50,9 @@ class ComputeConfig(Spec):
     interactive: ComputeProfile | None = Field(
         None, description="Interactive (all-purpose) compute; None = no all-purpose compute (prod)."
     )
-    cpu_training: ComputeProfile
-    gpu_training: ComputeProfile
-    inference: ComputeProfile
+    cpu_training: ComputeProfile = Field(description="Policy of CPU training and retraining jobs.")
+    gpu_training: ComputeProfile = Field(description="Policy of GPU training and retraining jobs.")
+    inference: ComputeProfile = Field(description="Policy of the monitor (scoring) jobs.")
 
     def profiles(self) -> dict[str, ComputeProfile]:
         return {n: p for n in PROFILE_NAMES if (p := getattr(self, n)) is not None}
