@@ -12,7 +12,8 @@ It follows the documented CLI contract the tool relies on:
 * ``-chdir=DIR show -json FILE`` prints the plan in the documented shape
   (https://developer.hashicorp.com/terraform/internals/json-format): format_version, terraform_version,
   planned_values, resource_changes (create for what the state lacks, delete for what the config lost,
-  values unknown where the configuration holds a ``${...}`` reference), configuration, timestamp;
+  values unknown where they reference what only the apply computes, e.g. ids), configuration,
+  timestamp;
 * ``-chdir=DIR apply FILE`` refuses a stale plan (the state serial moved since the plan, as Terraform
   does: "Saved plan is stale"), then records the resources in the state and bumps its serial.
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -71,23 +73,79 @@ def read_state(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {"serial": 0, "resources": {}}
 
 
-def strip_unknown(value, unknown):
-    """Values with ``${...}`` are unknown until apply: drop them and mark them in after_unknown."""
-    if isinstance(value, str) and "${" in value:
+UNKNOWN = object()
+REF = re.compile(r"\$\{([^}]*)\}")
+
+
+class Evaluator:
+    """Resolve ``${...}`` the way a plan does: configured attributes of other resources are known,
+    computed ones (``id``, ``volume_path``, ...) are unknown until apply; data sources and remote state
+    are read during the plan, so their attributes are known (the fake makes up stable ids)."""
+
+    def __init__(self, config: dict) -> None:
+        self.config = config
+
+    def value(self, value):
+        if isinstance(value, str):
+            return self.string(value)
+        if isinstance(value, dict):
+            return {k: self.value(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        return value
+
+    def string(self, text: str):
+        refs = REF.findall(text)
+        if not refs:
+            return text
+        if len(refs) == 1 and text == "${" + refs[0] + "}":
+            return self.ref(refs[0])
+        parts = [self.ref(r) for r in refs]
+        if any(p is UNKNOWN or isinstance(p, dict | list) for p in parts):
+            return UNKNOWN
+        return REF.sub(lambda m: str(self.ref(m.group(1))), text)
+
+    def ref(self, expr: str):
+        path = expr.split(".")
+        if "(" in expr or not path:
+            return "d41d8cd98f00b204e9800998ecf8427e" if expr.startswith("filemd5(") else UNKNOWN
+        if expr == "terraform.workspace":
+            return "default"
+        if path[0] == "data":
+            if path[1] == "terraform_remote_state":
+                return f"remote-{path[-1]}"
+            body = (self.config.get("data", {}).get(path[1]) or {}).get(path[2], {})
+            if path[3] in body:
+                return self.value(body[path[3]])
+            return str(int(hashlib.sha256(expr.encode()).hexdigest()[:12], 16))  # read during the plan
+        body = (self.config.get("resource", {}).get(path[0]) or {}).get(path[1])
+        if body is None or len(path) < 3 or path[2] not in body:
+            return UNKNOWN  # computed by the provider on apply
+        found = self.value(body[path[2]])
+        for key in path[3:]:
+            if found is UNKNOWN:
+                return UNKNOWN
+            found = found[int(key)] if isinstance(found, list) else found.get(key, UNKNOWN)
+        return found
+
+
+def split_unknown(value):
+    """(known value, after_unknown marks) as ``terraform show -json`` separates them."""
+    if value is UNKNOWN:
         return None, True
     if isinstance(value, dict):
         known, marks = {}, {}
         for key, item in value.items():
-            kept, mark = strip_unknown(item, None)
+            kept, mark = split_unknown(item)
             if mark is True:
                 marks[key] = True
-            else:
-                known[key] = kept
-                if mark:
-                    marks[key] = mark
+                continue
+            known[key] = kept
+            if mark:
+                marks[key] = mark
         return known, marks or None
     if isinstance(value, list):
-        pairs = [strip_unknown(item, None) for item in value]
+        pairs = [split_unknown(item) for item in value]
         marks = [m if m is not None else False for _, m in pairs]
         return [k for k, _ in pairs], marks if any(marks) else None
     return value, None
@@ -140,11 +198,12 @@ def cmd_show(chdir: Path, args: list[str]) -> int:
         header = json.loads(plan.read("tfplan"))
         config = json.loads(plan.read("tfconfig/cdk.tf.json"))
     wanted = resources(config)
+    evaluate = Evaluator(config)
     changes, planned = [], []
     for address in sorted(set(wanted) | set(header["prior"])):
         rtype, name = address.split(".", 1)
         if address in wanted:
-            after, unknown = strip_unknown(wanted[address][2], None)
+            after, unknown = split_unknown(evaluate.value(wanted[address][2]))
             actions = ["no-op"] if address in header["prior"] else ["create"]
             before = after if actions == ["no-op"] else None
             planned.append(
