@@ -112,7 +112,7 @@ env-arg:
 plan: env-arg synth ## Save a Terraform plan and its JSON: make plan ENV=staging (plans/<env>/; ARGS=--no-lock)
 	@$(DEPLOY) plan --env $(ENV) $(DEPLOY_DIRS) $(ARGS)
 
-apply: env-arg synth ## Apply exactly the saved plan of this commit: make apply ENV=staging [PLAN_MAX_AGE=24h]
+apply: env-arg $(VENV)/.installed ## Apply exactly the saved plan of this commit (its planned files): make apply ENV=staging
 	@$(DEPLOY) apply --env $(ENV) $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 deploy: env-arg synth ## Plan, show, ask, apply one environment: make deploy ENV=staging (ARGS=--auto-approve)
@@ -124,7 +124,7 @@ plan-account: synth ## Save a plan of the account stack (account-admin credentia
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to plan" >&2; exit 2; }
 	@$(DEPLOY) plan --env account $(DEPLOY_DIRS) $(ARGS)
 
-apply-account: synth ## Apply the account stack's saved plan (its own workflow, strictest approval)
+apply-account: $(VENV)/.installed ## Apply the account stack's saved plan (its own workflow, strictest approval)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to apply" >&2; exit 2; }
 	@$(DEPLOY) apply --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 

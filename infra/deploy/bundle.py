@@ -29,6 +29,7 @@ PLAN_JSON = "plan.json"
 MANIFEST = "manifest.json"
 LOCK_FILE = "terraform.lock.hcl"  # the stack's .terraform.lock.hcl; no dot: artifact uploads skip dotfiles
 APPLY_MARKER = "apply-started.json"
+STACK_COPY = "stack"  # the synthesized files that were planned: applied from here, never re-synthesized
 # Files Terraform or the deploy tool writes into a stack folder; not part of what was synthesized.
 NOT_SYNTHESIZED = (".terraform", ".terraform.lock.hcl", "terraform.tfstate", "terraform.tfstate.backup")
 
@@ -56,6 +57,27 @@ def synth_digest(stack_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def copy_synthesized(src: Path, dst: Path) -> None:
+    """The synthesized files of ``src`` (not Terraform's working files) into ``dst``, which may exist."""
+    for path in sorted(p for p in src.rglob("*") if p.is_file()):
+        rel = path.relative_to(src)
+        if rel.parts[0] in NOT_SYNTHESIZED:
+            continue
+        (dst / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dst / rel)
+
+
+def remove_synthesized(folder: Path) -> None:
+    """Everything but Terraform's working files (its provider cache, lock and local state)."""
+    for path in folder.iterdir():
+        if path.name in NOT_SYNTHESIZED:
+            continue
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -63,6 +85,7 @@ def utc_now() -> datetime:
 @dataclass(frozen=True)
 class Manifest:
     stack: str
+    workdir: str  # the stack folder Terraform ran in, relative to the repository when inside it
     commit: str
     dirty: bool
     created_at: str  # ISO 8601, UTC
@@ -129,6 +152,10 @@ class Bundle:
     @property
     def lock_file(self) -> Path:
         return self.root / LOCK_FILE
+
+    @property
+    def stack_copy(self) -> Path:
+        return self.root / STACK_COPY
 
     @property
     def apply_marker(self) -> Path:

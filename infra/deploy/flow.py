@@ -20,7 +20,9 @@ from infra.deploy.bundle import (
     PLAN_FILE,
     Bundle,
     Manifest,
+    copy_synthesized,
     count_changes,
+    remove_synthesized,
     sha256_file,
     synth_digest,
     utc_now,
@@ -66,6 +68,12 @@ def stack_folder(synth_dir: Path, stack: str) -> Path:
     return folder
 
 
+def workdir_label(repo: Path, folder: Path) -> str:
+    """Where Terraform runs, as recorded: a local state path in the stack is relative to it."""
+    resolved, root = folder.resolve(), repo.resolve()
+    return resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
+
+
 @dataclass(frozen=True)
 class Context:
     repo: Path
@@ -93,8 +101,10 @@ def plan_stack(ctx: Context, stack: str, terraform: Terraform, *, lock: bool = T
         lock_src = folder / ".terraform.lock.hcl"
         if lock_src.is_file():
             shutil.copyfile(lock_src, scratch / bundle.lock_file.name)
+        copy_synthesized(folder, scratch / bundle.stack_copy.name)
         manifest = Manifest(
             stack=stack,
+            workdir=workdir_label(ctx.repo, folder),
             commit=commit,
             dirty=dirty,
             created_at=utc_now().isoformat(timespec="seconds"),
@@ -102,7 +112,7 @@ def plan_stack(ctx: Context, stack: str, terraform: Terraform, *, lock: bool = T
             terraform_version=version,
             plan_sha256=sha256_file(plan_file),
             plan_json_sha256=sha256_file(plan_json),
-            synth_sha256=synth_digest(folder),
+            synth_sha256=synth_digest(scratch / bundle.stack_copy.name),
             lock_sha256=sha256_file(lock_src) if lock_src.is_file() else None,
             changes=count_changes(doc),
         )
@@ -116,6 +126,7 @@ def refusals(
     manifest: Manifest,
     *,
     stack: str,
+    repo: Path,
     folder: Path,
     commit: str,
     head: str,
@@ -152,8 +163,10 @@ def refusals(
         not bundle.lock_file.is_file() or sha256_file(bundle.lock_file) != manifest.lock_sha256
     ):
         out.append(f"{bundle.lock_file}: the provider lock file is missing or changed")
-    if synth_digest(folder) != manifest.synth_sha256:
-        out.append(f"{folder}: the synthesized files differ from the planned ones (synthesize this commit)")
+    if workdir_label(repo, folder) != manifest.workdir:
+        out.append(f"{folder}: the plan ran in {manifest.workdir}; a local state path is relative to it")
+    if not bundle.stack_copy.is_dir() or synth_digest(bundle.stack_copy) != manifest.synth_sha256:
+        out.append(f"{bundle.stack_copy}: the planned stack files are missing or changed since the plan")
     if terraform_version != manifest.terraform_version:
         out.append(
             f"Terraform {terraform_version} here, the plan was made with {manifest.terraform_version}: "
@@ -184,12 +197,13 @@ def apply_stack(
 ) -> Manifest:
     bundle = ctx.bundle(stack)
     manifest = bundle.manifest()
-    folder = stack_folder(ctx.synth_dir, stack)
+    folder = ctx.synth_dir / "stacks" / stack
     head = head_commit(ctx.repo)
     problems = refusals(
         bundle,
         manifest,
         stack=stack,
+        repo=ctx.repo,
         folder=folder,
         commit=commit or head,
         head=head,
@@ -200,12 +214,27 @@ def apply_stack(
     if problems:
         raise Refused(f"apply {stack}: refused:\n  " + "\n  ".join(problems))
     _claim(bundle, manifest)
+    _materialize(bundle, folder, manifest)
     if bundle.lock_file.is_file():
         # The providers the plan was made with, checked against the lock (never upgraded here).
         shutil.copyfile(bundle.lock_file, folder / ".terraform.lock.hcl")
     terraform.init(folder, lockfile_readonly=bundle.lock_file.is_file())
     terraform.apply(folder, bundle.plan_file)
     return manifest
+
+
+def _materialize(bundle: Bundle, folder: Path, manifest: Manifest) -> None:
+    """The stack files that were planned, in the folder the plan ran in.
+
+    A saved plan embeds the configuration but not the assets it uploads (the wheel): Terraform reads
+    them from the folder at apply. Applying from the bundle's copy makes them the planned bytes, even
+    if a synth of the same commit on another runner were not byte-identical.
+    """
+    if folder.is_dir() and synth_digest(folder) == manifest.synth_sha256:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_synthesized(folder)
+    copy_synthesized(bundle.stack_copy, folder)
 
 
 def _claim(bundle: Bundle, manifest: Manifest) -> None:

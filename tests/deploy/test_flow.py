@@ -6,6 +6,7 @@ which flags, which checks, exit codes); it does not prove a real provider accept
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -141,10 +142,40 @@ def test_fails_on_an_edited_plan_json(small_project, fake_terraform) -> None:
     refused(small_project, r"plan JSON \(what was reviewed\) changed")
 
 
-def test_fails_when_the_synthesized_assets_differ(small_project, fake_terraform) -> None:
+def test_apply_uses_the_planned_stack_files_not_a_later_synth(small_project, fake_terraform) -> None:
+    """The wheel Terraform uploads at apply is the planned one, whatever the folder holds by then."""
     plan(small_project)
-    (small_project.stack_dir / "assets" / "wheel" / "z.whl").write_bytes(b"another wheel")
-    refused(small_project, "synthesized files differ")
+    wheel = small_project.stack_dir / "assets" / "wheel" / "z.whl"
+    wheel.write_bytes(b"a wheel that was never planned")
+    apply_stack(ctx(small_project), "staging", tf(), max_age=DAY)
+    assert wheel.read_bytes() == b"wheel bytes v1"
+    assert (small_project.stack_dir / ".terraform").is_dir()  # Terraform's own files stay
+
+
+def test_apply_needs_no_synth_output(small_project, fake_terraform) -> None:
+    """CI's apply job downloads the bundle; it runs no CDK, no Node, no npm with deploy credentials."""
+    bundle = plan(small_project)
+    shutil.rmtree(small_project.synth_dir)
+    apply_stack(ctx(small_project), "staging", tf(), max_age=DAY)
+    assert (small_project.stack_dir / "cdk.tf.json").read_bytes() == (
+        bundle.stack_copy / "cdk.tf.json"
+    ).read_bytes()
+    assert len(fake_terraform.calls("apply")) == 1
+
+
+def test_fails_on_planned_stack_files_changed_in_the_bundle(small_project, fake_terraform) -> None:
+    bundle = plan(small_project)
+    (bundle.stack_copy / "assets" / "wheel" / "z.whl").write_bytes(b"swapped")
+    refused(small_project, "planned stack files are missing or changed")
+
+
+def test_fails_when_applied_from_another_folder(small_project, fake_terraform) -> None:
+    plan(small_project)
+    elsewhere = Context(
+        small_project.repo, small_project.repo / "other-out", small_project.plans_dir, "cdktf"
+    )
+    with pytest.raises(Refused, match=r"the plan ran in cdktf.out/stacks/staging"):
+        apply_stack(elsewhere, "staging", tf(), max_age=DAY)
 
 
 def test_fails_on_another_terraform_version(small_project, fake_terraform, monkeypatch) -> None:
