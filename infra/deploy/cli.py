@@ -23,7 +23,7 @@ from pathlib import Path
 
 from infra.deploy.bundle import Bundle, describe_changes
 from infra.deploy.errors import BadInput, DeployError, Refused
-from infra.deploy.flow import Context, apply_stack, parse_age, plan_stack
+from infra.deploy.flow import Context, apply_stack, is_dirty, parse_age, plan_stack
 from infra.deploy.terraform import Terraform
 from infra.deploy.toolchains import compare
 from infra.review.errors import ReviewError
@@ -96,6 +96,10 @@ def cmd_apply(args: argparse.Namespace) -> int:
 def cmd_deploy(args: argparse.Namespace) -> int:
     ctx = _context(args)
     max_age = parse_age(args.max_age)
+    if is_dirty(ctx.repo, ignore=[ctx.plans_dir]):
+        raise Refused(
+            f"deploy {args.env}: uncommitted changes; commit them (a deploy applies a plan of a commit)"
+        )
     terraform = Terraform()
     manifest = plan_stack(ctx, args.env, terraform, lock=not args.no_lock)
     _summary(ctx.bundle(args.env), manifest.changes, f"plan {args.env} at {manifest.commit[:12]}")

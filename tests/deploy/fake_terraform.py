@@ -296,6 +296,9 @@ def main(argv: list[str]) -> int:
     if command in ("show", "apply") and args:
         entry["plan_sha256"] = sha256(Path(args[-1]))
     log(entry)
+    if command in ("-v", "version") and "-json" not in args:  # the CDK CLIs ask during synth
+        print(f"Terraform v{os.environ.get('FAKE_TF_VERSION', '1.13.3')}")
+        return 0
     if command == "version":
         print(
             json.dumps(

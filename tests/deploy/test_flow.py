@@ -266,6 +266,9 @@ def test_deploy_without_a_terminal_needs_auto_approve(small_project, fake_terraf
     assert len(fake_terraform.calls("apply")) == 1
     assert cli(small_project, "deploy", "--auto-approve") == EXIT_OK  # nothing left to change
     assert len(fake_terraform.calls("apply")) == 1
+    (small_project.repo / "README.md").write_text("edited, not committed\n")
+    assert cli(small_project, "deploy", "--auto-approve") == EXIT_REFUSED  # refused before planning
+    assert len(fake_terraform.calls("plan")) == 3
 
 
 @pytest.mark.parametrize("text", ["0", "-1h", "4w", "h", ""])
