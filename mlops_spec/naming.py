@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+FEATURES_SCHEMA = "features"
+INFERENCE_SCHEMA = "inference_logs"
+MONITORING_SCHEMA = "monitoring"
+MODELS_SCHEMA = "models"
+PLATFORM_SCHEMAS = (FEATURES_SCHEMA, INFERENCE_SCHEMA, MONITORING_SCHEMA, MODELS_SCHEMA)
+"""The schemas the platform creates in each environment's catalog, and the only ones it uses: the
+stacks create and grant them, the jobs read and write their tables there."""
+
 STAGE_FOLDERS: Mapping[str, str] = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 WHEEL_PACKAGE = "dbx_mlops_platform"
 """Distribution name of the wheel the jobs run (python_wheel_task.package_name)."""

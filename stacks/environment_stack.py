@@ -34,6 +34,10 @@ from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
 from mlops_spec.naming import (
+    INFERENCE_SCHEMA,
+    MODELS_SCHEMA,
+    MONITORING_SCHEMA,
+    PLATFORM_SCHEMAS,
     endpoint_name,
     external_location_name,
     folder_path,
@@ -44,9 +48,7 @@ from mlops_spec.naming import (
 )
 
 WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
-LOG_SCHEMA = "monitoring"
-MODELS_SCHEMA = "models"
-INFERENCE_SCHEMA = "inference_logs"
+LOG_SCHEMA = MONITORING_SCHEMA
 
 
 def add_backend(stack: TerraformStack, backend: Backend, default_path: str) -> None:
@@ -194,7 +196,7 @@ class EnvironmentStack(TerraformStack):
             CatalogProps(
                 name=env.catalog.name,
                 owner=self.owner,
-                schemas=env.catalog.schemas,
+                schemas=PLATFORM_SCHEMAS,
                 create=env.catalog.create,
                 storage_root=env.catalog.storage_root,
                 storage_credential=self.storage_credential,

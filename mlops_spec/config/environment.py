@@ -83,10 +83,6 @@ class CatalogConfig(Spec):
             "(workspaces.<env>.catalog_storage_role_arn in account.yaml)."
         ),
     )
-    schemas: tuple[str, ...] = Field(
-        ("features", "inference_logs", "monitoring", "models"),
-        description="Schemas the platform owns in the catalog.",
-    )
 
 
 class Grant(Spec):

@@ -224,3 +224,34 @@ def test_reports_every_problem_at_once(config_copy: tuple[Path, Path]) -> None:
 )
 def test_valid_quartz_crons_pass(cron: str) -> None:
     assert cron_problem(cron) is None
+
+
+def test_fails_on_a_role_grant_in_a_schema_the_platform_does_not_create(
+    config_copy: tuple[Path, Path],
+) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["analysts"]["schemas"].update(reporting={"all": ["SELECT"]}),
+    )
+    assert (
+        "roles.yaml: roles.analysts.schemas.reporting: not a platform schema; got 'reporting'; "
+        "allowed: features, inference_logs, models, monitoring"
+    ) in error_for("dev", stacks, policies)
+
+
+def test_fails_on_the_removed_catalog_schemas_setting(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "dev.yaml", lambda d: d["catalog"].update(schemas=["features"]))
+    assert "dev.yaml: catalog.schemas: unknown key" in error_for("dev", stacks, policies)
+
+
+def test_fails_on_a_role_with_members_that_are_not_service_principals(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["model_owners"].update(members=["deployer", "analysts"]),
+    )
+    assert "roles.model_owners.members[1]: not a service principal role; got 'analysts'" in error_for(
+        "dev", stacks, policies
+    )
