@@ -75,10 +75,9 @@ def apply_known_changes(repo: Path) -> None:
     (stacks / "models.yaml").write_text(
         (stacks / "models.yaml").read_text().rstrip("\n") + "\n" + NEW_MODEL_YAML
     )
-    edit_text(
-        stacks / "staging.yaml",
-        "  name: mlops_staging\n",
-        "  name: mlops_staging\n  schemas: [inference_logs, monitoring, models]\n",
+    # Renaming the artifacts volume destroys the old one (volumes are protected types).
+    (stacks / "staging.yaml").write_text(
+        (stacks / "staging.yaml").read_text() + "artifacts:\n  volume: wheels\n"
     )
 
 
@@ -177,15 +176,17 @@ def test_dev_autotermination_above_the_guardrail_is_an_introduced_finding(outcom
         assert any("autotermination" in f["message"] for f in introduced), introduced
 
 
-def test_removed_schema_gets_the_destructive_banner(outcome: Outcome) -> None:
+def test_removed_volume_gets_the_destructive_banner(outcome: Outcome) -> None:
     staging = outcome.env("staging")
-    deleted = [c for c in staging["changes"] if c["type"] == "databricks_schema" and c["action"] == "delete"]
-    assert [c["name"] for c in deleted] == ["mlops_staging.features"]
+    deleted = [
+        c
+        for c in staging["changes"]
+        if c["type"] == "databricks_volume" and c["action"] in ("delete", "replace")
+    ]
+    assert [c["name"] for c in deleted] == ["mlops_staging.models.artifacts"]
     assert deleted[0]["address"] in staging["destructive"]
     assert "> [!CAUTION]" in outcome.md
-    assert (
-        f"> - **staging**: delete schema `mlops_staging.features` — `{deleted[0]['address']}`" in outcome.md
-    )
+    assert f"volume `mlops_staging.models.artifacts` — `{deleted[0]['address']}`" in outcome.md
     assert staging["verdict"] in ("warn", "block")
 
 
