@@ -6,9 +6,32 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
-CDKTF := npx --no-install cdktf
 ENV ?=
 ENVS := dev staging prod
+
+# The CDK toolchain, one setting: cdktf (default; CDKTF 0.21, provider 1.99.0) or cdktn (CDK Terrain, the
+# maintained fork; provider 1.138.0; `make install-cdktn`, its own .venv-cdktn and CLI). It changes what
+# synthesizes the stacks (synth, plan, apply, deploy); tests and tools always run in .venv.
+TOOLCHAIN ?= cdktf
+CDKTN_VENV := .venv-cdktn
+CDKTN_DIR := toolchains/cdktn
+ifeq ($(TOOLCHAIN),cdktf)
+CDK := npx --no-install cdktf
+CDK_PY := $(PY)
+CDK_INSTALL := install
+else ifeq ($(TOOLCHAIN),cdktn)
+CDK := $(CDKTN_DIR)/node_modules/.bin/cdktn
+CDK_PY := $(CDKTN_VENV)/bin/python
+CDK_INSTALL := install install-cdktn
+else
+$(error TOOLCHAIN=$(TOOLCHAIN): unknown toolchain; allowed: cdktf, cdktn)
+endif
+CDK_OUT ?= cdktf.out
+# Saved plans (make plan/apply): plans/<stack>/; apply refuses a plan older than this (N[smhd]).
+PLANS := plans
+PLAN_MAX_AGE ?= 24h
+DEPLOY := $(PY) -m infra.deploy
+DEPLOY_DIRS := --synth-dir $(CDK_OUT) --plans-dir $(PLANS) --toolchain $(TOOLCHAIN)
 
 # Node 22 LTS comes from the npm registry (optional dependency node-linux-<arch>, pinned in
 # package-lock.json), so the CDKTF CLI and jsii run on a supported Node whatever `node` the machine has
@@ -27,7 +50,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth simulate deploy deploy-account diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
 # --- The gates keep their tool's exit code (mlops_spec/exit_codes.py) ----------------------------
@@ -63,7 +86,7 @@ endif
 endif
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required" >&2; exit 2; }
@@ -80,30 +103,67 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed ## Create .venv and node_modules (idempotent)
 
+$(CDKTN_VENV)/.installed: $(CDKTN_DIR)/requirements.lock
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required" >&2; exit 2; }
+	@test -d $(CDKTN_VENV) || $(PYTHON) -m venv $(CDKTN_VENV)
+	@echo "Installing CDK Terrain (cdktn) into $(CDKTN_VENV) ..."
+	@$(CDKTN_VENV)/bin/python -m pip install --quiet -r $(CDKTN_DIR)/requirements.lock 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@touch $@
+
+$(CDKTN_DIR)/node_modules/.installed: $(CDKTN_DIR)/package.json $(CDKTN_DIR)/package-lock.json node_modules/.installed
+	@echo "Installing cdktn-cli from $(CDKTN_DIR)/package-lock.json ..."
+	@npm ci --prefix $(CDKTN_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install-cdktn: $(CDKTN_VENV)/.installed $(CDKTN_DIR)/node_modules/.installed ## The second toolchain, CDK Terrain (.venv-cdktn, its CLI)
+
 wheel: $(VENV)/.installed ## Build the ml_jobs wheel the stacks ship (dist/)
 	@rm -rf dist && mkdir -p dist
 	@$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w dist . 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@ls dist/*.whl
 
-synth: install wheel ## Synthesize every stack (or ENV=dev) into cdktf.out/
-	@MLOPS_ENVS=$(ENV) $(CDKTF) synth
+synth: $(CDK_INSTALL) wheel ## Synthesize every stack (or ENV=dev) into cdktf.out/ (TOOLCHAIN=cdktn: CDK Terrain)
+	@MLOPS_ENVS=$(ENV) MLOPS_TOOLCHAIN=$(TOOLCHAIN) $(CDK) synth --app "$(CDK_PY) -m stacks.main" --output $(CDK_OUT)
+
+toolchains-check: install install-cdktn wheel ## Synthesize with cdktf and CDK Terrain; fail on any difference beyond versions
+	@rm -rf .toolchains
+	@$(MAKE) --no-print-directory synth TOOLCHAIN=cdktf CDK_OUT=.toolchains/cdktf.out
+	@$(MAKE) --no-print-directory synth TOOLCHAIN=cdktn CDK_OUT=.toolchains/cdktn.out
+	@$(PY) -m infra.deploy toolchains .toolchains/cdktf.out .toolchains/cdktn.out
 
 simulate: synth ## Apply the synthesized stacks to a model of Databricks, then run every job on paper (EXISTING=file)
 	@$(PY) -m infra.simulate $(if $(EXISTING),--existing "$(EXISTING)",)
 
-# One environment only: the account stack (which holds the prod workspace) is never applied by an
-# environment's deploy; its outputs are read from its state. It has its own target and approval.
-deploy: install wheel ## Deploy one environment stack: make deploy ENV=staging (the deployer's credentials)
-	@test -n "$(ENV)" || { echo "usage: make deploy ENV=dev|staging|prod" >&2; exit 2; }
-	MLOPS_ENVS=$(ENV) $(CDKTF) deploy $(ENV) --ignore-missing-stack-dependencies $(ARGS)
+# Plan, review, apply the same plan. A saved plan is tied to its commit, synthesized files and Terraform
+# version; `apply` refuses anything else. One environment at a time: the account stack (which holds the
+# prod workspace) has its own targets, and an environment reads its outputs from its state.
+env-arg:
+	@case "$(ENV)" in dev|staging|prod) ;; \
+	  account) echo "error: ENV=account: the account stack has its own targets (plan-account, deploy-account)" >&2; exit 2;; \
+	  *) echo "usage: make plan|apply|deploy ENV=dev|staging|prod" >&2; exit 2;; esac
 
-deploy-account: install wheel ## Deploy the account stack: workspaces, metastore, identities (account-admin credentials)
+plan: env-arg synth ## Save a Terraform plan and its JSON: make plan ENV=staging (plans/<env>/; ARGS=--no-lock)
+	@$(DEPLOY) plan --env $(ENV) $(DEPLOY_DIRS) $(ARGS)
+
+apply: env-arg $(VENV)/.installed ## Apply exactly the saved plan of this commit (its planned files): make apply ENV=staging
+	@$(DEPLOY) apply --env $(ENV) $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+
+deploy: env-arg synth ## Plan, show, ask, apply one environment: make deploy ENV=staging (ARGS=--auto-approve)
+	@$(DEPLOY) deploy --env $(ENV) $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+
+diff: plan ## The same as make plan (the changes are printed)
+
+plan-account: synth ## Save a plan of the account stack (account-admin credentials)
+	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to plan" >&2; exit 2; }
+	@$(DEPLOY) plan --env account $(DEPLOY_DIRS) $(ARGS)
+
+apply-account: $(VENV)/.installed ## Apply the account stack's saved plan (its own workflow, strictest approval)
+	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to apply" >&2; exit 2; }
+	@$(DEPLOY) apply --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+
+deploy-account: synth ## Plan, show, ask, apply the account stack: workspaces, metastore, identities (account admin)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to deploy" >&2; exit 2; }
-	$(CDKTF) deploy account $(ARGS)
-
-diff: install wheel ## Plan one environment stack: make diff ENV=prod (needs credentials)
-	@test -n "$(ENV)" || { echo "usage: make diff ENV=dev|staging|prod|account" >&2; exit 2; }
-	MLOPS_ENVS=$(filter-out account,$(ENV)) $(CDKTF) diff $(ENV)
+	@$(DEPLOY) deploy --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 check: ## Guardrails, then the deployability simulator, over every synthesized stack (exit 1 = findings)
 	@:
@@ -167,4 +227,4 @@ bench: install ## All benchmarks (synth scaling, guardrails vs Checkov, monitor 
 	@$(PY) tests/benchmarks/bench_training.py --rows 5000 20000 100000 --trials 5
 
 clean: ## Remove build and synth output (keeps .venv and node_modules)
-	rm -rf cdktf.out dist .local review.md review.json guardrails.sarif
+	rm -rf cdktf.out .toolchains plans dist .local review.md review.json guardrails.sarif
