@@ -1,8 +1,9 @@
 """Plans in the shape ``terraform show -json`` prints, made from synthesized stacks, for the review's tests.
 
 No Terraform runs here (the Databricks provider cannot be installed): this module writes what a plan
-of ``after`` over a state of ``before`` looks like, following Terraform's "JSON Output Format" page and
-a real Terraform 1.9 plan read for the purpose:
+of ``after`` over a state of ``before`` looks like, following Terraform's "JSON Output Format" page
+(developer.hashicorp.com/terraform/internals/json-format) and a public plan printed by Terraform
+1.9.4, read for the purpose:
 
 * every reference is resolved: a job's ``policy_id`` is the policy's id, a grant's principal is the
   service principal's application id (a UUID), a schema's ``catalog_name`` the catalog's name;
