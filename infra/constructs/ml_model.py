@@ -82,7 +82,13 @@ class ModelResources(Construct):
         m = props.model
         self.tags = platform_tags(props.tags, model=m.name)
         # The API never accepts a description (mlflow/resource_mlflow_experiment.go): none is sent.
-        self.experiment = MlflowExperiment(self, "experiment", name=f"{props.experiments_folder}/{m.name}")
+        # Runs, metrics and lineage live here: destroying it loses the model's history (protected in prod).
+        self.experiment = MlflowExperiment(
+            self,
+            "experiment",
+            name=f"{props.experiments_folder}/{m.name}",
+            lifecycle={"prevent_destroy": True} if props.prevent_destroy else None,
+        )
         object_permissions(
             self, "experiment-permissions", props.experiment_access, experiment_id=self.experiment.id
         )
