@@ -51,7 +51,7 @@ class ComputeProfile(Spec):
 
 
 class ComputeConfig(Spec):
-    """The four policies; a profile without ``runtime`` gets the platform's one runtime (``mlops_spec.dbr``)."""
+    """The four policies; a profile without ``runtime`` gets the platform runtime (``mlops_spec.dbr``)."""
 
     interactive: ComputeProfile | None = Field(
         None, description="Interactive (all-purpose) compute; None = no all-purpose compute (prod)."

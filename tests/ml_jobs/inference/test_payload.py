@@ -54,7 +54,18 @@ def payload_row(rid: str, rows: list[dict], fmt: str, status: int = 200, preds: 
     response = {"predictions": preds} if status == 200 else {"error_code": "BAD_REQUEST", "message": "x"}
     at = datetime(2025, 3, 4, 12, 0, tzinfo=UTC)
     return (
-        at.date(), rid, None, at, status, 1.0, 7, json.dumps(body), json.dumps(response), "entity-1", None, "sp"
+        at.date(),
+        rid,
+        None,
+        at,
+        status,
+        1.0,
+        7,
+        json.dumps(body),
+        json.dumps(response),
+        "entity-1",
+        None,
+        "sp",
     )
 
 
