@@ -159,14 +159,15 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     assert trigger("retried after a crash") == FakeJobs.runs[episode]  # same episode: the same run
     assert FakeJobs.calls[-1]["idempotency_token"] == episode
 
+    drift_from_start = DriftSpec(
+        start_day=0, mean_shift=dict(drift.mean_shift), category_mix=dict(drift.category_mix)
+    )
     later = generate_churn(
-        800,
+        1200,
         seed=8,
         start=START + timedelta(days=20),
-        days=2,
-        drift=DriftSpec(
-            start_day=0, mean_shift={"monthly_charges": 2.0, "support_calls": 2.0, "tenure_months": -1.5}
-        ),
+        days=3,
+        drift=drift_from_start,
     )
     out = unpack(
         _payload(spark, later, model, data, "b", trained.version),
@@ -175,7 +176,7 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
         done=spark.createDataFrame(predictions[["databricks_request_id"]]),
     )
     append_new(runtime, out.rows, *tables.inference_log(spec.model.name))
-    again = monitor(spec, runtime, client, trigger=trigger, now=START + timedelta(days=22, hours=1))
-    assert again.retrain_requested
+    again = monitor(spec, runtime, client, trigger=trigger, now=START + timedelta(days=23, hours=1))
+    assert again.retrain_requested, again.result.decision.reason
     second = FakeJobs.calls[-1]["idempotency_token"]
     assert second != episode and len(FakeJobs.runs) == 2
