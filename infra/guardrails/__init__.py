@@ -12,14 +12,16 @@ Reads ``cdk.tf.json`` and ``terraform show -json`` plans through the shared docu
 
 from __future__ import annotations
 
-from infra.guardrails.engine import check_paths, evaluate
+from infra.guardrails.engine import evaluate
 from infra.guardrails.errors import GuardrailsError
 from infra.guardrails.model import Finding, Report, Resource, RuleSpec, Severity, Waiver
-from infra.guardrails.policy_files import EnvParams, Policies, load_policies
+from infra.guardrails.params import EnvParams
+from infra.guardrails.policy_files import FloorError, Policies, load_policies
 
 __all__ = [
     "EnvParams",
     "Finding",
+    "FloorError",
     "GuardrailsError",
     "Policies",
     "Report",
@@ -27,7 +29,6 @@ __all__ = [
     "RuleSpec",
     "Severity",
     "Waiver",
-    "check_paths",
     "evaluate",
     "load_policies",
 ]

@@ -8,6 +8,7 @@ from enum import IntEnum
 from typing import Any
 
 from infra.tfdoc.document import Resource
+from mlops_spec.exit_codes import EXIT_OK, EXIT_REFUSED
 
 __all__ = ["Finding", "Report", "Resource", "RuleSpec", "Severity", "Waiver"]
 
@@ -60,6 +61,8 @@ class Finding:
     source: str
     construct_path: str | None = None
     waiver: Waiver | None = None
+    held_against: tuple[str, ...] = ()  # the params it was held against: "max_workers = 32 (file: key)"
+    setting: str | None = None  # where in stacks/ or policies/ the offending resource comes from
 
     @property
     def waived(self) -> bool:
@@ -76,6 +79,8 @@ class Finding:
             "fix": self.rule.fix,
             "source": self.source,
             "construct_path": self.construct_path,
+            "held_against": list(self.held_against),
+            "setting": self.setting,
             "waived": self.waived,
         }
         if self.waiver:
@@ -100,7 +105,7 @@ class Report:
         return [f for f in self.findings if not f.waived and f.rule.severity >= fail_on]
 
     def exit_code(self, fail_on: Severity = Severity.low) -> int:
-        return 1 if self.unwaived(fail_on) else 0
+        return EXIT_REFUSED if self.unwaived(fail_on) else EXIT_OK
 
     def counts(self) -> dict[str, int]:
         return {

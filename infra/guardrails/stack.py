@@ -13,9 +13,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.tfdoc import DocumentIndex, Resource, block, blocks, is_interpolation
+from infra.tfdoc import DocumentIndex, Reference, Resource, block, blocks, is_interpolation, substitute
 
-__all__ = ["StackIndex", "as_bool", "as_number", "block", "blocks", "is_interpolation", "job_clusters"]
+__all__ = [
+    "StackIndex",
+    "as_bool",
+    "as_number",
+    "block",
+    "blocks",
+    "is_interpolation",
+    "item_label",
+    "job_clusters",
+    "job_tasks",
+    "listing",
+    "mapping",
+    "scalar",
+    "strings",
+]
 
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 T = TypeVar("T")
@@ -24,6 +38,57 @@ BROAD_GROUPS = frozenset({"users", "account users"})
 GROUP_TYPES = frozenset({"databricks_group"})
 SP_TYPES = frozenset({"databricks_service_principal"})
 USER_TYPES = frozenset({"databricks_user", "databricks_current_user"})
+
+
+def mapping(value: Any) -> dict[str, Any]:
+    """A map attribute (tags, spark_conf, named_parameters) as a dict; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
+
+
+def listing(value: Any) -> list[Any]:
+    """A list attribute as a list; one value alone counts as a list of it (never silently dropped)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or isinstance(value, dict) else [value]
+
+
+def scalar(value: Any) -> str | int | float | bool | None:
+    """A value usable as a name or key: strings and numbers pass, lists and maps read as None."""
+    return value if isinstance(value, str | int | float | bool) else None
+
+
+def job_tasks(job: Resource) -> Iterator[dict[str, Any]]:
+    """Every task of a job, including those nested in ``for_each_task`` (run once per input)."""
+    pending = list(blocks(job.values, "task"))
+    while pending:
+        task = pending.pop(0)
+        yield task
+        pending += blocks(block(task, "for_each_task"), "task")
+
+
+# Keys that identify a block in a list: paths read ``task[train].new_cluster`` rather than ``task[3]``.
+_ID_KEYS = ("task_key", "job_cluster_key", "key", "name", "entity_name", "model_name")
+
+
+def item_label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in _ID_KEYS:
+            if isinstance(item.get(key), str):
+                return item[key]
+    return str(index)
+
+
+def strings(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(path, innermost key, text) of every string in a value, blocks named by their key."""
+    pending: list[tuple[Any, str, str]] = [(value, path, "")]
+    while pending:
+        node, where, key = pending.pop()
+        if isinstance(node, str):
+            yield where, key, node
+        elif isinstance(node, dict):
+            pending += [(v, f"{where}.{k}" if where else str(k), str(k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(v, f"{where}[{item_label(v, i)}]", key) for i, v in enumerate(node)]
 
 
 def as_bool(value: Any) -> bool | None:
@@ -158,6 +223,20 @@ class StackIndex(DocumentIndex):
 
     # --- references ---------------------------------------------------------------------------
 
+    def readable(self, text: str) -> str:
+        """``text`` with each ``${type.name.attr}`` replaced by the name of what it points at."""
+        return substitute(text, self._label) if "${" in text else text
+
+    def _label(self, ref: Reference) -> str:
+        res = self.by_address.get(ref.address)
+        if res is None:
+            return ref.address if not ref.attribute else f"{ref.address} ({ref.attribute[-1]})"
+        for key in ("display_name", "name", "user_name", "path", "label"):
+            value = res.values.get(key)
+            if isinstance(value, str) and value and not is_interpolation(value):
+                return value
+        return res.address
+
     def principal(self, value: Any, kind: str | None = None) -> Principal:
         """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""
         if isinstance(value, str):
@@ -191,7 +270,11 @@ class StackIndex(DocumentIndex):
 
     def policy_of(self, cluster: Cluster) -> Policy | None:
         """The platform policy a cluster references, or None (no policy, or one not managed here)."""
-        res, _ = self.target(cluster.values.get("policy_id"))
+        return self.policy_for(cluster.values.get("policy_id"))
+
+    def policy_for(self, reference: Any) -> Policy | None:
+        """The platform policy a ``policy_id``/``cluster_policy_id`` value references, or None."""
+        res, _ = self.target(reference)
         return self.policies.get(res.address) if res is not None else None
 
     def clusters(self) -> list[Cluster]:

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from infra.tfdoc.errors import DocumentError, problem
 from infra.tfdoc.references import Reference, references
+from mlops_spec.config.kernel import problems_from
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,10 @@ def block(values: Any, key: str) -> dict[str, Any]:
 
 
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
+SYNTH_FILE = "cdk.tf.json"
+MAX_DEPTH = 64
+"""Deepest nesting accepted. Synthesized stacks and plans are about 10 levels deep; a document far
+deeper is not one, and would make recursive readers fail instead of refusing it."""
 _INDEX_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
 
@@ -91,18 +98,90 @@ def discover(root: Path) -> list[Path]:
     return found
 
 
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; a folder stands for the stacks in it: its own ``cdk.tf.json``, else
+    ``stacks/*/cdk.tf.json`` or ``cdktf.out/stacks/*/cdk.tf.json`` below it."""
+    out: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            out.append(path)
+            continue
+        found = [path / SYNTH_FILE] if (path / SYNTH_FILE).is_file() else []
+        found = found or sorted(path.glob(f"stacks/*/{SYNTH_FILE}")) or sorted(path.glob(SYNTH_GLOB))
+        if not found:
+            raise DocumentError(
+                f"{path}: a folder with no {SYNTH_FILE}, stacks/*/{SYNTH_FILE} or {SYNTH_GLOB} in it"
+            )
+        out += found
+    return out
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [k for k, _ in pairs]
+        raise _DuplicateKey(next(k for k in keys if keys.count(k) > 1))
+    return obj
+
+
+def _too_deep(doc: Any) -> bool:
+    """Level by level (no recursion, no tuple per node): about 10 ms per 3,000 resources."""
+    level, depth = [doc], 1
+    while level:
+        if depth > MAX_DEPTH:
+            return True
+        below: list[Any] = []
+        for node in level:
+            for child in node.values() if type(node) is dict else node:
+                if type(child) is dict or type(child) is list:
+                    below.append(child)
+        level, depth = below, depth + 1
+    return False
+
+
+def parse_json(text: str | bytes, source: str) -> dict[str, Any]:
+    """A JSON object from text, refusing what Terraform would refuse or a reader could misread:
+    bytes that are not UTF-8, duplicate keys (only one value would be seen), absurd nesting."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DocumentError(
+                f"{source}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                "expected a cdk.tf.json or a `terraform show -json` plan"
+            ) from None
+    try:
+        doc = json.loads(text, object_pairs_hook=_unique)
+    except json.JSONDecodeError as exc:
+        raise DocumentError(
+            f"{source}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
+        ) from None
+    except _DuplicateKey as exc:
+        raise DocumentError(
+            f"{source}: duplicate key {exc.key!r}: Terraform rejects it; a reader would see one value only"
+        ) from None
+    except RecursionError:
+        raise DocumentError(
+            f"{source}: nested deeper than {MAX_DEPTH} levels: not a Terraform document"
+        ) from None
+    if not isinstance(doc, dict):
+        raise DocumentError(problem(source, "<root>", "expected a JSON object", type(doc).__name__))
+    if _too_deep(doc):
+        raise DocumentError(f"{source}: nested deeper than {MAX_DEPTH} levels: not a Terraform document")
+    return doc
+
+
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DocumentError(f"{path}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}") from exc
-    if not isinstance(doc, dict):
-        raise DocumentError(problem(str(path), "<root>", "expected a JSON object", type(doc).__name__))
-    return doc
+    return parse_json(data, str(path))
 
 
 def is_plan(doc: dict[str, Any]) -> bool:
@@ -157,8 +236,9 @@ def _typed_section(doc: dict[str, Any], key: str, source: str) -> Iterator[tuple
 
 
 def _construct_path(body: dict[str, Any]) -> str | None:
-    meta = body.get("//", {})
-    path = meta.get("metadata", {}).get("path") if isinstance(meta, dict) else None
+    meta = body.get("//")
+    metadata = meta.get("metadata") if isinstance(meta, dict) else None
+    path = metadata.get("path") if isinstance(metadata, dict) else None
     return path if isinstance(path, str) else None
 
 
@@ -183,10 +263,14 @@ def synth_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Reso
             f"data.{rtype}.{name}", rtype, name, values, env, source, _construct_path(body), "data"
         )
     outputs = doc.get("output", {})
-    if isinstance(outputs, dict):
-        for name, body in outputs.items():
-            if isinstance(body, dict):
-                yield Resource(f"output.{name}", "output", name, body, env, source, None, "output")
+    if not isinstance(outputs, dict):
+        raise DocumentError(
+            problem(source, "output", "expected an object of outputs", type(outputs).__name__)
+        )
+    for name, body in outputs.items():
+        if not isinstance(body, dict):
+            raise DocumentError(problem(source, f"output.{name}", "expected an object", type(body).__name__))
+        yield Resource(f"output.{name}", "output", name, body, env, source, None, "output")
     yield from _synth_providers(doc, env, source)
 
 
@@ -258,7 +342,87 @@ def _walk_planned(module: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield from _walk_planned(child)
 
 
+class _Lax(BaseModel):
+    """The parts of a plan the readers use, typed; everything else passes through unread."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _Change(_Lax):
+    actions: list[str] = []
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+
+
+class _ResourceChange(_Lax):
+    address: str
+    mode: str = "managed"
+    type: str = ""
+    name: str = ""
+    change: _Change | None = None
+
+
+class _PlannedResource(_Lax):
+    address: str
+    mode: str = "managed"
+    type: str = ""
+    name: str = ""
+    values: dict[str, Any] | None = None
+
+
+class _PlannedModule(_Lax):
+    resources: list[_PlannedResource] | None = None
+    child_modules: list[_PlannedModule] | None = None
+
+
+class _Output(_Lax):
+    sensitive: Any = False
+
+
+class _Planned(_Lax):
+    root_module: _PlannedModule | None = None
+    outputs: dict[str, _Output] | None = None
+
+
+class _ConfigResource(_Lax):
+    address: str
+    expressions: dict[str, Any] | None = None
+
+
+class _ModuleCall(_Lax):
+    module: _ConfigModule | None = None
+
+
+class _ConfigModule(_Lax):
+    resources: list[_ConfigResource] | None = None
+    module_calls: dict[str, _ModuleCall] | None = None
+    outputs: dict[str, dict[str, Any]] | None = None
+
+
+class _Configuration(_Lax):
+    root_module: _ConfigModule | None = None
+
+
+class _Plan(_Lax):
+    planned_values: _Planned | None = None
+    resource_changes: list[_ResourceChange] | None = None
+    configuration: _Configuration | None = None
+
+
+_INSTANCE_OF = re.compile(r" or instance of _\w+")
+
+
+def check_plan_shape(doc: dict[str, Any], source: str) -> None:
+    """Refuse a plan whose structure the readers would misread (a list where an object belongs)."""
+    try:
+        _Plan.model_validate(doc)
+    except ValidationError as exc:
+        problems = [_INSTANCE_OF.sub("", str(p)) for p in problems_from(exc, source, _Plan)]
+        raise DocumentError(problems) from None
+
+
 def plan_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Resource]:
+    check_plan_shape(doc, source)
     config = doc.get("configuration", {}) or {}
     exprs: dict[str, dict[str, Any]] = {}
     if isinstance(config.get("root_module"), dict):

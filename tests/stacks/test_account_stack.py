@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
+from infra.cdk import provider_version
 from mlops_spec.config import ENV_NAMES, load_account, load_roles
 from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
 from stacks.account_stack import ACCOUNT_STACK, AccountStack, workspace_name
@@ -81,7 +82,7 @@ def test_account_provider_talks_to_the_account_console_as_a_service_principal(
     # Metastore grants are a workspace API: one aliased provider on a non-prod workspace of the region.
     assert grants_provider["alias"] == "grants_eu_west_1"
     assert ref_name(grants_provider["host"]) == workspace_key(account_doc, "dev")
-    assert account_doc["terraform"]["required_providers"]["databricks"]["version"] == "1.99.0"
+    assert account_doc["terraform"]["required_providers"]["databricks"]["version"] == provider_version()
 
 
 def test_one_workspace_per_environment_with_credentials_storage_and_network(

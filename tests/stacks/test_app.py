@@ -86,3 +86,20 @@ def test_under_the_cdktf_cli_left_out_stacks_stay_for_the_cli_to_remove(
     monkeypatch.delenv("CDKTF_OUTDIR")
     assert main(["--outdir", str(out), "--env", "prod", "--wheel", str(platform_wheel)]) == 0
     assert sorted(p.name for p in (out / "stacks").iterdir()) == ["account", "prod"]
+
+
+def test_fails_with_exit_2_once_on_a_template_that_raises_while_rendering(
+    tmp_path: Path, platform_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    template = policies / "cluster_policies" / "inference.json.j2"
+    template.write_text("{{ 1 / 0 }}")
+    code = main(
+        ["--outdir", str(tmp_path / "out"), "--policies-dir", str(policies), "--wheel", str(platform_wheel)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("inference.json.j2: fails to render: ZeroDivisionError") == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()
