@@ -50,7 +50,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account smoke diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
 # --- The gates keep their tool's exit code (mlops_spec/exit_codes.py) ----------------------------
@@ -166,6 +166,11 @@ deploy: env-arg synth ## Plan, show, ask, apply one environment: make deploy ENV
 	@$(DEPLOY) deploy --env $(ENV) $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 diff: plan ## The same as make plan (the changes are printed)
+
+# After a deploy: the deployed jobs, run once (databricks-sdk; the environment's workspace.host, credentials
+# from the SDK's auth chain). Exit 0 every task succeeded, 1 a task failed, 3 the time limit or the API.
+smoke: env-arg $(VENV)/.installed ## Run the train job on a sample and the monitor job, report each task: make smoke ENV=staging
+	@$(PY) -m ml_jobs.smoke --env $(ENV) $(ARGS)
 
 plan-account: synth ## Save a plan of the account stack (account-admin credentials)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to plan" >&2; exit 2; }

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
 from ml_jobs.trigger import KINDS, recorded_trigger
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="What started it (the job parameter the monitor sets; a person's run is manual).",
     )
     cli.add_param_option(p)
+    accept_job_parameters(p, own=("reason", "trigger"))
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict]:

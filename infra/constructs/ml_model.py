@@ -25,6 +25,7 @@ from infra.cdk import (
 from infra.constructs._grants import GrantSet
 from infra.constructs._permissions import object_permissions
 from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.job_parameters import JOB_PARAMETERS
 from mlops_spec.naming import WHEEL_PACKAGE, job_name, platform_tags
 
 
@@ -126,9 +127,10 @@ class ModelResources(Construct):
     def _parameters(self, entry_point: str) -> dict[str, str]:
         m, env = self.props.model, self.props.env
         params = {"model": m.name, "env": env}
-        if entry_point == "retrain":
-            # Set by the monitor's run_now (ml_jobs.trigger); a run started by hand keeps the defaults.
-            params |= {"reason": "{{job.parameters.reason}}", "trigger": "{{job.parameters.trigger}}"}
+        # The job parameters the entry point uses, by reference (Databricks also pushes every job
+        # parameter down to every wheel task: mlops_spec.job_parameters).
+        if entry_point in JOB_PARAMETERS:
+            params |= {name: f"{{{{job.parameters.{name}}}}}" for name in JOB_PARAMETERS[entry_point]}
         if entry_point == "deploy":
             params |= {
                 "workload_size": m.serving.workload_size,
@@ -198,10 +200,9 @@ class ModelResources(Construct):
             "task": tasks,
             "queue": {"enabled": True},
         }
-        if purpose == "retrain":
+        if purpose in JOB_PARAMETERS:
             settings["parameter"] = [
-                {"name": "reason", "default": "manual"},
-                {"name": "trigger", "default": "manual"},
+                {"name": name, "default": default} for name, default in JOB_PARAMETERS[purpose].items()
             ]
         if cron is not None:
             settings["schedule"] = {

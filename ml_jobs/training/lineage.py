@@ -11,8 +11,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from mlops_spec.config.model_spec import ModelSpec
 
+TAG_SAMPLE_ROWS = "data.sample_rows"
+"""On runs and versions trained on a sample (make smoke): such a version never becomes the challenger."""
 GIT_COMMIT_ENV = "MLOPS_GIT_COMMIT"
 """CI sets this when it builds the wheel; a job cluster has no checkout to ask."""
 
@@ -50,8 +54,17 @@ def stable_hash(payload: Any, length: int = 16) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:length]
 
 
-def config_hash(spec: ModelSpec, fixed_params: Mapping[str, Any] | None = None) -> str:
-    return stable_hash({**training_config(spec), "fixed_params": dict(fixed_params or {})})
+def config_hash(spec: ModelSpec, fixed_params: Mapping[str, Any] | None = None, sample_rows: int = 0) -> str:
+    """A sample is part of the configuration (0, the whole table, leaves the hash as it always was)."""
+    payload = {**training_config(spec), "fixed_params": dict(fixed_params or {})}
+    return stable_hash(payload | ({"sample_rows": int(sample_rows)} if sample_rows else {}))
+
+
+def sample(frame: pd.DataFrame, rows: int, seed: int) -> pd.DataFrame:
+    """``rows`` rows drawn with the spec's seed (same table version, same sample), in table order."""
+    if rows >= len(frame):
+        return frame
+    return frame.sample(n=rows, random_state=seed).sort_index()
 
 
 def idempotency_key(table: str, version: int, cfg_hash: str, code_version: str) -> str:

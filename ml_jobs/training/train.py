@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from ml_jobs.data.schema import check_frame, training_window
+from ml_jobs.errors import BadInput
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
 from ml_jobs.spec import ResolvedSpec
@@ -117,11 +118,15 @@ def train_model(
     data_version: int | None = None,
     data_table: str | None = None,
     fixed_params: Mapping[str, Any] | None = None,
+    sample_rows: int = 0,
 ) -> TrainResult:
     """Train, log and register a challenger.
 
     ``data`` (pandas or Spark DataFrame) skips reading the table; then ``data_version`` and
     ``data_table`` must say what it is, so lineage stays true. ``fixed_params`` skips the search.
+    ``sample_rows`` > 0 trains on that many rows of the training window (a smoke test of the deployed
+    job): the version is registered and tagged ``data.sample_rows`` but never becomes the challenger,
+    and its key differs from a whole-table training, which therefore never reuses it.
     """
     model = spec.model
     if data is None:
@@ -133,19 +138,25 @@ def train_model(
     source = f"{data_table}@v{data_version}"
     check_frame(frame, model.data, source)
     frame = training_window(frame, model.data)
+    if sample_rows < 0:
+        raise BadInput(f"sample_rows must be >= 0 (0 = the whole table), got {sample_rows}")
+    if sample_rows:
+        frame = lineage.sample(frame, sample_rows, model.training.seed)
+        source = f"{source} (sample of {len(frame)} rows)"
     train, test = split(frame, model.data, model.training.test_size, model.training.seed)
     check_frame(train, model.data, f"{source} (training split)")
     check_frame(test, model.data, f"{source} (held-out split)")
 
     name = runtime.registered_name(model.name)
-    cfg_hash = lineage.config_hash(model, fixed_params)
+    cfg_hash = lineage.config_hash(model, fixed_params, sample_rows)
     commit = lineage.git_commit()
     key = lineage.idempotency_key(data_table, data_version, cfg_hash, commit)
     exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name))
     existing = _find_existing(client, exp.experiment_id, name, key)
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
-        _restore_challenger(client, name, existing.version)
+        if not sample_rows:
+            _restore_challenger(client, name, existing.version)
         return existing
     lineage_tags = {
         reg.TAG_DATA_TABLE: data_table,
@@ -154,6 +165,8 @@ def train_model(
         reg.TAG_GIT_COMMIT: commit,
         reg.TAG_IDEMPOTENCY: key,
     }
+    if sample_rows:
+        lineage_tags[lineage.TAG_SAMPLE_ROWS] = str(sample_rows)
     with mlflow.start_run(
         experiment_id=exp.experiment_id,
         run_name=f"train-{model.name}",
@@ -232,7 +245,8 @@ def _train_in_run(
     version = mlflow.register_model(info.model_uri, name, tags=lineage_tags).version
     mlflow.set_tag(reg.TAG_REGISTERED_VERSION, str(version))
     client.set_model_version_tag(name, str(version), "source_run_id", run_id)
-    client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: it is now a challenger
+    if lineage.TAG_SAMPLE_ROWS not in lineage_tags:  # a sample's model is never a candidate
+        client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: now a challenger
     return TrainResult(
         name,
         str(version),
