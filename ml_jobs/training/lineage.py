@@ -5,39 +5,31 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
-import subprocess
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from mlops_spec import build_info
 from mlops_spec.config.model_spec import ModelSpec
 
 TAG_SAMPLE_ROWS = "data.sample_rows"
 """On runs and versions trained on a sample (make smoke): such a version never becomes the challenger."""
-GIT_COMMIT_ENV = "MLOPS_GIT_COMMIT"
-"""CI sets this when it builds the wheel; a job cluster has no checkout to ask."""
 
 
 @functools.cache
 def git_commit() -> str:
-    """Commit of the code, read once per process so a concurrent commit cannot change a key mid-job."""
-    if os.environ.get(GIT_COMMIT_ENV):
-        return os.environ[GIT_COMMIT_ENV]
-    repo = Path(__file__).resolve().parents[2]
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """The code version, read once per process so a concurrent commit cannot change a key mid-job: the
+    commit the installed wheel was built from, or the checkout's (``mlops_spec.build_info``)."""
+    return build_info.code_version()
+
+
+def source_tags(code_version: str) -> dict[str, str]:
+    """MLflow's own commit tag (the UI shows it) when the version is a plain commit."""
+    from mlflow.utils.mlflow_tags import MLFLOW_GIT_COMMIT
+
+    is_commit = len(code_version) == 40 and all(c in "0123456789abcdef" for c in code_version)
+    return {MLFLOW_GIT_COMMIT: code_version} if is_commit else {}
 
 
 def training_config(spec: ModelSpec) -> dict[str, Any]:

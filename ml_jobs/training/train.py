@@ -170,7 +170,7 @@ def train_model(
     with mlflow.start_run(
         experiment_id=exp.experiment_id,
         run_name=f"train-{model.name}",
-        tags={**lineage_tags, "env": runtime.env},
+        tags={**lineage_tags, **lineage.source_tags(commit), "env": runtime.env},
     ) as run:
         return _train_in_run(
             spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags, fixed_params
