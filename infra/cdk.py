@@ -74,6 +74,7 @@ PROVIDER_NAMES = {
     "secret_acl": ("SecretAcl",),
     "secret_scope": ("SecretScope",),
     "service_principal": ("ServicePrincipal",),
+    "sql_table": ("SqlTable",),
     "storage_credential": ("StorageCredential", "StorageCredentialAwsIamRole"),
     "volume": ("Volume",),
     "workspace_conf": ("WorkspaceConf",),

@@ -141,7 +141,9 @@ def score(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
 
 
 def maintain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
-    return [Operation(MAINTAIN_TABLE, _table(catalog, tables.inference_log(model.name)))]
+    from ml_jobs.inference.retention import retained_tables  # light: no Spark at import
+
+    return [Operation(MAINTAIN_TABLE, _table(catalog, (t.schema, t.table))) for t in retained_tables(model)]
 
 
 DECLARATIONS: dict[str, Declaration] = {

@@ -48,6 +48,7 @@ _NAME_PARTS = {
     "databricks_schema": ("catalog_name", "name"),
     "databricks_volume": ("catalog_name", "schema_name", "name"),
     "databricks_registered_model": ("catalog_name", "schema_name", "name"),
+    "databricks_sql_table": ("catalog_name", "schema_name", "name"),
     "databricks_storage_credential": ("name",),
     "databricks_external_location": ("name",),
 }
@@ -223,6 +224,25 @@ def registered_model(ctx: ApplyContext) -> None:
         ctx.fail(
             "SIM021", f"read registered model {sec.name} after create", f"owner is {sec.owner}; no EXECUTE"
         )
+
+
+@handles("managed", "databricks_sql_table")
+def sql_table(ctx: ApplyContext) -> None:
+    """SIM024: CREATE TABLE as the applying identity, on a warehouse, a cluster or the provider's own."""
+    parent, name, operation = _in_schema(ctx, "table", "CREATE_TABLE", "SIM024")
+    if parent is None:
+        return
+    if ctx.value("warehouse_id") is None and ctx.value("cluster_id") is None:
+        ws = ctx.workspace()
+        if ws is not None and ctx.workspace_level(ws) != "ADMIN":
+            ctx.fail(
+                "SIM024",
+                f"{operation}: create or start the cluster terraform-sql-table to run the DDL",
+                f"not a workspace admin of {ws.env or ws.id} (and no warehouse_id or cluster_id given)",
+            )
+    sec = Securable("table", f"{parent.name}.{name}", ctx.identity, parent=parent.name, origin=ctx.origin)
+    ctx.world.securables[("table", sec.name)] = sec
+    _transfer_owner(ctx, sec)
 
 
 @handles("managed", "databricks_grants", "databricks_grant")

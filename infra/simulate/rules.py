@@ -169,16 +169,33 @@ RULES: dict[str, Rule] = {
             "apply",
             "A model serving endpoint with an inference table needs its creator to hold "
             "USE_CATALOG, USE_SCHEMA "
-            "and CREATE_TABLE on the target schema, which must exist",
+            "and CREATE_TABLE on the target schema, which must exist; the creator owns the inference table "
+            "(<table_name_prefix>_payload)",
             f"{PROVIDER} docs/resources/model_serving.md (auto_capture_config / ai_gateway "
             f"inference tables); "
-            f"{DOCS}/ai-gateway/inference-tables.html (requirements)",
+            f"{DOCS}/ai-gateway/inference-tables.html (requirements); {DOCS}/machine-learning/model-serving/"
+            "enable-model-serving-inference-tables.html (the owner of the inference tables is the user who "
+            "created the endpoint)",
         ),
         Rule(
             "SIM023",
             "apply",
             "Writing a file into a volume needs USE_CATALOG, USE_SCHEMA and WRITE_VOLUME on the volume",
             f"{DOCS}/volumes/privileges.html; {PROVIDER} docs/resources/file.md",
+        ),
+        Rule(
+            "SIM024",
+            "apply",
+            "databricks_sql_table creates a table by running CREATE TABLE (CREATE OR REPLACE TABLE for a "
+            "managed Delta table) as the applying identity, which needs USE_CATALOG, USE_SCHEMA and "
+            "CREATE_TABLE on the schema; without warehouse_id or cluster_id the provider creates (or "
+            "starts) an all-purpose cluster named terraform-sql-table to run it, which needs a workspace "
+            "admin or the allow-cluster-create entitlement (the simulator models admins only); the "
+            "owner is set by an update after create",
+            f"{PROVIDER} catalog/resource_sql_table.go (initCluster and getOrCreateCluster l.149-210, "
+            "buildTableCreateStatement l.281-291, Create l.667-690), docs/resources/sql_table.md; "
+            f"{DOCS}/security/auth/entitlements.html (allow-cluster-create cannot be removed from "
+            "workspace admins)",
         ),
         # --- apply: workspace objects -------------------------------------------------------------
         Rule(
@@ -302,6 +319,16 @@ RULES: dict[str, Rule] = {
             "model it serves",
             f"{DOCS}/security/auth/access-control/index.html#serving-endpoint-acls; {DOCS}/machine-learning/"
             "model-serving/create-manage-serving-endpoints.html (requirements)",
+        ),
+        Rule(
+            "SIM058",
+            "run",
+            "Keeping a table's retention (ALTER TABLE SET TBLPROPERTIES, DELETE, VACUUM) needs USE_CATALOG, "
+            "USE_SCHEMA, MODIFY and SELECT on the table (or its ownership); the VACUUM page names no "
+            "privilege, so the simulator checks no more for it",
+            f"{DOCS}/sql/language-manual/sql-ref-syntax-ddl-alter-table.html (Required permissions: MODIFY "
+            f"for SET TBLPROPERTIES); {DOCS}/data-governance/unity-catalog/manage-privileges/privileges.html "
+            f"(MODIFY, SELECT); {DOCS}/sql/language-manual/delta-vacuum.html",
         ),
     )
 }
