@@ -47,6 +47,7 @@ _OWNED = {
     "databricks_schema": "schema",
     "databricks_volume": "volume",
     "databricks_registered_model": "model",
+    "databricks_sql_table": "table",
     "databricks_external_location": "external location",
     "databricks_storage_credential": "storage credential",
 }

@@ -31,6 +31,16 @@ FORCE_NEW = {
     "databricks_schema": ("name", "catalog_name", "storage_root"),
     "databricks_volume": ("catalog_name", "schema_name", "volume_type", "storage_location"),
     "databricks_registered_model": ("name", "catalog_name", "schema_name"),
+    # catalog/resource_sql_table.go, SqlTableInfo's tf:"force_new" tags (a rename is an ALTER)
+    "databricks_sql_table": (
+        "catalog_name",
+        "schema_name",
+        "table_type",
+        "data_source_format",
+        "partitions",
+        "storage_credential_name",
+        "options",
+    ),
     "databricks_model_serving": ("name",),
     "databricks_secret_scope": ("name", "backend_type"),
     "databricks_secret_acl": ("scope", "principal"),
