@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ml_jobs import tables
+from mlops_spec import tables
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.naming import endpoint_name, experiment_path, job_name
 from mlops_spec.operations import (
@@ -43,7 +43,7 @@ def _model(catalog: str, model: ModelSpec) -> str:
 def train(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     name = _model(catalog, model)
     return [
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
         Operation(REGISTER_VERSION, name),
         Operation(SET_VERSION_TAG, name),
@@ -55,7 +55,7 @@ def validate(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     name = _model(catalog, model)
     return [
         Operation(LOAD_VERSION, name),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
         Operation(SET_VERSION_TAG, name),
     ]
@@ -87,7 +87,7 @@ def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(READ_TABLE, _table(catalog, tables.labels(m))),
         Operation(READ_TABLE, _table(catalog, tables.monitor_state(m))),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOAD_VERSION, _model(catalog, model)),
         Operation(LOG_RUN, experiment_path(env, m)),
         Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
@@ -102,7 +102,7 @@ def retrain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(READ_TABLE, _table(catalog, tables.labels(m))),
         Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(m))),
-        Operation(WRITE_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(WRITE_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(WRITE_TABLE, _table(catalog, tables.retrain_decisions(m))),
     ]
     # retrain trains, validates and promotes a challenger in-process.
@@ -119,11 +119,10 @@ def deploy(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
 
 
 def unpack(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
-    from ml_jobs.inference.payload import payload_table  # light: no Spark at import
 
     m = model.name
     own = [
-        Operation(READ_TABLE, _table(catalog, payload_table(m))),
+        Operation(READ_TABLE, _table(catalog, tables.payload(m))),
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
     ]
@@ -134,7 +133,7 @@ def score(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     m = model.name
     return [
         Operation(LOAD_VERSION, _model(catalog, model)),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
     ]

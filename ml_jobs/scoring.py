@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 THRESHOLD = 0.5
 

@@ -1,4 +1,8 @@
-"""Facts about Delta tables that the stacks create and the jobs read and keep, in one place.
+"""The tables the stacks create and the jobs write, read and keep: their names and contracts, in one place.
+
+Each name is ``(schema, table)`` in the environment's catalog (on Databricks) or under the local root
+(``ml_jobs.runtime``); the schemas are the platform's (``mlops_spec.naming.PLATFORM_SCHEMAS``). Writers
+and readers, the stacks and the operations the simulator checks all take their names from here.
 
 * The labels contract's columns (``ml_jobs.inference.labels`` documents the contract; the stacks create
   ``<catalog>.inference_logs.<model>_labels`` with exactly these).
@@ -9,9 +13,60 @@
 from __future__ import annotations
 
 from mlops_spec.config.model_spec import DataSpec
+from mlops_spec.naming import FEATURES_SCHEMA, INFERENCE_SCHEMA, MONITORING_SCHEMA
+
+__all__ = [
+    "FEATURES_SCHEMA",
+    "INFERENCE_SCHEMA",
+    "LABEL_TIMESTAMP",
+    "MONITORING_SCHEMA",
+    "RETENTION_PROPERTIES",
+    "contract_columns",
+    "drift_metrics",
+    "features",
+    "inference_log",
+    "labels",
+    "monitor_state",
+    "payload",
+    "retention_properties",
+    "retrain_decisions",
+]
 
 LABEL_TIMESTAMP = "label_timestamp"
 RETENTION_PROPERTIES = ("delta.deletedFileRetentionDuration", "delta.logRetentionDuration")
+
+
+def features(table: str) -> tuple[str, str]:
+    """A model's feature table (``data.table`` of its spec)."""
+    return FEATURES_SCHEMA, table
+
+
+def inference_log(model: str) -> tuple[str, str]:
+    """Predictions (served, unpacked from the payload; or batch-scored): request_id, timestamp, model name
+    and version, features, prediction, score."""
+    return INFERENCE_SCHEMA, f"{model}_predictions"
+
+
+def labels(model: str) -> tuple[str, str]:
+    """Late-arriving ground truth, the labels contract (``contract_columns``)."""
+    return INFERENCE_SCHEMA, f"{model}_labels"
+
+
+def payload(model: str) -> tuple[str, str]:
+    """The serving endpoint's inference table: Databricks names it ``<table_name_prefix>_payload``."""
+    return INFERENCE_SCHEMA, f"{model}_payload"
+
+
+def drift_metrics(model: str) -> tuple[str, str]:
+    return MONITORING_SCHEMA, f"{model}_drift_metrics"
+
+
+def monitor_state(model: str) -> tuple[str, str]:
+    return MONITORING_SCHEMA, f"{model}_monitor_state"
+
+
+def retrain_decisions(model: str) -> tuple[str, str]:
+    return MONITORING_SCHEMA, f"{model}_retrain_decisions"
 
 
 def contract_columns(data: DataSpec) -> list[tuple[str, str, str]]:

@@ -23,7 +23,7 @@ from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
 from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
-from ml_jobs import tables
+from mlops_spec import tables
 from mlops_spec.config import PlatformConfig
 from mlops_spec.config.environment import (
     AzureBackend,

@@ -14,11 +14,11 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
-from ml_jobs.inference.payload import payload_table, unpack
+from ml_jobs.inference.payload import unpack
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ def served_version(spec: ResolvedSpec, runtime: Runtime) -> str | None:
 
 def run_unpack(spec: ResolvedSpec, runtime: Runtime, version: str | None = None) -> dict[str, Any]:
     model = spec.model
-    payload = _spark_frame(runtime, *payload_table(model.name))
+    payload = _spark_frame(runtime, *tables.payload(model.name))
     if payload is None:
         return {"requests": 0, "failed_requests": 0, "unattributed_rows": 0, "note": "no payload table yet"}
     done = _spark_frame(runtime, *tables.inference_log(model.name))

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ml_jobs import tables
-from ml_jobs.inference.payload import payload_table
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.tables import LABEL_TIMESTAMP, retention_properties
 
@@ -45,7 +44,7 @@ def retained_tables(model: ModelSpec) -> list[RetainedTable]:
         RetainedTable(*tables.labels(model.name), LABEL_TIMESTAMP),
     ]
     if model.serving.enabled:  # the endpoint's inference table (ml_jobs.inference.payload)
-        out.append(RetainedTable(*payload_table(model.name), "request_time"))
+        out.append(RetainedTable(*tables.payload(model.name), "request_time"))
     return out
 
 

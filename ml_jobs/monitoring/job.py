@@ -18,7 +18,6 @@ from typing import Any
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
 from ml_jobs.inference.labels import request_labels
 from ml_jobs.inference.payload import served_rows
@@ -27,6 +26,7 @@ from ml_jobs.monitoring.run import MonitoringResult, run_monitoring
 from ml_jobs.monitoring.sinks import log_to_mlflow, post_webhook
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, Refused
 from ml_jobs.retraining.data import labelled_production, split_holdout
 from ml_jobs.retraining.lock import exclusive
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from ml_jobs.training import lineage
 from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
 from ml_jobs.training.plots import feature_importance, save_plots
 from ml_jobs.training.search import search
+from mlops_spec import tables
 from mlops_spec.naming import experiment_path
 
 log = logging.getLogger(__name__)
-FEATURES_SCHEMA = "features"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 """MLflow saves scikit-learn models with skops, which refuses types it cannot vouch for; these are
 the gradient-boosting tree arrays of a model this job has just trained itself."""
@@ -69,9 +69,9 @@ def _requirements() -> list[str]:
 def load_training_data(
     runtime: Runtime, spec: ResolvedSpec, version: int | None
 ) -> tuple[pd.DataFrame, int, str]:
-    table = spec.model.data.table
-    df, resolved = runtime.read_table(FEATURES_SCHEMA, table, version)
-    return df, resolved, f"{spec.catalog}.{FEATURES_SCHEMA}.{table}"
+    schema, table = tables.features(spec.model.data.table)
+    df, resolved = runtime.read_table(schema, table, version)
+    return df, resolved, f"{spec.catalog}.{schema}.{table}"
 
 
 def _find_existing(client: MlflowClient, experiment_id: str, name: str, key: str) -> TrainResult | None:

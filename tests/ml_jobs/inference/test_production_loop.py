@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ml_jobs import tables
 from ml_jobs.cli import Context
 from ml_jobs.data.generate import DriftSpec, generate_churn
 from ml_jobs.inference.job import append_new
@@ -33,6 +32,7 @@ from ml_jobs.training.pipeline import features
 from ml_jobs.training.train import train_model
 from ml_jobs.trigger import episode_token
 from ml_jobs.validation.validate import validate_version
+from mlops_spec import tables
 from tests.ml_jobs.conftest import local_runtime, spec_for, write_churn
 from tests.ml_jobs.jobs_api import FakeJobsApi, serve
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ml_jobs import operations, tables
+from ml_jobs import operations
 from ml_jobs.inference import retention
-from ml_jobs.inference.payload import payload_table
 from ml_jobs.runtime import Runtime
+from mlops_spec import tables
 from mlops_spec.tables import retention_properties
 from tests.ml_jobs.conftest import local_runtime, spec_for
 
@@ -47,7 +47,7 @@ def seed(runtime: Runtime, model: str, with_payload: bool = True) -> None:
         payload = pd.DataFrame(
             {"databricks_request_id": ids, "request_time": [at(d) for d in AGES], "status_code": 200}
         )
-        runtime.write_table(payload, *payload_table(model))
+        runtime.write_table(payload, *tables.payload(model))
 
 
 def rows(runtime: Runtime, schema_table: tuple[str, str]) -> list[str]:
@@ -73,7 +73,7 @@ KEPT = sorted(["r29", "r1"])
 def test_rows_past_the_retention_leave_every_table_and_the_properties_are_set_once(churn) -> None:
     spec, runtime = churn
     model = spec.model.name
-    kept = [tables.inference_log(model), tables.labels(model), payload_table(model)]
+    kept = [tables.inference_log(model), tables.labels(model), tables.payload(model)]
     out = retention.run_maintain(spec, runtime, now=NOW)
     assert [t["deleted_rows"] for t in out["tables"]] == [3, 3, 3]
     for table in kept:
@@ -126,7 +126,7 @@ def test_a_run_killed_after_any_step_and_run_again_ends_as_one_clean_run(
     seed(clean, spec.model.name)
     retention.run_maintain(spec, clean, now=NOW)
     model = spec.model.name
-    for table in (tables.inference_log(model), tables.labels(model), payload_table(model)):
+    for table in (tables.inference_log(model), tables.labels(model), tables.payload(model)):
         assert rows(runtime, table) == rows(clean, table) == KEPT
         assert (
             runtime._delta(*table).metadata().configuration == clean._delta(*table).metadata().configuration
