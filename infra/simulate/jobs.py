@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, Simulator
 from infra.simulate.handlers_workspace import acl_level
@@ -28,12 +29,13 @@ class RunContext(ApplyContext):
     def __init__(
         self, sim: Simulator, stack: StackInput, job: WorkspaceObject, identity: Key, where: str
     ) -> None:
-        res = stack.index.by_address[job.origin.address]  # type: ignore[union-attr]
+        assert job.origin is not None  # run_jobs picks jobs this stack's deploy created, each with its origin
+        res = stack.index.by_address[job.origin.address]
         super().__init__(sim, stack, res)
         self.identity = identity
         self.where = where
 
-    def sees(self, origin: object) -> bool:  # type: ignore[override]
+    def sees(self, origin: object) -> bool:
         return True
 
     def fail(self, rule: str, operation: str, missing: str, identity: Key | str | None = None) -> None:
@@ -77,14 +79,14 @@ def _run_job(sim: Simulator, stack: StackInput, ws: Workspace, job: WorkspaceObj
     return count
 
 
-def _clusters(job: dict, task: dict) -> list[dict]:
+def _clusters(job: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
     key = task.get("job_cluster_key")
     found = [jc.get("new_cluster") for jc in blocks(job, "job_cluster") if jc.get("job_cluster_key") == key]
     found += [task.get("new_cluster")]
     return [c for c in found if isinstance(c, dict)]
 
 
-def _declared(sim: Simulator, stack: StackInput, wheel: dict) -> list[ops.Operation]:
+def _declared(sim: Simulator, stack: StackInput, wheel: dict[str, Any]) -> list[ops.Operation]:
     from ml_jobs.operations import declared  # light module: no mlflow
 
     params = wheel.get("named_parameters") or {}
