@@ -21,6 +21,7 @@ from mlops_spec import operations as ops
 SECRET = re.compile(r"\{\{secrets/([^/{}]+)/([^/{}]+)\}\}")
 RUN_LEVELS = frozenset({"CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"})
 EDIT_LEVELS = frozenset({"CAN_EDIT", "CAN_MANAGE", "IS_OWNER"})
+VIEW_LEVELS = frozenset({"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE", "IS_OWNER"})
 
 
 class RunContext(ApplyContext):
@@ -222,6 +223,23 @@ def _endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
         ctx.fail("SIM057", str(op), f"no CAN_MANAGE on serving endpoint {op.target}")
 
 
+def _view_endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+    endpoint = ws.obj("serving_endpoint", op.target)
+    if endpoint is None:
+        ctx.fail("SIM057", str(op), f"no serving endpoint {op.target}")
+    elif not _inherited_level(ctx, ws, endpoint, VIEW_LEVELS):
+        ctx.fail("SIM057", str(op), f"no CAN_VIEW on serving endpoint {op.target}")
+
+
+def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+    """SET TBLPROPERTIES needs ownership (or MANAGE): the maintaining identity must own the table."""
+    table = ctx.world.securable("table", op.target)
+    if table is None:
+        ctx.fail("SIM053", str(op), f"no table {op.target} (a job that writes it must run first)")
+    elif not ctx.owns(table) and not ctx.has(table, "MANAGE"):
+        ctx.fail("SIM053", str(op), f"ownership of {op.target} (owner: {table.owner})")
+
+
 def _volume(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
     _read_volume_path(ctx, op.target, str(op))
 
@@ -243,5 +261,7 @@ CHECKS = {
     ops.LOAD_VERSION: _model,
     ops.START_JOB: _start_job,
     ops.UPDATE_ENDPOINT: _endpoint,
+    ops.VIEW_ENDPOINT: _view_endpoint,
+    ops.MAINTAIN_TABLE: _maintain_table,
     ops.READ_SECRET: _secret,
 }
