@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     # The checker reads the default toolchain's bindings, so a call to a construct or a struct is checked
     # against its generated signature; CDK Terrain keeps the API (only package names differ). At run time
-    # the same names come from the selected toolchain (the globals() update below); a name added to
-    # CORE_NAMES or PROVIDER_NAMES and used, but not imported here, is an error in `make typecheck`.
+    # the same names come from the selected toolchain (the globals() update below); a test
+    # (tests/deploy/test_toolchains.py) keeps this list and CORE_NAMES/PROVIDER_NAMES the same.
     # (F401: these are this module's exports, not used in it.)
     from cdktf import (  # noqa: F401
         App,
