@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.errors import BadInput, InfraError
+from mlops_spec.exit_codes import BadInput, InfraError
 
 STDERR_TAIL_LINES = 25
 INIT_ATTEMPTS = 3  # provider and module downloads fail transiently; init is idempotent

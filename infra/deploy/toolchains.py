@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.bundle import sha256_file
-from infra.deploy.errors import BadInput
+from mlops_spec.exit_codes import BadInput
 
 ALLOWED: dict[str, set[tuple[str, ...]]] = {
     "cdk.tf.json": {
