@@ -20,6 +20,7 @@ from infra.simulate.world import GROUP, SP, Grant, Key, Principal, Securable, Wo
 from mlops_spec.config import ConfigError, ModelSpec, Problem, load_environment, load_models
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.base import Spec
+from mlops_spec.config.errors import allowed
 from mlops_spec.config.loader import PlatformConfig
 from mlops_spec.config.pydantic_errors import problems_from
 from mlops_spec.config.yaml_io import display_path, read_yaml
@@ -149,9 +150,7 @@ class _Names:
 
     def key(self, name: str, *path: str | int) -> Key:
         if name not in self.keys:
-            self.problems.append(
-                Problem(self.file, path, "unknown principal", name, ", ".join(sorted(self.keys)))
-            )
+            self.problems.append(Problem(self.file, path, "unknown principal", name, allowed(self.keys)))
             return Key(GROUP, name)
         return self.keys[name]
 

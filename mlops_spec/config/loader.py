@@ -27,7 +27,7 @@ from mlops_spec.config.checks import (
     check_roles_against_env,
 )
 from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
-from mlops_spec.config.errors import ConfigError, Problem
+from mlops_spec.config.errors import ConfigError, Problem, allowed
 from mlops_spec.config.kernel import M, came_from, deep_merge, display_path, read_yaml, validate
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import RoleMatrix
@@ -238,12 +238,12 @@ def _untag_workspace_problem(problem: Problem) -> Problem:
     path = problem.path
     if len(path) < 3 or path[0] != "workspaces" or path[2] not in WORKSPACE_MODES:
         return problem
-    allowed = problem.allowed
+    keys = problem.allowed
     if problem.message == "unknown key" and len(path) == 4:
         model = GreenfieldWorkspace if path[2] == "greenfield" else BrownfieldWorkspace
-        allowed = ", ".join(sorted(model.model_fields))
+        keys = allowed(model.model_fields)
     return Problem(
-        problem.file, (*path[:2], *path[3:]), problem.message, problem.value, allowed, problem.show_value
+        problem.file, (*path[:2], *path[3:]), problem.message, problem.value, keys, problem.show_value
     )
 
 
