@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.tfdoc import DocumentIndex, Reference, Resource, block, blocks, is_interpolation, substitute
+from infra.tfdoc import (
+    DocumentIndex,
+    Reference,
+    Resource,
+    block,
+    block_label,
+    blocks,
+    is_interpolation,
+    substitute,
+)
 
 __all__ = [
     "StackIndex",
@@ -71,12 +80,8 @@ _ID_KEYS = ("task_key", "job_cluster_key", "key", "name", "entity_name", "model_
 
 
 def item_label(item: Any, index: int) -> str:
-    if isinstance(item, dict):
-        for key in _ID_KEYS:
-            label = item.get(key)
-            if isinstance(label, str):
-                return label
-    return str(index)
+    """A list item's name in guardrail paths (``task[train]``): the keys above, else its index."""
+    return block_label(item, index, _ID_KEYS)
 
 
 def strings(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,19 @@ def blocks(values: Any, key: str) -> list[dict[str, Any]]:
 def block(values: Any, key: str) -> dict[str, Any]:
     found = blocks(values, key)
     return found[0] if found else {}
+
+
+def block_label(item: Any, index: int, id_keys: Sequence[str]) -> str:
+    """How a path names a block in a list: its first string ``id_keys`` attribute, else its index.
+
+    ``task[train]`` rather than ``task[3]``, so inserting a block does not rename those after it.
+    """
+    if isinstance(item, dict):
+        for key in id_keys:
+            label = item.get(key)
+            if isinstance(label, str):
+                return label
+    return str(index)
 
 
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
