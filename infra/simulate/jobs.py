@@ -8,6 +8,7 @@ volume (SIM051) and the secrets in its environment (SIM052).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ class RunContext(ApplyContext):
 
     def fail(self, rule: str, operation: str, missing: str, identity: Key | str | None = None) -> None:
         self.sim.fail(rule, self.stack.name, self.where, operation, identity or self.identity, missing)
+
+
+Check = Callable[[RunContext, Workspace, ops.Operation], None]
+"""What one declared operation needs; failures go to ``ctx.fail``."""
 
 
 def run_jobs(sim: Simulator, stack: StackInput) -> int:
@@ -207,28 +212,20 @@ def _inherited_level(ctx: RunContext, ws: Workspace, obj: WorkspaceObject, wante
     return False
 
 
-def _start_job(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    target = ws.obj("job", op.target)
-    if target is None:
-        ctx.fail("SIM056", str(op), f"no job {op.target!r}")
-    elif not _inherited_level(ctx, ws, target, RUN_LEVELS):
-        ctx.fail("SIM056", str(op), f"no CAN_MANAGE_RUN on job {op.target!r}")
+def _holds(
+    rule: str, kind: str, level: str, levels: frozenset[str], shown: Callable[[str], str] = str
+) -> Check:
+    """The check that the identity holds ``level`` (any of ``levels``) on the ``kind`` object it targets."""
+    noun = kind.replace("_", " ")
 
+    def holds(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+        obj = ws.obj(kind, op.target)
+        if obj is None:
+            ctx.fail(rule, str(op), f"no {noun} {shown(op.target)}")
+        elif not _inherited_level(ctx, ws, obj, levels):
+            ctx.fail(rule, str(op), f"no {level} on {noun} {shown(op.target)}")
 
-def _endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    endpoint = ws.obj("serving_endpoint", op.target)
-    if endpoint is None:
-        ctx.fail("SIM057", str(op), f"no serving endpoint {op.target}")
-    elif not _inherited_level(ctx, ws, endpoint, frozenset({"CAN_MANAGE"})):
-        ctx.fail("SIM057", str(op), f"no CAN_MANAGE on serving endpoint {op.target}")
-
-
-def _view_endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    endpoint = ws.obj("serving_endpoint", op.target)
-    if endpoint is None:
-        ctx.fail("SIM057", str(op), f"no serving endpoint {op.target}")
-    elif not _inherited_level(ctx, ws, endpoint, VIEW_LEVELS):
-        ctx.fail("SIM057", str(op), f"no CAN_VIEW on serving endpoint {op.target}")
+    return holds
 
 
 def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
@@ -249,7 +246,7 @@ def _secret(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
     _read_secret(ctx, ws, scope, key, "the job")
 
 
-CHECKS = {
+CHECKS: dict[str, Check] = {
     ops.READ_TABLE: _table,
     ops.WRITE_TABLE: _table,
     ops.READ_VOLUME: _volume,
@@ -259,9 +256,9 @@ CHECKS = {
     ops.SET_VERSION_TAG: _model,
     ops.SET_VERSION_DESCRIPTION: _model,
     ops.LOAD_VERSION: _model,
-    ops.START_JOB: _start_job,
-    ops.UPDATE_ENDPOINT: _endpoint,
-    ops.VIEW_ENDPOINT: _view_endpoint,
+    ops.START_JOB: _holds("SIM056", "job", "CAN_MANAGE_RUN", RUN_LEVELS, shown=repr),
+    ops.UPDATE_ENDPOINT: _holds("SIM057", "serving_endpoint", "CAN_MANAGE", frozenset({"CAN_MANAGE"})),
+    ops.VIEW_ENDPOINT: _holds("SIM057", "serving_endpoint", "CAN_VIEW", VIEW_LEVELS),
     ops.MAINTAIN_TABLE: _maintain_table,
     ops.READ_SECRET: _secret,
 }
