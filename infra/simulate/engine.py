@@ -406,6 +406,16 @@ class ApplyContext:
             )
         return ws
 
+    def acting_on(self, action: str, name: str | None) -> tuple[Workspace, str, str] | None:
+        """The acting workspace, ``name`` and the operation's wording (``f"{action} {name}"``).
+
+        None when the provider's workspace is unknown (SIM002) or the name is only known after apply;
+        the identity's assignment is checked either way.
+        """
+        operation = f"{action} {name}"
+        ws = self.acting_workspace(operation)
+        return None if ws is None or name is None else (ws, name, operation)
+
     def require_workspace_admin(self, operation: str) -> Workspace | None:
         ws = self.acting_workspace(operation)
         if ws is not None and self.workspace_level(ws) != "ADMIN":

@@ -52,17 +52,6 @@ def cluster_policy(ctx: ApplyContext) -> None:
         _add(ctx, ws, "cluster_policy", name)
 
 
-def _acting(ctx: ApplyContext, action: str, name: str | None) -> tuple[Workspace, str, str] | None:
-    """The workspace that does ``action`` on ``name``, the name and the operation's wording.
-
-    None when the provider's workspace is unknown (SIM002 reported) or the name is only known after
-    apply; ``acting_workspace`` checks the identity's assignment either way.
-    """
-    operation = f"{action} {name}"
-    ws = ctx.acting_workspace(operation)
-    return None if ws is None or name is None else (ws, name, operation)
-
-
 def _add(ctx: ApplyContext, ws: Workspace, kind: str, name: str, **settings: object) -> WorkspaceObject:
     obj = WorkspaceObject(kind, name, ctx.identity, ctx.origin, Acl(), dict(settings))
     ws.objects[(kind, name)] = obj
@@ -72,7 +61,7 @@ def _add(ctx: ApplyContext, ws: Workspace, kind: str, name: str, **settings: obj
 
 @handles("managed", "databricks_directory")
 def directory(ctx: ApplyContext) -> None:
-    if (acting := _acting(ctx, "create folder", ctx.known(ctx.value("path")))) is None:
+    if (acting := ctx.acting_on("create folder", ctx.known(ctx.value("path")))) is None:
         return
     ws, path, operation = acting
     # MkdirsByPath creates missing parents; a new top-level folder needs a workspace admin.
@@ -89,7 +78,7 @@ def directory(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_mlflow_experiment")
 def experiment(ctx: ApplyContext) -> None:
-    if (acting := _acting(ctx, "create experiment", ctx.known(ctx.value("name")))) is None:
+    if (acting := ctx.acting_on("create experiment", ctx.known(ctx.value("name")))) is None:
         return
     ws, name, operation = acting
     parent = posixpath.dirname(name)
@@ -107,7 +96,7 @@ def experiment(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_secret_scope")
 def secret_scope(ctx: ApplyContext) -> None:
-    if (acting := _acting(ctx, "create secret scope", ctx.known(ctx.value("name")))) is not None:
+    if (acting := ctx.acting_on("create secret scope", ctx.known(ctx.value("name")))) is not None:
         ws, name, _ = acting
         obj = _add(ctx, ws, "secret_scope", name)
         obj.acl.entries[ctx.identity] = ("MANAGE", ctx.origin)
@@ -115,7 +104,7 @@ def secret_scope(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_secret_acl")
 def secret_acl(ctx: ApplyContext) -> None:
-    if (acting := _acting(ctx, "set secret ACL on", ctx.known(ctx.value("scope")))) is None:
+    if (acting := ctx.acting_on("set secret ACL on", ctx.known(ctx.value("scope")))) is None:
         return
     ws, scope_name, operation = acting
     scope = ws.obj("secret_scope", scope_name)
@@ -213,7 +202,7 @@ def _object(
 
 @handles("managed", "databricks_job")
 def job(ctx: ApplyContext) -> None:
-    if (acting := _acting(ctx, "create job", ctx.known(ctx.value("name")) or ctx.res.address)) is None:
+    if (acting := ctx.acting_on("create job", ctx.known(ctx.value("name")) or ctx.res.address)) is None:
         return
     ws, name, operation = acting
     run_as = block(ctx.res.values, "run_as")
@@ -258,7 +247,7 @@ def _library_exists(ctx: ApplyContext, path: object, operation: str) -> None:
 
 @handles("managed", "databricks_model_serving")
 def serving_endpoint(ctx: ApplyContext) -> None:
-    acting = _acting(ctx, "create serving endpoint", ctx.known(ctx.value("name")) or ctx.res.address)
+    acting = ctx.acting_on("create serving endpoint", ctx.known(ctx.value("name")) or ctx.res.address)
     if acting is None:
         return
     ws, name, operation = acting
