@@ -35,13 +35,16 @@ CORE_NAMES = (
     "TerraformAsset",
     "TerraformOutput",
     "TerraformStack",
+    "TerraformVariable",
     "Testing",
     "Token",
 )
 # provider submodule -> classes taken from it
 PROVIDER_NAMES = {
     "access_control_rule_set": ("AccessControlRuleSet", "AccessControlRuleSetGrantRules"),
+    "alert_v2": ("AlertV2", "AlertV2EvaluationNotificationSubscriptions"),
     "catalog": ("Catalog",),
+    "dashboard": ("Dashboard",),
     "cluster_policy": ("ClusterPolicy",),
     "data_databricks_group": ("DataDatabricksGroup",),
     "data_databricks_service_principal": ("DataDatabricksServicePrincipal",),
@@ -67,6 +70,7 @@ PROVIDER_NAMES = {
     "mws_storage_configurations": ("MwsStorageConfigurations",),
     "mws_vpc_endpoint": ("MwsVpcEndpoint",),
     "mws_workspaces": ("MwsWorkspaces",),
+    "notification_destination": ("NotificationDestination",),
     "permissions": ("Permissions", "PermissionsAccessControl"),
     "provider": ("DatabricksProvider",),
     "registered_model": ("RegisteredModel",),
@@ -74,6 +78,7 @@ PROVIDER_NAMES = {
     "secret_acl": ("SecretAcl",),
     "secret_scope": ("SecretScope",),
     "service_principal": ("ServicePrincipal",),
+    "sql_endpoint": ("SqlEndpoint",),
     "storage_credential": ("StorageCredential", "StorageCredentialAwsIamRole"),
     "volume": ("Volume",),
     "workspace_conf": ("WorkspaceConf",),

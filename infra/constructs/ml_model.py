@@ -124,21 +124,7 @@ class ModelResources(Construct):
         return params
 
     def _cluster(self, compute: JobCompute) -> dict[str, object]:
-        jobs = self.props.jobs
-        cluster: dict[str, object] = {
-            "policy_id": compute.policy_id,
-            "apply_policy_default_values": True,
-            "spark_version": compute.runtime,
-            "node_type_id": compute.node_type,
-            "driver_node_type_id": compute.node_type,
-            "data_security_mode": "SINGLE_USER",
-            "autoscale": {"min_workers": 1, "max_workers": compute.max_workers},
-            "custom_tags": self.tags,
-            "spark_env_vars": dict(sorted({"MLOPS_ENV": self.props.env, **jobs.spark_env_vars}.items())),
-        }
-        if jobs.log_destination:
-            cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
-        return cluster
+        return job_cluster(compute, self.props.jobs, self.tags, self.props.env)
 
     def _job(self, purpose: str, entry_points: list[str], compute: JobCompute, cron: str | None) -> Job:
         props, jobs = self.props, self.props.jobs
@@ -185,3 +171,23 @@ class ModelResources(Construct):
             access.setdefault(jobs.run_as, ("service_principal", "CAN_MANAGE_RUN"))
         object_permissions(self, f"{purpose}-job-permissions", access, job_id=job.id)
         return job
+
+
+def job_cluster(
+    compute: JobCompute, jobs: JobDefaults, tags: Mapping[str, str], env: str
+) -> dict[str, object]:
+    """A job cluster inside its policy: every platform job (per model or per environment) runs on one."""
+    cluster: dict[str, object] = {
+        "policy_id": compute.policy_id,
+        "apply_policy_default_values": True,
+        "spark_version": compute.runtime,
+        "node_type_id": compute.node_type,
+        "driver_node_type_id": compute.node_type,
+        "data_security_mode": "SINGLE_USER",
+        "autoscale": {"min_workers": 1, "max_workers": compute.max_workers},
+        "custom_tags": dict(tags),
+        "spark_env_vars": dict(sorted({"MLOPS_ENV": env, **jobs.spark_env_vars}.items())),
+    }
+    if jobs.log_destination:
+        cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
+    return cluster

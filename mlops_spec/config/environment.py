@@ -8,6 +8,7 @@ from pydantic import Field
 
 from mlops_spec.config.base import Spec
 from mlops_spec.config.compute import ComputeConfig
+from mlops_spec.config.fleet import FleetConfig, NotificationsConfig
 
 EnvName = Literal["dev", "staging", "prod"]
 ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")
@@ -162,6 +163,8 @@ class EnvironmentConfig(Spec):
     artifacts: ArtifactsConfig = ArtifactsConfig()
     logging: LoggingConfig = LoggingConfig()
     monthly_budget_usd: float | None = Field(None, gt=0, description="Budget cap reported in the review.")
+    notifications: NotificationsConfig = NotificationsConfig()
+    fleet: FleetConfig = FleetConfig()
 
     @property
     def is_prod(self) -> bool:

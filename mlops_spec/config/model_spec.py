@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.config.fleet import Criticality, JobHealthSpec
 from mlops_spec.config.monitoring import MonitoringSpec
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
@@ -104,6 +105,7 @@ class ModelSpec(Spec):
     name: str = Field(pattern=MODEL_NAME_PATTERN, description="department_usecase_algorithm")
     description: str = ""
     owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
+    criticality: Criticality = Field("medium", description="Registered-model tag; how urgent an outage is.")
     data: DataSpec
     training: TrainingSpec = TrainingSpec()
     validation: ValidationSpec = ValidationSpec()
@@ -111,6 +113,7 @@ class ModelSpec(Spec):
     retraining: RetrainingSpec = RetrainingSpec()
     serving: ServingSpec = ServingSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    health: JobHealthSpec = JobHealthSpec()
 
     def scale_to_zero(self, env: str) -> bool:
         """The one place the 'None means computed' rule for scale-to-zero lives."""

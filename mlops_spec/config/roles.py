@@ -34,6 +34,8 @@ JobLevel = Literal["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"]
 ExperimentLevel = Literal["CAN_READ", "CAN_EDIT", "CAN_MANAGE"]
 EndpointLevel = Literal["CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"]
 SecretLevel = Literal["READ", "WRITE", "MANAGE"]
+WarehouseLevel = Literal["CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER"]
+DashboardLevel = Literal["CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"]
 PolicyName = Literal["interactive", "cpu_training", "gpu_training", "inference"]
 
 
@@ -77,6 +79,8 @@ class RoleSpec(Spec):
     experiments: PerEnv[ExperimentLevel] = PerEnv()
     serving_endpoints: PerEnv[EndpointLevel] = PerEnv()
     secret_scopes: PerEnv[SecretLevel] = PerEnv()
+    sql_warehouses: PerEnv[WarehouseLevel] = PerEnv()
+    dashboards: PerEnv[DashboardLevel] = PerEnv()
 
 
 class RoleMatrix(Spec):
