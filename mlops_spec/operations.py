@@ -23,6 +23,9 @@ LOAD_VERSION = "load_version"  # EXECUTE on the registered model
 START_JOB = "start_job"  # CAN_MANAGE_RUN on the job (a job name)
 UPDATE_ENDPOINT = "update_endpoint"  # CAN_MANAGE on the serving endpoint (a name)
 READ_SECRET = "read_secret"  # READ on the secret scope (``scope/key``)
+LIST_MODELS = "list_models"  # USE_CATALOG, USE_SCHEMA, EXECUTE on the schema (``catalog.schema``)
+SET_MODEL_TAG = "set_model_tag"  # APPLY_TAG on the registered model
+READ_ENDPOINT = "read_endpoint"  # CAN_VIEW (or more) on the serving endpoint (a name)
 
 ACTIONS = (
     READ_TABLE,
@@ -37,6 +40,9 @@ ACTIONS = (
     START_JOB,
     UPDATE_ENDPOINT,
     READ_SECRET,
+    LIST_MODELS,
+    SET_MODEL_TAG,
+    READ_ENDPOINT,
 )
 
 
@@ -44,7 +50,7 @@ ACTIONS = (
 class Operation:
     action: str
     target: str
-    """A three-level table or model name, an experiment path, a job or endpoint name, ``scope/key``."""
+    """A three-level table or model name, a schema, an experiment path, a job or endpoint, ``scope/key``."""
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
