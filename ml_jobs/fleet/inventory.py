@@ -357,7 +357,7 @@ def write_snapshot(write: Callable[[], Any], what: str, attempts: int = 5, backo
                 raise
             if attempt == attempts:
                 raise InfraError(
-                    f"{what}: {attempts} concurrent overwrites in a row; re-run the job"
+                    f"{what}: {attempts} conflicting overwrites in a row; re-run the job"
                 ) from exc
             log.warning("%s: concurrent overwrite (%s), writing again", what, type(exc).__name__)
             time.sleep(backoff_s * attempt)
