@@ -33,36 +33,33 @@ def fleet_step(runtime: Any, client: Any, config_dir: Any, out: Callable[[str], 
     return inventory
 
 
-COLUMNS = (
-    ("model", 20),
-    ("flag", 15),
-    ("criticality", 11),
-    ("champion_version", 8),
-    ("versions", 8),
-    ("monitoring_status", 17),
-    ("roc_auc", 7),
-    ("last_retrain_decision", 12),
-    ("endpoint_state", 24),
+COLUMNS = (  # (column of model_inventory, header, width)
+    ("model", "model", 20),
+    ("flag", "flag", 15),
+    ("criticality", "criticality", 11),
+    ("champion_version", "champion", 8),
+    ("versions", "versions", 8),
+    ("monitoring_status", "monitoring", 17),
+    ("roc_auc", "ROC-AUC", 7),
+    ("last_retrain_decision", "last retrain", 12),
+    ("endpoint_state", "endpoint", 24),
 )
 
 
 def render_inventory(inventory: Inventory) -> str:
     """The inventory table as the demo prints it (``monitoring.model_inventory``)."""
-    head = "  ".join(
-        f"{name.replace('_version', '').replace('last_retrain_', 'retrain '):{w}}" for name, w in COLUMNS
-    )
+    head = "  ".join(f"{header:{width}}" for _, header, width in COLUMNS)
     lines = ["model inventory (monitoring.model_inventory):", head, "-" * len(head)]
     for row in inventory.rows.to_dict("records"):
         cells = []
-        for name, width in COLUMNS:
+        for name, _, width in COLUMNS:
             value = row[name]
-            text = (
-                "-"
-                if value is None or value != value
-                else (f"{value:.3f}" if isinstance(value, float) else str(value))
-            )
+            if value is None or value != value:  # None, NaN, NaT
+                text = "-"
+            else:
+                text = f"{value:.3f}" if isinstance(value, float) else str(value)
             cells.append(f"{text[:width]:{width}}")
-        lines.append("  ".join(cells))
+        lines.append("  ".join(cells).rstrip())
     tags = inventory.rows.set_index("model")["tags"].to_dict()
     lines += [f"tags of {m}: {t}" for m, t in tags.items() if t != "{}"]
     return "\n".join(lines)
