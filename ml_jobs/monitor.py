@@ -19,29 +19,48 @@ EXIT_DRIFT = 5
 
 
 def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
-    """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started."""
+    """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started, once
+    per breach episode (``ml_jobs.trigger``)."""
     if args.no_retrain:
         return None
+    from ml_jobs.trigger import recorded_trigger, trigger_kind
+
     if ctx.runtime.on_databricks:
         from databricks.sdk import WorkspaceClient
 
-        from ml_jobs.monitoring.sinks import trigger_databricks_job
-        from mlops_spec.naming import job_name
-
-        def run_job(reason: str) -> int:
-            token = f"{ctx.spec.model.name}-{ctx.runtime.env}-{reason}"[:64]
-            return trigger_databricks_job(
-                WorkspaceClient(),
-                job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
-                idempotency_token=token,
-            )
-
-        return run_job
+        return databricks_trigger(ctx, WorkspaceClient())
     from ml_jobs.retraining.retrain import retrain
 
     return lambda reason: retrain(
-        ctx.spec, ctx.runtime, ctx.client(), trigger=reason, actor="monitor"
+        ctx.spec,
+        ctx.runtime,
+        ctx.client(),
+        trigger=recorded_trigger(trigger_kind(reason), reason),
+        actor="monitor",
     ).to_dict()
+
+
+def databricks_trigger(ctx: cli.Context, workspace: Any) -> Callable[[str], int]:
+    """``jobs.run_now`` on the retraining job with the episode's token and the reason as parameters.
+
+    The episode is read back from the state the monitor saved just before it triggers."""
+    from ml_jobs.monitoring.job import load_state
+    from ml_jobs.monitoring.sinks import trigger_databricks_job
+    from ml_jobs.trigger import episode_token, job_parameters, trigger_kind
+    from mlops_spec.naming import job_name
+
+    model, env = ctx.spec.model.name, ctx.runtime.env
+
+    def run_job(reason: str) -> int:
+        window_end = load_state(ctx.runtime, model).last_window_end
+        return trigger_databricks_job(
+            workspace,
+            job_name(env, model, "retrain"),
+            idempotency_token=episode_token(model, env, window_end),
+            job_parameters=job_parameters(reason, trigger_kind(reason)),
+        )
+
+    return run_job
 
 
 def main(argv: Sequence[str] | None = None) -> int:

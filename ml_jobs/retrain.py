@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
+from ml_jobs.trigger import KINDS, recorded_trigger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,6 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument(
         "--reason", default="manual", help="Why retraining runs (the monitor passes its decision)."
+    )
+    p.add_argument(
+        "--trigger",
+        default="manual",
+        choices=KINDS,
+        help="What started it (the job parameter the monitor sets; a person's run is manual).",
     )
     cli.add_param_option(p)
     args = p.parse_args(argv)
@@ -29,7 +36,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = cli.context(args)
         fixed = cli.key_values(args.param, "--param") or None
         record = retrain(
-            ctx.spec, ctx.runtime, ctx.client(), trigger=args.reason, actor=cli.actor(), fixed_params=fixed
+            ctx.spec,
+            ctx.runtime,
+            ctx.client(),
+            trigger=recorded_trigger(args.trigger, args.reason),
+            actor=cli.actor(),
+            fixed_params=fixed,
         )
         return EXIT_OK, record.to_dict()
 

@@ -227,7 +227,11 @@ class EnvironmentStack(TerraformStack):
     def _job_compute(self, profile_name: str) -> JobCompute:
         profile = self.platform.env.compute.profiles()[profile_name]
         return JobCompute(
-            self.policies[profile_name].policy_id, profile.runtime, profile.node_type, profile.max_workers
+            self.policies[profile_name].policy_id,
+            profile.runtime,
+            profile.node_type,
+            profile.max_workers,
+            single_node=profile_name.endswith("_training"),
         )
 
     def _model(self, model) -> ModelResources:

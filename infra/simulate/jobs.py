@@ -20,8 +20,8 @@ from mlops_spec import operations as ops
 SECRET = re.compile(r"\{\{secrets/([^/{}]+)/([^/{}]+)\}\}")
 RUN_LEVELS = frozenset({"CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"})
 USE_LEVELS = frozenset({"CAN_USE", "CAN_MANAGE", "IS_OWNER"})
-VIEW_LEVELS = frozenset({"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"})
 EDIT_LEVELS = frozenset({"CAN_EDIT", "CAN_MANAGE", "IS_OWNER"})
+VIEW_LEVELS = frozenset({"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE", "IS_OWNER"})
 
 
 class RunContext(ApplyContext):
@@ -285,12 +285,21 @@ def _list_models(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
         ctx.fail("SIM054", str(op), missing)
 
 
-def _read_endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+def _view_endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
     endpoint = ws.obj("serving_endpoint", op.target)
     if endpoint is None:
         ctx.fail("SIM057", str(op), f"no serving endpoint {op.target}")
     elif not _inherited_level(ctx, ws, endpoint, VIEW_LEVELS):
         ctx.fail("SIM057", str(op), f"no CAN_VIEW on serving endpoint {op.target}")
+
+
+def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+    """SET TBLPROPERTIES needs ownership (or MANAGE): the maintaining identity must own the table."""
+    table = ctx.world.securable("table", op.target)
+    if table is None:
+        ctx.fail("SIM053", str(op), f"no table {op.target} (a job that writes it must run first)")
+    elif not ctx.owns(table) and not ctx.has(table, "MANAGE"):
+        ctx.fail("SIM053", str(op), f"ownership of {op.target} (owner: {table.owner})")
 
 
 def _volume(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
@@ -314,8 +323,9 @@ CHECKS = {
     ops.LOAD_VERSION: _model,
     ops.START_JOB: _start_job,
     ops.UPDATE_ENDPOINT: _endpoint,
+    ops.VIEW_ENDPOINT: _view_endpoint,
+    ops.MAINTAIN_TABLE: _maintain_table,
     ops.READ_SECRET: _secret,
     ops.LIST_MODELS: _list_models,
     ops.SET_MODEL_TAG: _model,
-    ops.READ_ENDPOINT: _read_endpoint,
 }

@@ -28,7 +28,7 @@ from infra.tfdoc.document import (
     synth_resources,
 )
 from infra.tfdoc.errors import DocumentError, problem
-from infra.tfdoc.index import DocumentIndex
+from infra.tfdoc.index import ID_ATTRS, DocumentIndex, identities
 from infra.tfdoc.references import Reference, is_interpolation, references, substitute, whole_reference
 
 
@@ -38,6 +38,7 @@ def resources_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") 
 
 
 __all__ = [
+    "ID_ATTRS",
     "SENSITIVE",
     "SYNTH_GLOB",
     "DocumentError",
@@ -48,6 +49,7 @@ __all__ = [
     "blocks",
     "discover",
     "expand",
+    "identities",
     "is_interpolation",
     "is_plan",
     "load_file",

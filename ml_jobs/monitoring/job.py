@@ -20,6 +20,8 @@ import pandas as pd
 
 from ml_jobs import tables
 from ml_jobs.errors import BadInput
+from ml_jobs.inference.labels import request_labels
+from ml_jobs.inference.payload import served_rows
 from ml_jobs.monitoring.alerting import RetrainState
 from ml_jobs.monitoring.run import MonitoringResult, run_monitoring
 from ml_jobs.monitoring.sinks import log_to_mlflow, post_webhook
@@ -136,7 +138,9 @@ def monitor(
     if champion is None:
         raise BadInput(f"{name} has no champion to monitor; promote a version first")
     log_frame, engine = _read(runtime, *tables.inference_log(model.name))
-    labels = _read_optional(runtime, *tables.labels(model.name))
+    # Answered requests only; labels in the contract's shape matched to them (ml_jobs.inference).
+    log_frame = served_rows(log_frame)
+    labels = request_labels(log_frame, _read_optional(runtime, *tables.labels(model.name)), model.data)
     state = load_state(runtime, model.name)
     reference = reference_data(spec, runtime, champion)
     prediction_reference = prediction_baseline(champion)

@@ -118,22 +118,28 @@ class PrivateLinkConfig(Spec):
 
 
 class CmkConfig(Spec):
-    key_arn: str = Field(pattern=r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
-    alias: str | None = Field(None, pattern=r"^alias/[A-Za-z0-9/_-]+$")
+    key_arn: str = Field(
+        pattern=r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$", description="ARN of the KMS key."
+    )
+    alias: str | None = Field(None, pattern=r"^alias/[A-Za-z0-9/_-]+$", description="Alias of the key.")
     use_cases: tuple[Literal["MANAGED_SERVICES", "STORAGE"], ...] = Field(
-        ("MANAGED_SERVICES", "STORAGE"), min_length=1
+        ("MANAGED_SERVICES", "STORAGE"), min_length=1, description="What the key encrypts."
     )
 
 
 class GreenfieldWorkspace(Spec):
     """A workspace this stack creates; the cloud-side prerequisites already exist (README)."""
 
-    mode: Literal["greenfield"]
+    mode: Literal["greenfield"] = Field(description="This stack creates the workspace.")
     deployment_name: str = Field(description=f"Subdomain of the workspace URL: {DEPLOYMENT_NAME_RULE}.")
     workspace_name: str | None = Field(None, description="Name shown in the UI; None = mlops-<env>.")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    pricing_tier: Literal["PREMIUM", "ENTERPRISE"] = "PREMIUM"
-    credentials_role_arn: str = Field(pattern=IAM_ROLE)
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region.")
+    pricing_tier: Literal["PREMIUM", "ENTERPRISE"] = Field(
+        "PREMIUM", description="ENTERPRISE for PrivateLink or a customer-managed key."
+    )
+    credentials_role_arn: str = Field(
+        pattern=IAM_ROLE, description="Cross-account IAM role Databricks assumes to run clusters."
+    )
     catalog_storage_role_arn: str = Field(
         pattern=IAM_ROLE,
         description=(
@@ -141,24 +147,28 @@ class GreenfieldWorkspace(Spec):
             "the account stack registers it as a storage credential owned by the environment's deployer."
         ),
     )
-    root_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(min_length=2)
+    root_bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket of the root storage."
+    )
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="Customer-managed VPC.")
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(
+        min_length=2, description="Subnets of the VPC, in two availability zones at least."
+    )
     subnet_cidrs: tuple[str, ...] = Field(min_length=2, description="CIDR of each subnet, same order.")
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(
-        min_length=1, max_length=5
+        min_length=1, max_length=5, description="Security groups of the cluster nodes."
     )
-    private_link: PrivateLinkConfig = PrivateLinkConfig()
-    cmk: CmkConfig | None = None
+    private_link: PrivateLinkConfig = Field(PrivateLinkConfig(), description="PrivateLink settings.")
+    cmk: CmkConfig | None = Field(None, description="Customer-managed key; None = Databricks-managed keys.")
 
 
 class BrownfieldWorkspace(Spec):
     """A workspace that already exists: the stack only assigns its metastore and identities."""
 
-    mode: Literal["brownfield"]
-    workspace_url: str | None = Field(None, pattern=r"^https://[A-Za-z0-9.-]+$")
-    workspace_id: str | None = Field(None, pattern=r"^\d+$")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    mode: Literal["brownfield"] = Field(description="The workspace exists; the stack only assigns to it.")
+    workspace_url: str | None = Field(None, pattern=r"^https://[A-Za-z0-9.-]+$", description="Its URL.")
+    workspace_id: str | None = Field(None, pattern=r"^\d+$", description="Its numeric id.")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="Its AWS region.")
     catalog_storage_role_arn: str | None = Field(
         None,
         pattern=IAM_ROLE,
@@ -172,14 +182,18 @@ WORKSPACE_MODES: tuple[str, ...] = ("greenfield", "brownfield")
 
 
 class AccountConfig(Spec):
-    account: AccountSettings
-    state_backend: Backend = Field(LocalBackend(), discriminator="type")
+    account: AccountSettings = Field(description="The Databricks account.")
+    state_backend: Backend = Field(
+        LocalBackend(), discriminator="type", description="Where Terraform keeps the account stack's state."
+    )
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags on the cloud resources of workspaces."
     )
     metastores: dict[str, MetastoreConfig] = Field(min_length=1, description="AWS region -> metastore.")
-    identities: IdentitiesConfig
-    workspaces: dict[Literal["dev", "staging", "prod"], Workspace] = Field(min_length=1)
+    identities: IdentitiesConfig = Field(description="Account groups and service principals.")
+    workspaces: dict[Literal["dev", "staging", "prod"], Workspace] = Field(
+        min_length=1, description="Environment -> its workspace (mode: greenfield or brownfield)."
+    )
 
     def workspace_url(self, env: str) -> str | None:
         """The URL a workspace has (brownfield) or will have (greenfield, when the prefix is known)."""

@@ -80,7 +80,7 @@ def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
                 ("compute", name, "runtime"),
                 "GPU training needs a GPU ML runtime",
                 profile.runtime,
-                "e.g. 15.4.x-gpu-ml-scala2.12",
+                "e.g. 18.0.x-gpu-ml-scala2.13 (leave runtime unset for the platform's)",
             )
     interactive = env.compute.interactive
     if interactive is not None:

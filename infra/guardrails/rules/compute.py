@@ -165,6 +165,8 @@ def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for policy in _readable(index):
         for key, cap in caps.items():
             high = policy.maximum(key)
+            if high is None and key == "autoscale.max_workers":
+                high = policy.maximum("num_workers")  # a fixed-size (e.g. single-node) policy
             if high is None:
                 yield Violation(
                     policy.resource, f"policy '{policy.name}' does not cap {key} (range maxValue)"

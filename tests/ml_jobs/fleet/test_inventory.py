@@ -36,9 +36,9 @@ from mlops_spec.config import load_environment, load_models
 from mlops_spec.naming import FLEET_TABLES, MONITORING_SCHEMA
 from mlops_spec.operations import (
     LIST_MODELS,
-    READ_ENDPOINT,
     READ_TABLE,
     SET_MODEL_TAG,
+    VIEW_ENDPOINT,
     WRITE_TABLE,
     Operation,
 )
@@ -300,7 +300,7 @@ class RecordingWorkspace(LocalWorkspace):
         self.log = log
 
     def endpoint_state(self, name: str) -> str:
-        self.log.append(Operation(READ_ENDPOINT, name))
+        self.log.append(Operation(VIEW_ENDPOINT, name))
         return super().endpoint_state(name)
 
 
