@@ -175,8 +175,12 @@ class EnvironmentConfig(Spec):
     artifacts: ArtifactsConfig = Field(ArtifactsConfig(), description="Where the job wheel is uploaded.")
     logging: LoggingConfig = Field(LoggingConfig(), description="Cluster log delivery.")
     monthly_budget_usd: float | None = Field(None, gt=0, description="Budget cap reported in the review.")
-    notifications: NotificationsConfig = NotificationsConfig()
-    fleet: FleetConfig = FleetConfig()
+    notifications: NotificationsConfig = Field(
+        NotificationsConfig(), description="Where jobs and SQL alerts send notifications."
+    )
+    fleet: FleetConfig = Field(
+        FleetConfig(), description="The fleet: SQL warehouse, dashboard, alerts and the model inventory."
+    )
 
     @property
     def is_prod(self) -> bool:

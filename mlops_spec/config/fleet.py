@@ -38,7 +38,9 @@ class NotificationDestination(Spec):
 
 
 class NotificationsConfig(Spec):
-    destinations: tuple[NotificationDestination, ...] = ()
+    destinations: tuple[NotificationDestination, ...] = Field(
+        (), description="Slack, Teams or webhook destinations; URLs come from the notification_urls variable."
+    )
     job_failures: tuple[str, ...] = Field(
         (), description="Destinations every job notifies on failure and on a duration warning."
     )
@@ -57,8 +59,8 @@ class WarehouseConfig(Spec):
     """The environment's SQL warehouse: the dashboard and the SQL alerts run on it."""
 
     serverless: bool = Field(True, description="Serverless SQL (PRO type); false = a classic PRO warehouse.")
-    cluster_size: WarehouseSize = "2X-Small"
-    min_num_clusters: int = Field(1, ge=1, le=30)
+    cluster_size: WarehouseSize = Field("2X-Small", description="Size of each cluster of the warehouse.")
+    min_num_clusters: int = Field(1, ge=1, le=30, description="Clusters kept while the warehouse runs.")
     max_num_clusters: int = Field(1, ge=1, le=40, description="Cap on clusters for concurrent queries.")
     auto_stop_mins: int = Field(
         10, ge=10, le=120, description="Idle minutes before it stops (the API takes 0 = never, or >= 10)."
@@ -84,7 +86,7 @@ class WarehouseConfig(Spec):
 
 class InventoryConfig(Spec):
     schedule: str = Field("0 0 7 * * ?", description="Quartz cron of the inventory (after the monitors).")
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", description="Java time zone id of the schedule.")
     duration_warning_seconds: int = Field(1800, ge=60, description="Health rule: warn when a run is longer.")
 
 
@@ -92,7 +94,7 @@ class AlertsConfig(Spec):
     schedule: str = Field(
         "0 30 7 * * ?", description="Quartz cron of the SQL alerts (after the inventory run)."
     )
-    timezone: str = "UTC"
+    timezone: str = Field("UTC", description="Java time zone id of the schedule.")
     stale_after_hours: int = Field(
         48, ge=1, description="Monitoring is stale when a model's newest window ended longer ago than this."
     )
@@ -102,9 +104,9 @@ class FleetConfig(Spec):
     """The fleet view of an environment: warehouse, dashboard, alerts and the inventory job."""
 
     enabled: bool = Field(True, description="False = no warehouse, dashboard, alerts or inventory job.")
-    warehouse: WarehouseConfig = WarehouseConfig()
-    inventory: InventoryConfig = InventoryConfig()
-    alerts: AlertsConfig = AlertsConfig()
+    warehouse: WarehouseConfig = Field(WarehouseConfig(), description="The SQL warehouse.")
+    inventory: InventoryConfig = Field(InventoryConfig(), description="The daily model inventory job.")
+    alerts: AlertsConfig = Field(AlertsConfig(), description="The SQL alerts on the fleet tables.")
 
 
 # --- per model: tags and job health ---------------------------------------------------------------

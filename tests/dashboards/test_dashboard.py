@@ -151,10 +151,29 @@ def test_every_query_runs_on_the_local_tables_and_returns_rows(root: Path) -> No
     assert {"marketing_churn_gbm: realised", "marketing_churn_gbm: floor", "risk_fraud_xgb: floor"} <= series
 
 
+SPARK_TYPES = {"datetime64[us, UTC]": "timestamp", "string": "string", "float64": "double", "Int64": "bigint",
+               "boolean": "boolean"}  # fmt: skip
+SCHEMAS = {
+    FLEET_METRICS_TABLE: METRIC_COLUMNS,
+    INVENTORY_TABLE: INVENTORY_COLUMNS,
+    FLEET_DECISIONS_TABLE: DECISION_COLUMNS,
+}
+
+
+def _python(value: Any) -> Any:
+    if value is None or value is pd.NA or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value  # numpy scalars
+
+
 def _spark_views(spark: Any) -> None:
+    """The same rows as Spark temp views, with the fleet tables' own column types."""
     for table, frame in fleet_frames().items():
-        plain = frame.astype({c: object for c, t in frame.dtypes.items() if str(t) in ("string", "str")})
-        spark.createDataFrame(plain).createOrReplaceTempView(table)
+        ddl = ", ".join(f"`{c}` {SPARK_TYPES[t]}" for c, t in SCHEMAS[table].items())
+        rows = [tuple(_python(v) for v in r) for r in frame.itertuples(index=False)]
+        spark.createDataFrame(rows, ddl).createOrReplaceTempView(table)
 
 
 def _rows(records: list[dict[str, Any]]) -> list[tuple]:
