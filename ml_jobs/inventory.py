@@ -31,7 +31,7 @@ def parser() -> argparse.ArgumentParser:
 def run(env: str, config_dir: str | None = None, local_root: str | None = None):  # -> Inventory
     """The job, callable in-process (the demo) as well as from the command line."""
     from ml_jobs.fleet.inventory import RuntimeTables, run_inventory
-    from ml_jobs.fleet.sources import DatabricksWorkspace, LocalWorkspace, MlflowRegistry
+    from ml_jobs.fleet.sources import DatabricksWorkspace, LocalWorkspace, MlflowRegistry, Workspace
     from ml_jobs.registry.client import connect
     from ml_jobs.runtime import get_runtime
     from ml_jobs.spec import config_dir as find_config_dir
@@ -41,6 +41,7 @@ def run(env: str, config_dir: str | None = None, local_root: str | None = None):
     env_cfg = load_environment(env, directory)
     models = load_models(env, directory)
     runtime = get_runtime(env, root=local_root, catalog=env_cfg.catalog.name)
+    workspace: Workspace
     if runtime.on_databricks:
         from databricks.sdk import WorkspaceClient
 

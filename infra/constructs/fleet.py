@@ -208,29 +208,32 @@ class Fleet(Construct):
 
     def _warehouse(self, tags: Mapping[str, str]) -> SqlEndpoint:
         w, p = self.props.warehouse, self.props
-        settings: dict[str, object] = {
-            "name": warehouse_name(p.env),
-            "cluster_size": w.cluster_size,
-            "min_num_clusters": w.min_num_clusters,
-            "max_num_clusters": w.max_num_clusters,
-            "auto_stop_mins": w.auto_stop_mins,
-            "enable_serverless_compute": w.serverless,
+        return SqlEndpoint(
+            self,
+            "warehouse",
+            name=warehouse_name(p.env),
+            cluster_size=w.cluster_size,
+            min_num_clusters=w.min_num_clusters,
+            max_num_clusters=w.max_num_clusters,
+            auto_stop_mins=w.auto_stop_mins,
+            enable_serverless_compute=w.serverless,
             # Serverless needs PRO (docs/resources/sql_endpoint.md); classic PRO keeps Unity Catalog features.
-            "warehouse_type": "PRO",
-            "tags": {"custom_tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]},
-        }
-        if not w.serverless:
-            settings["spot_instance_policy"] = w.spot_policy(p.is_prod)
-        return SqlEndpoint(self, "warehouse", **settings)
+            warehouse_type="PRO",
+            # A classic-only setting: None leaves it out of the JSON for a serverless warehouse.
+            spot_instance_policy=None if w.serverless else w.spot_policy(p.is_prod),
+            tags={"custom_tags": [{"key": k, "value": v} for k, v in sorted(tags.items())]},
+        )
 
     def _alert(self, kind: str, column: str, sql: str) -> AlertV2:
         p, a = self.props, self.props.alerts
-        settings: dict[str, object] = {
-            "display_name": alert_name(p.env, kind),
-            "query_text": sql,
-            "warehouse_id": self.warehouse.id,
-            "parent_path": self.folder.path,
-            "evaluation": {
+        return AlertV2(
+            self,
+            f"alert-{kind}",
+            display_name=alert_name(p.env, kind),
+            query_text=sql,
+            warehouse_id=self.warehouse.id,
+            parent_path=self.folder.path,
+            evaluation={
                 "source": {"name": column, "display": column.replace("_", " ")},
                 "comparison_operator": "GREATER_THAN",
                 "threshold": {"value": {"double_value": 0}},
@@ -243,16 +246,14 @@ class Fleet(Construct):
                     "retrigger_seconds": 86_400,
                 },
             },
-            "schedule": {
+            schedule={
                 "quartz_cron_schedule": a.schedule,
                 "timezone_id": a.timezone,
                 "pause_status": "PAUSED" if p.jobs.pause_schedules else "UNPAUSED",
             },
-            "custom_summary": f"{alert_name(p.env, kind)}: {{{{ALERT_STATUS}}}}",
-        }
-        if p.run_as:
-            settings["run_as"] = {"service_principal_name": p.run_as}
-        return AlertV2(self, f"alert-{kind}", **settings)
+            custom_summary=f"{alert_name(p.env, kind)}: {{{{ALERT_STATUS}}}}",
+            run_as={"service_principal_name": p.run_as} if p.run_as else None,
+        )
 
     def _inventory_job(self, tags: Mapping[str, str]) -> Job:
         p, jobs, inv = self.props, self.props.jobs, self.props.inventory
@@ -269,26 +270,26 @@ class Fleet(Construct):
             min_retry_interval_millis=jobs.min_retry_interval_millis,
             timeout_seconds=jobs.timeout_seconds,
         )
-        settings: dict[str, object] = {
-            "name": fleet_job_name(p.env, "inventory"),
-            "max_concurrent_runs": 1,
-            "timeout_seconds": jobs.timeout_seconds,
-            "tags": dict(tags),
-            "email_notifications": {"on_failure": list(jobs.notification_emails)},
-            "job_cluster": [
+        job = Job(
+            self,
+            "inventory-job",
+            name=fleet_job_name(p.env, "inventory"),
+            max_concurrent_runs=1,
+            timeout_seconds=jobs.timeout_seconds,
+            tags=dict(tags),
+            email_notifications={"on_failure": list(jobs.notification_emails)},
+            job_cluster=[
                 JobJobCluster(job_cluster_key="main", new_cluster=job_cluster(p.compute, jobs, tags, p.env))
             ],
-            "task": [task],
-            "queue": {"enabled": True},
-            "schedule": {
+            task=[task],
+            queue={"enabled": True},
+            schedule={
                 "quartz_cron_expression": inv.schedule,
                 "timezone_id": inv.timezone,
                 "pause_status": "PAUSED" if jobs.pause_schedules else "UNPAUSED",
             },
-        }
-        if p.run_as:
-            settings["run_as"] = {"service_principal_name": p.run_as}
-        job = Job(self, "inventory-job", **settings)
+            run_as={"service_principal_name": p.run_as} if p.run_as else None,
+        )
         watch_job(job, inv.duration_warning_seconds, p.job_destinations)
         object_permissions(self, "inventory-job-permissions", p.job_access, job_id=job.id)
         return job

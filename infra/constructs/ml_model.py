@@ -160,30 +160,34 @@ class ModelResources(Construct):
                     timeout_seconds=jobs.timeout_seconds,
                 )
             )
-        settings: dict[str, object] = {
-            "name": job_name(props.env, props.model.name, purpose),
-            "max_concurrent_runs": 1,
-            "timeout_seconds": props.model.training.timeout_seconds or jobs.timeout_seconds,
-            "tags": self.tags,
-            "email_notifications": {"on_failure": list(jobs.notification_emails)},
-            "job_cluster": [JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
-            "task": tasks,
-            "queue": {"enabled": True},
-        }
-        if purpose == "retrain":
-            settings["parameter"] = [
-                {"name": "reason", "default": "manual"},
-                {"name": "trigger", "default": "manual"},
-            ]
+        # None leaves the block out of the synthesized JSON (jsii drops unset struct properties).
+        schedule = None
         if cron is not None:
-            settings["schedule"] = {
+            schedule = {
                 "quartz_cron_expression": cron,
                 "timezone_id": props.model.training.timezone,
                 "pause_status": "PAUSED" if jobs.pause_schedules else "UNPAUSED",
             }
-        if jobs.run_as:
-            settings["run_as"] = {"service_principal_name": jobs.run_as}
-        job = Job(self, f"{purpose}-job", **settings)
+        job = Job(
+            self,
+            f"{purpose}-job",
+            name=job_name(props.env, props.model.name, purpose),
+            max_concurrent_runs=1,
+            timeout_seconds=props.model.training.timeout_seconds or jobs.timeout_seconds,
+            tags=self.tags,
+            email_notifications={"on_failure": list(jobs.notification_emails)},
+            job_cluster=[JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
+            task=tasks,
+            queue={"enabled": True},
+            parameter=[
+                {"name": "reason", "default": "manual"},
+                {"name": "trigger", "default": "manual"},
+            ]
+            if purpose == "retrain"
+            else None,
+            schedule=schedule,
+            run_as={"service_principal_name": jobs.run_as} if jobs.run_as else None,
+        )
         access = dict(props.job_access)
         if purpose == "retrain" and jobs.run_as:
             # The monitor task (run as the job runner) starts this job with run_now: CAN_MANAGE_RUN.

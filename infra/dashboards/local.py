@@ -44,7 +44,7 @@ def _plain(value: Any) -> Any:
 
 def run_queries(sql: Mapping[str, str], root: Path) -> dict[str, QueryResult]:
     """Each dataset's SQL on the local fleet tables (a missing table is that query's error)."""
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
     from deltalake import DeltaTable, QueryBuilder
 
     builder = QueryBuilder()

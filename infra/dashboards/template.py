@@ -59,7 +59,7 @@ def render(table: Callable[[str], str], template: Path = TEMPLATE) -> dict[str, 
     env.filters["query_lines"] = _query_lines
     try:
         text = env.get_template(template.name).render(table=table)
-        dashboard = json.loads(text)
+        dashboard: dict[str, Any] = json.loads(text)
     except (jinja2.TemplateError, json.JSONDecodeError) as exc:
         raise DashboardTemplateError(f"{template}: does not render to JSON: {exc}") from exc
     check(dashboard, template)

@@ -43,8 +43,9 @@ SKIP = {"databricks_cluster_policy": {"definition"}}
 def _item_key(item: Any, index: int) -> str:
     if isinstance(item, dict):
         for k in _ID_KEYS:
-            if isinstance(item.get(k), str):
-                return item[k]
+            label = item.get(k)
+            if isinstance(label, str):
+                return label
     return str(index)
 
 

@@ -342,8 +342,7 @@ class ApplyContext:
         while frontier:
             member = frontier.pop()
             for group, members in self.world.members.items():
-                origin = members.get(member, False)
-                if origin is not False and group not in out and self.sees(origin):  # type: ignore[arg-type]
+                if member in members and group not in out and self.sees(members[member]):
                     out.add(group)
                     frontier.append(group)
         return out

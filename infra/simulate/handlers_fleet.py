@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import posixpath
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, handles
 from infra.simulate.handlers_workspace import SHARED, _add, _object, run_as_identity
+from infra.simulate.world import Workspace
 from infra.tfdoc import block, blocks
 
 WAREHOUSE_MAX_CLUSTERS = 40
@@ -42,7 +44,7 @@ def _number(value: object, default: float) -> float:
         return default
 
 
-def warehouse_problems(values: dict) -> list[str]:
+def warehouse_problems(values: dict[str, Any]) -> list[str]:
     """Settings the SQL warehouses API refuses (EndpointInfo: auto_stop_mins, min/max_num_clusters;
     serverless warehouses are PRO: docs/resources/sql_endpoint.md, warehouse_type)."""
     out = []
@@ -73,7 +75,9 @@ def sql_warehouse(ctx: ApplyContext) -> None:
     _add(ctx, ws, "sql_warehouse", name)  # the creator owns it (CAN_MANAGE through ownership)
 
 
-def _parent_folder(ctx: ApplyContext, ws, path: str | None, operation: str, created_if_missing: bool) -> None:
+def _parent_folder(
+    ctx: ApplyContext, ws: Workspace, path: str | None, operation: str, created_if_missing: bool
+) -> None:
     if path is None or path in ROOTS:
         return
     folder = ws.obj("directory", path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, handles
 from infra.simulate.handlers_uc import _name_of
@@ -244,7 +245,7 @@ def job(ctx: ApplyContext) -> None:
     _add(ctx, ws, "job", name, run_as=runner, values=ctx.res.values, stack=ctx.stack.name)
 
 
-def run_as_identity(ctx: ApplyContext, run_as: dict, operation: str) -> Key | None:
+def run_as_identity(ctx: ApplyContext, run_as: dict[str, Any], operation: str) -> Key | None:
     """Who a ``run_as`` block names; a service principal needs the servicePrincipal.user role (SIM033)."""
     runner: Key | None = None
     if run_as.get("service_principal_name"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, Simulator
 from infra.simulate.handlers_workspace import acl_level
@@ -30,12 +31,13 @@ class RunContext(ApplyContext):
     def __init__(
         self, sim: Simulator, stack: StackInput, job: WorkspaceObject, identity: Key, where: str
     ) -> None:
-        res = stack.index.by_address[job.origin.address]  # type: ignore[union-attr]
+        assert job.origin is not None  # run_jobs picks jobs this stack's deploy created, each with its origin
+        res = stack.index.by_address[job.origin.address]
         super().__init__(sim, stack, res)
         self.identity = identity
         self.where = where
 
-    def sees(self, origin: object) -> bool:  # type: ignore[override]
+    def sees(self, origin: object) -> bool:
         return True
 
     def fail(self, rule: str, operation: str, missing: str, identity: Key | str | None = None) -> None:
@@ -73,7 +75,8 @@ def tables_read(ctx: RunContext, sql: list[str]) -> list[str]:
 def run_sql_object(sim: Simulator, stack: StackInput, ws: Workspace, obj: WorkspaceObject) -> int:
     """An alert's query under its run_as (or owner); a dashboard's under each viewer, or its publisher
     when credentials are embedded. Each needs CAN_USE on the warehouse and to read every table."""
-    sql = list(obj.settings.get("sql") or [])  # type: ignore[arg-type]
+    found = obj.settings.get("sql")
+    sql = [str(text) for text in found] if isinstance(found, list) else []
     if obj.kind == "alert":
         run_as = obj.settings.get("run_as")
         runners = [run_as if isinstance(run_as, Key) else obj.owner]
@@ -124,14 +127,14 @@ def _run_job(sim: Simulator, stack: StackInput, ws: Workspace, job: WorkspaceObj
     return count
 
 
-def _clusters(job: dict, task: dict) -> list[dict]:
+def _clusters(job: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
     key = task.get("job_cluster_key")
     found = [jc.get("new_cluster") for jc in blocks(job, "job_cluster") if jc.get("job_cluster_key") == key]
     found += [task.get("new_cluster")]
     return [c for c in found if isinstance(c, dict)]
 
 
-def _declared(sim: Simulator, stack: StackInput, wheel: dict) -> list[ops.Operation]:
+def _declared(sim: Simulator, stack: StackInput, wheel: dict[str, Any]) -> list[ops.Operation]:
     from ml_jobs.operations import ENVIRONMENT_DECLARATIONS, declared, declared_for_environment
 
     params = wheel.get("named_parameters") or {}

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from itertools import combinations
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
-from mlops_spec.config.environment import Backend, EnvironmentConfig, LocalBackend
+from mlops_spec.config.environment import Backend, EnvironmentConfig, EnvName, LocalBackend
 from mlops_spec.config.errors import Problem
 
 CLOUDS: tuple[str, ...] = ("aws", "azure", "gcp")
@@ -191,11 +191,11 @@ class AccountConfig(Spec):
     )
     metastores: dict[str, MetastoreConfig] = Field(min_length=1, description="AWS region -> metastore.")
     identities: IdentitiesConfig = Field(description="Account groups and service principals.")
-    workspaces: dict[Literal["dev", "staging", "prod"], Workspace] = Field(
+    workspaces: dict[EnvName, Workspace] = Field(
         min_length=1, description="Environment -> its workspace (mode: greenfield or brownfield)."
     )
 
-    def workspace_url(self, env: str) -> str | None:
+    def workspace_url(self, env: EnvName) -> str | None:
         """The URL a workspace has (brownfield) or will have (greenfield, when the prefix is known)."""
         ws = self.workspaces[env]
         if isinstance(ws, BrownfieldWorkspace):
@@ -223,8 +223,8 @@ class AccountConfig(Spec):
 # -- checks across fields -------------------------------------------------------------------------
 
 
-def _allowed(values: object) -> str:
-    return ", ".join(sorted(values)) or "none configured"  # type: ignore[call-overload]
+def _allowed(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values)) or "none configured"
 
 
 def check_account(cfg: AccountConfig, file: str) -> Iterator[Problem]:
@@ -386,7 +386,7 @@ def _networks(
 ) -> Iterator[tuple[int, ipaddress.IPv4Network | Problem]]:
     low, high = SUBNET_PREFIXES
     for i, cidr in enumerate(ws.subnet_cidrs):
-        where = (*path, "subnet_cidrs", i)
+        where: tuple[str | int, ...] = (*path, "subnet_cidrs", i)
         try:
             net = ipaddress.IPv4Network(cidr, strict=True)
         except ValueError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from mlops_spec.config.compute import is_gpu_node
 from mlops_spec.config.cron import cron_problem
@@ -14,8 +14,8 @@ from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA
 from mlops_spec.naming import PLATFORM_SCHEMAS
 
 
-def _allowed(values: object) -> str:
-    return ", ".join(sorted(values))  # type: ignore[call-overload]
+def _allowed(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values))
 
 
 def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:

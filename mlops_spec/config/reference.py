@@ -179,7 +179,7 @@ def constraints(field: FieldInfo) -> str:
 def _default(field: FieldInfo) -> Any:
     """The field's default value (``PydanticUndefined`` when the key is required)."""
     if field.default_factory is not None:
-        return field.default_factory()  # type: ignore[call-arg]
+        return field.get_default(call_default_factory=True)
     return field.default
 
 

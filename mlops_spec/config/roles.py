@@ -52,7 +52,8 @@ class PerEnv(Spec, Generic[T]):
 
     def for_env(self, env: str) -> T | None:
         if env in self.model_fields_set:
-            return getattr(self, env)
+            value: T | None = getattr(self, env)  # a field named after the environment
+            return value
         return self.all
 
 

@@ -128,6 +128,15 @@ def test_fails_on_duplicate_model_name(config_copy: tuple[Path, Path]) -> None:
     assert f"stacks/models.yaml: {expected}" in msg
 
 
+def test_fails_on_model_name_that_is_not_a_string(config_copy: tuple[Path, Path]) -> None:
+    """A list as the name is bad input (exit 2), not a crash of the duplicate check (found by mypy)."""
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][0].update(name=["churn"]))
+    assert "stacks/models.yaml: models[0].name: Input should be a valid string" in error_for(
+        "dev", stacks, policies
+    )
+
+
 @pytest.mark.parametrize(
     ("cron", "why"),
     [

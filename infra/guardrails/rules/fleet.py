@@ -235,10 +235,11 @@ def job_health(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
         rules = [
             r for r in blocks(block(job.values, "health"), "rules") if r.get("metric") == DURATION_METRIC
         ]
-        limits = [as_number(r.get("value")) for r in rules if r.get("op") == "GREATER_THAN"]
-        if not limits or any(v is None for v in limits):
+        raw = [as_number(r.get("value")) for r in rules if r.get("op") == "GREATER_THAN"]
+        limits = [v for v in raw if v is not None]
+        if not limits or len(limits) < len(raw):
             yield Violation(job, f"no health rule on {DURATION_METRIC}: a run that hangs warns nobody")
-        elif timeout is not None and min(v for v in limits if v is not None) >= timeout:
+        elif timeout is not None and min(limits) >= timeout:
             yield Violation(
                 job, f"the duration warning ({min(limits):g} s) is not below the timeout ({timeout:g} s)"
             )
