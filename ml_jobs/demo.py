@@ -74,6 +74,7 @@ class DemoResult:
     model_card: Path | None = None
     root: Path | None = None
     seconds: float = 0.0
+    inventory: Any = None
 
 
 def _say(out: Callable[[str], None], text: str) -> None:
@@ -214,6 +215,9 @@ def _run_demo(
     card = root / f"model_card_{MODEL}_v{champion.version}.md"
     card.write_text(champion.description or "(no model card)", encoding="utf-8")
     result.model_card = card
+    from ml_jobs.fleet.demo import fleet_step
+
+    result.inventory = fleet_step(runtime, client, spec.config_dir, out)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -239,6 +243,10 @@ def render_summary(result: DemoResult) -> str:
             f"  compared on {rec['comparison_basis']};"
             f" trained on {rec['training_table']}@v{rec['training_version']}"
         )
+    if result.inventory is not None:
+        from ml_jobs.fleet.demo import render_inventory
+
+        lines += ["", render_inventory(result.inventory)]
     lines += [
         "",
         f"HTML drift report : {result.report}",

@@ -8,18 +8,27 @@ other way round). Keep this module light: the simulator imports it, and it must 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from mlops_spec import tables
 from mlops_spec.config.model_spec import ModelSpec
-from mlops_spec.naming import endpoint_name, experiment_path, job_name
+from mlops_spec.naming import (
+    FLEET_TABLES,
+    MODELS_SCHEMA,
+    MONITORING_SCHEMA,
+    endpoint_name,
+    experiment_path,
+    job_name,
+)
 from mlops_spec.operations import (
+    LIST_MODELS,
     LOAD_VERSION,
     LOG_RUN,
     MAINTAIN_TABLE,
     READ_TABLE,
     REGISTER_VERSION,
     SET_ALIAS,
+    SET_MODEL_TAG,
     SET_VERSION_DESCRIPTION,
     SET_VERSION_TAG,
     START_JOB,
@@ -169,3 +178,41 @@ def declared(entry_point: str, model: ModelSpec, env: str, catalog: str) -> list
             f"entry point {entry_point!r} declares no operations; known: {', '.join(DECLARATIONS)}"
         ) from None
     return sorted(set(declaration(model, env, catalog)))
+
+
+# --- entry points that serve a whole environment (no --model) -------------------------------------
+
+EnvironmentDeclaration = Callable[[Sequence[ModelSpec], str, str], list[Operation]]
+
+
+def inventory(models: Sequence[ModelSpec], env: str, catalog: str) -> list[Operation]:
+    """``ml_jobs.fleet.inventory``: list and read every model of the schema, tag the declared ones, read
+    their monitoring and retraining tables and endpoints, rewrite the fleet tables."""
+    ops = [Operation(LIST_MODELS, f"{catalog}.{MODELS_SCHEMA}")]
+    for model in models:
+        ops += [
+            Operation(SET_MODEL_TAG, _model(catalog, model)),
+            Operation(READ_TABLE, _table(catalog, tables.drift_metrics(model.name))),
+            Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(model.name))),
+        ]
+        if model.serving.enabled:
+            ops.append(Operation(VIEW_ENDPOINT, endpoint_name(env, model.name)))
+    ops += [Operation(WRITE_TABLE, _table(catalog, (MONITORING_SCHEMA, t))) for t in FLEET_TABLES]
+    return ops
+
+
+ENVIRONMENT_DECLARATIONS: dict[str, EnvironmentDeclaration] = {"inventory": inventory}
+"""Entry points whose tasks take ``env`` only: their operations cover every model of the environment."""
+
+
+def declared_for_environment(
+    entry_point: str, models: Sequence[ModelSpec], env: str, catalog: str
+) -> list[Operation]:
+    try:
+        declaration = ENVIRONMENT_DECLARATIONS[entry_point]
+    except KeyError:
+        raise KeyError(
+            f"entry point {entry_point!r} declares no environment operations; "
+            f"known: {', '.join(ENVIRONMENT_DECLARATIONS)}"
+        ) from None
+    return sorted(set(declaration(models, env, catalog)))

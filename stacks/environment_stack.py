@@ -16,6 +16,7 @@ from infra.cdk import (
 )
 from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
 from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
+from infra.constructs.fleet import Fleet, FleetProps, NotificationDestinations, watch_job
 from infra.constructs.identities import Identities, IdentitiesProps
 from infra.constructs.labels import LabelsTable, LabelsTableProps
 from infra.constructs.ml_model import JobCompute, JobDefaults, ModelResources, ModelResourcesProps
@@ -24,7 +25,7 @@ from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
 from mlops_spec import tables
-from mlops_spec.config import PlatformConfig
+from mlops_spec.config import ModelSpec, PlatformConfig
 from mlops_spec.config.environment import (
     AzureBackend,
     Backend,
@@ -35,6 +36,7 @@ from mlops_spec.config.environment import (
 from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
+from mlops_spec.config.fleet import capacity_of
 from mlops_spec.naming import (
     INFERENCE_SCHEMA,
     MODELS_SCHEMA,
@@ -135,6 +137,9 @@ class EnvironmentStack(TerraformStack):
             self, "wheel", WheelArtifactProps(wheel, self.catalog.volumes[env.artifacts.volume].volume_path)
         )
         self.models = {m.name: self._model(m) for m in platform.models}
+        self.notifications = NotificationDestinations(self, "notifications", env.notifications.destinations)
+        self._watch_model_jobs()
+        self.fleet = self._fleet() if env.fleet.enabled else None
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
 
@@ -142,7 +147,7 @@ class EnvironmentStack(TerraformStack):
 
     def _access(self, attribute: str) -> dict[str, tuple[str, str]]:
         """Principal name -> (kind, level) for one object kind of the role matrix, in this environment."""
-        out = {}
+        out: dict[str, tuple[str, str]] = {}
         for role, spec in self.platform.roles.roles.items():
             level = getattr(spec, attribute).for_env(self.env_name)
             if level:
@@ -151,7 +156,7 @@ class EnvironmentStack(TerraformStack):
         return out
 
     def _secret_acls(self) -> dict[str, tuple[str, str]]:
-        acls = {}
+        acls: dict[str, tuple[str, str]] = {}
         for role, spec in self.platform.roles.roles.items():
             level = spec.secret_scopes.for_env(self.env_name)
             if level:
@@ -162,7 +167,7 @@ class EnvironmentStack(TerraformStack):
         env = self.platform.env
         policies = {}
         for name, profile in env.compute.profiles().items():
-            can_use = {}
+            can_use: dict[str, tuple[str, str]] = {}
             for role, spec in self.platform.roles.roles.items():
                 if name in (spec.cluster_policies.for_env(self.env_name) or ()):
                     principal = self.identities.principal(role)
@@ -178,6 +183,7 @@ class EnvironmentStack(TerraformStack):
                     templates_dir=self.platform.policies_dir / "cluster_policies",
                     log_destination=self._log_destination() if name != "interactive" else None,
                     can_use=can_use,
+                    capacity=capacity_of(name, profile.capacity, env.is_prod),
                 ),
             )
         return policies
@@ -235,7 +241,7 @@ class EnvironmentStack(TerraformStack):
             single_node=profile_name.endswith("_training"),
         )
 
-    def _model(self, model) -> ModelResources:
+    def _model(self, model: ModelSpec) -> ModelResources:
         env, roles = self.platform.env, self.platform.roles
         # The configured service principal role (job_runner, or deployer where a team wants it).
         run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
@@ -299,7 +305,7 @@ class EnvironmentStack(TerraformStack):
             )
         return resources
 
-    def _labels_table(self, model) -> LabelsTable:
+    def _labels_table(self, model: ModelSpec) -> LabelsTable:
         """The labels contract's table, and USE on its catalog and schema for the label pipeline."""
         env, logs = self.platform.env, self.catalog.schema(INFERENCE_SCHEMA)
         writer_key = model.monitoring.labels_writer or model.owner_group
@@ -321,4 +327,62 @@ class EnvironmentStack(TerraformStack):
                 "(the labels contract, ml_jobs/inference/labels.py). Managed in git.",
                 prevent_destroy=env.is_prod,
             ),
+        )
+
+    # -- the fleet: notifications, job health, warehouse, dashboard, alerts, inventory ---------------
+
+    def _watch_model_jobs(self) -> None:
+        """Every model job warns past its spec's duration threshold and notifies the destinations."""
+        env = self.platform.env
+        hooks = self.notifications.pick(env.notifications.job_failures)
+        for name, resources in self.models.items():
+            health = self.platform.model(name).health
+            for purpose, job in (
+                ("train", resources.train_job),
+                ("monitor", resources.monitor_job),
+                ("retrain", resources.retrain_job),
+            ):
+                timeout = int(job.timeout_seconds_input or env.jobs.timeout_seconds)
+                seconds = health.warning_seconds(purpose, timeout)
+                watch_job(job, seconds, hooks, env.jobs.notification_emails)
+
+    def _fleet(self) -> Fleet:
+        env = self.platform.env
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
+        monitoring = self.catalog.schema(MONITORING_SCHEMA)
+        return Fleet(
+            self,
+            "fleet",
+            FleetProps(
+                env=self.env_name,
+                is_prod=env.is_prod,
+                catalog=monitoring.catalog_name,
+                platform_folder=self.folder.path,
+                tags=env.tags,
+                warehouse=env.fleet.warehouse,
+                inventory=env.fleet.inventory,
+                alerts=env.fleet.alerts,
+                wheel_path=self.wheel.path,
+                compute=self._job_compute("inference"),
+                jobs=self._job_defaults(run_as),
+                run_as=run_as,
+                alert_destinations=self.notifications.pick(env.notifications.sql_alerts),
+                job_destinations=self.notifications.pick(env.notifications.job_failures),
+                warehouse_access=self._access("sql_warehouses"),
+                dashboard_access=self._access("dashboards"),
+                job_access=self._access("jobs"),
+            ),
+        )
+
+    def _job_defaults(self, run_as: str | None) -> JobDefaults:
+        """Run controls of the environment's own jobs (the model jobs build theirs in ``_model``)."""
+        jobs = self.platform.env.jobs
+        return JobDefaults(
+            notification_emails=jobs.notification_emails,
+            timeout_seconds=jobs.timeout_seconds,
+            max_retries=jobs.max_retries,
+            min_retry_interval_millis=jobs.min_retry_interval_millis,
+            run_as=run_as,
+            pause_schedules=jobs.pause_schedules,
+            log_destination=self._log_destination(),
         )

@@ -140,35 +140,7 @@ class ModelResources(Construct):
         return params
 
     def _cluster(self, compute: JobCompute) -> dict[str, object]:
-        """Single node where the work is single-node (training fits the driver: workers would idle),
-        autoscaling where Spark does the work (unpack, score, monitor)."""
-        jobs = self.props.jobs
-        size: dict[str, object] = {"autoscale": {"min_workers": 1, "max_workers": compute.max_workers}}
-        tags = self.tags
-        if compute.single_node:
-            # Databricks' single-node cluster: no workers, Spark local on the driver, tagged SingleNode.
-            size = {
-                "num_workers": 0,
-                "spark_conf": {
-                    "spark.databricks.cluster.profile": "singleNode",
-                    "spark.master": "local[*]",
-                },
-            }
-            tags = dict(sorted({**tags, "ResourceClass": "SingleNode"}.items()))
-        cluster: dict[str, object] = {
-            "policy_id": compute.policy_id,
-            "apply_policy_default_values": True,
-            "spark_version": compute.runtime,
-            "node_type_id": compute.node_type,
-            "driver_node_type_id": compute.node_type,
-            "data_security_mode": "SINGLE_USER",
-            **size,
-            "custom_tags": tags,
-            "spark_env_vars": dict(sorted({"MLOPS_ENV": self.props.env, **jobs.spark_env_vars}.items())),
-        }
-        if jobs.log_destination:
-            cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
-        return cluster
+        return job_cluster(compute, self.props.jobs, self.tags, self.props.env)
 
     def _job(self, purpose: str, entry_points: list[str], compute: JobCompute, cron: str | None) -> Job:
         props, jobs = self.props, self.props.jobs
@@ -190,32 +162,70 @@ class ModelResources(Construct):
                     timeout_seconds=jobs.timeout_seconds,
                 )
             )
-        settings: dict[str, object] = {
-            "name": job_name(props.env, props.model.name, purpose),
-            "max_concurrent_runs": 1,
-            "timeout_seconds": props.model.training.timeout_seconds or jobs.timeout_seconds,
-            "tags": self.tags,
-            "email_notifications": {"on_failure": list(jobs.notification_emails)},
-            "job_cluster": [JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
-            "task": tasks,
-            "queue": {"enabled": True},
-        }
-        if purpose in JOB_PARAMETERS:
-            settings["parameter"] = [
-                {"name": name, "default": default} for name, default in JOB_PARAMETERS[purpose].items()
-            ]
+        # None leaves the block out of the synthesized JSON (jsii drops unset struct properties).
+        schedule = None
         if cron is not None:
-            settings["schedule"] = {
+            schedule = {
                 "quartz_cron_expression": cron,
                 "timezone_id": props.model.training.timezone,
                 "pause_status": "PAUSED" if jobs.pause_schedules else "UNPAUSED",
             }
-        if jobs.run_as:
-            settings["run_as"] = {"service_principal_name": jobs.run_as}
-        job = Job(self, f"{purpose}-job", **settings)
+        job = Job(
+            self,
+            f"{purpose}-job",
+            name=job_name(props.env, props.model.name, purpose),
+            max_concurrent_runs=1,
+            timeout_seconds=props.model.training.timeout_seconds or jobs.timeout_seconds,
+            tags=self.tags,
+            email_notifications={"on_failure": list(jobs.notification_emails)},
+            job_cluster=[JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
+            task=tasks,
+            queue={"enabled": True},
+            # Declared once (mlops_spec.job_parameters); every wheel task accepts them (pushdown).
+            parameter=[{"name": n, "default": d} for n, d in JOB_PARAMETERS[purpose].items()]
+            if purpose in JOB_PARAMETERS
+            else None,
+            schedule=schedule,
+            run_as={"service_principal_name": jobs.run_as} if jobs.run_as else None,
+        )
         access = dict(props.job_access)
         if purpose == "retrain" and jobs.run_as:
             # The monitor task (run as the job runner) starts this job with run_now: CAN_MANAGE_RUN.
             access.setdefault(jobs.run_as, ("service_principal", "CAN_MANAGE_RUN"))
         object_permissions(self, f"{purpose}-job-permissions", access, job_id=job.id)
         return job
+
+
+def job_cluster(
+    compute: JobCompute, jobs: JobDefaults, tags: Mapping[str, str], env: str
+) -> dict[str, object]:
+    """A job cluster inside its policy, for every platform job (per model or per environment).
+
+    Single node where the work is single-node (training fits the driver: workers would idle),
+    autoscaling where Spark does the work (unpack, score, monitor, the inventory)."""
+    size: dict[str, object] = {"autoscale": {"min_workers": 1, "max_workers": compute.max_workers}}
+    tags = dict(tags)
+    if compute.single_node:
+        # Databricks' single-node cluster: no workers, Spark local on the driver, tagged SingleNode.
+        size = {
+            "num_workers": 0,
+            "spark_conf": {
+                "spark.databricks.cluster.profile": "singleNode",
+                "spark.master": "local[*]",
+            },
+        }
+        tags = dict(sorted({**tags, "ResourceClass": "SingleNode"}.items()))
+    cluster: dict[str, object] = {
+        "policy_id": compute.policy_id,
+        "apply_policy_default_values": True,
+        "spark_version": compute.runtime,
+        "node_type_id": compute.node_type,
+        "driver_node_type_id": compute.node_type,
+        "data_security_mode": "SINGLE_USER",
+        **size,
+        "custom_tags": tags,
+        "spark_env_vars": dict(sorted({"MLOPS_ENV": env, **jobs.spark_env_vars}.items())),
+    }
+    if jobs.log_destination:
+        cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
+    return cluster

@@ -24,7 +24,7 @@ def path_owners(path: str, ownership: Ownership) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _spec(pattern: str) -> pathspec.PathSpec:
+def _spec(pattern: str) -> pathspec.PathSpec[pathspec.Pattern]:
     return pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
 
 

@@ -173,7 +173,8 @@ class Side:
 
 def side_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") -> Side:
     """Managed resources of a synthesized stack (``cdk.tf.json``), with its data sources for names."""
-    resources, lookups = {}, {}
+    resources: dict[str, Res] = {}
+    lookups: dict[str, Res] = {}
     for r in resources_from_doc(doc, env, source):
         if r.mode in ("managed", "data"):
             res = Res(r.address, r.type, r.name, dict(r.values), r.lifecycle or {}, r.construct_path)
@@ -198,7 +199,9 @@ def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, S
     for change in doc.get("resource_changes", []) or []:
         if not isinstance(change, dict) or change.get("mode", "managed") != "managed":
             continue
-        address, rtype, name = change.get("address"), str(change.get("type", "")), str(change.get("name", ""))
+        # A string: resources_from_doc above refused a plan whose changes lack one (check_plan_shape).
+        address: str = change["address"]
+        rtype, name = str(change.get("type", "")), str(change.get("name", ""))
         body = change.get("change", {}) or {}
         actions[address] = tuple(body.get("actions", []) or [])
         sensitive[address] = {"before": body.get("before_sensitive"), "after": body.get("after_sensitive")}

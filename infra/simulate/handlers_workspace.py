@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, handles
 from infra.simulate.handlers_uc import _name_of
@@ -18,6 +19,19 @@ PERMISSION_TARGETS = {
     "directory_id": ("directory", False),
     "experiment_id": ("experiment", False),
     "serving_endpoint_id": ("serving_endpoint", False),
+    "sql_endpoint_id": ("sql_warehouse", True),
+    "dashboard_id": ("dashboard", False),
+    "alert_v2_id": ("alert", False),
+}
+# Targets whose ACL update first adds the applying identity as CAN_MANAGE when the ACL does not name it
+# (updateAclCustomizers: update.AddCurrentUserAsManage, permissions/permission_definitions.go).
+ADDS_CURRENT_USER_AS_MANAGE = frozenset({"sql_endpoint_id", "serving_endpoint_id", "alert_v2_id"})
+# Management levels per target (isManagementPermission): the provider refuses an ACL that gives the
+# applying identity any other level ("cannot remove management permissions for the current user").
+MANAGEMENT_LEVELS = {
+    "job_id": frozenset({"CAN_MANAGE", "IS_OWNER"}),
+    "cluster_policy_id": frozenset({"CAN_USE"}),
+    "sql_endpoint_id": frozenset({"CAN_MANAGE", "IS_OWNER"}),
 }
 MANAGE_LEVELS = frozenset({"CAN_MANAGE", "IS_OWNER"})
 
@@ -61,19 +75,14 @@ def _add(ctx: ApplyContext, ws: Workspace, kind: str, name: str, **settings: obj
 
 @handles("managed", "databricks_directory")
 def directory(ctx: ApplyContext) -> None:
-    path = ctx.known(ctx.value("path"))
-    ws = ctx.acting_workspace(f"create folder {path}")
-    if ws is None or path is None:
+    if (acting := ctx.acting_on("create folder", ctx.known(ctx.value("path")))) is None:
         return
+    ws, path, operation = acting
     # MkdirsByPath creates missing parents; a new top-level folder needs a workspace admin.
     top = "/" + path.strip("/").split("/")[0]
     new_top = top not in (SHARED, "/Users", "/Repos") and ws.obj("directory", top) is None
     if new_top and ctx.workspace_level(ws) != "ADMIN":
-        ctx.fail(
-            "SIM003",
-            f"create folder {path}",
-            "only workspace admins create folders in the workspace root",
-        )
+        ctx.fail("SIM003", operation, "only workspace admins create folders in the workspace root")
     parts = path.strip("/").split("/")
     for i in range(1, len(parts) + 1):
         sub = "/" + "/".join(parts[:i])
@@ -83,11 +92,9 @@ def directory(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_mlflow_experiment")
 def experiment(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name"))
-    operation = f"create experiment {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None or name is None:
+    if (acting := ctx.acting_on("create experiment", ctx.known(ctx.value("name")))) is None:
         return
+    ws, name, operation = acting
     parent = posixpath.dirname(name)
     folder = ws.obj("directory", parent)
     if folder is None and parent not in ("/", SHARED):
@@ -103,20 +110,17 @@ def experiment(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_secret_scope")
 def secret_scope(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name"))
-    ws = ctx.acting_workspace(f"create secret scope {name}")
-    if ws is not None and name is not None:
+    if (acting := ctx.acting_on("create secret scope", ctx.known(ctx.value("name")))) is not None:
+        ws, name, _ = acting
         obj = _add(ctx, ws, "secret_scope", name)
         obj.acl.entries[ctx.identity] = ("MANAGE", ctx.origin)
 
 
 @handles("managed", "databricks_secret_acl")
 def secret_acl(ctx: ApplyContext) -> None:
-    scope_name = ctx.known(ctx.value("scope"))
-    operation = f"set secret ACL on {scope_name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None or scope_name is None:
+    if (acting := ctx.acting_on("set secret ACL on", ctx.known(ctx.value("scope")))) is None:
         return
+    ws, scope_name, operation = acting
     scope = ws.obj("secret_scope", scope_name)
     if scope is None:
         ctx.need("SIM001", operation, "workspace object secret_scope", scope_name)
@@ -175,6 +179,12 @@ def permissions(ctx: ApplyContext) -> None:
         if who in entries and entries[who] != level:
             ctx.fail("SIM032", operation, f"{who} is listed with {entries[who]} and {level}: ambiguous")
         entries[who] = level
+    mine = entries.get(ctx.identity)
+    if mine is not None and mine not in MANAGEMENT_LEVELS.get(target, frozenset({"CAN_MANAGE"})):
+        why = f"{ctx.identity} gives itself {mine}: the provider refuses to drop its own management"
+        ctx.fail("SIM032", operation, why)
+    if target in ADDS_CURRENT_USER_AS_MANAGE and ctx.identity not in entries:
+        entries[ctx.identity] = "CAN_MANAGE"
     if has_owner and "IS_OWNER" not in entries.values():
         # addOwnerPermissionIfNeeded: the applying identity becomes IS_OWNER.
         if ctx.identity in entries and entries[ctx.identity] != "IS_OWNER":
@@ -212,12 +222,19 @@ def _object(
 
 @handles("managed", "databricks_job")
 def job(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name")) or ctx.res.address
-    operation = f"create job {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None:
+    if (acting := ctx.acting_on("create job", ctx.known(ctx.value("name")) or ctx.res.address)) is None:
         return
-    run_as = block(ctx.res.values, "run_as")
+    ws, name, operation = acting
+    runner = run_as_identity(ctx, block(ctx.res.values, "run_as"), operation)
+    for task in blocks(ctx.res.values, "task"):
+        for lib in blocks(task, "library"):
+            _library_exists(ctx, lib.get("whl"), operation)
+    _webhooks_exist(ctx, ws, operation)
+    _add(ctx, ws, "job", name, run_as=runner, values=ctx.res.values, stack=ctx.stack.name)
+
+
+def run_as_identity(ctx: ApplyContext, run_as: dict[str, Any], operation: str) -> Key | None:
+    """Who a ``run_as`` block names; a service principal needs the servicePrincipal.user role (SIM033)."""
     runner: Key | None = None
     if run_as.get("service_principal_name"):
         runner = ctx.principal(run_as["service_principal_name"], "service_principal_name")
@@ -235,10 +252,15 @@ def job(ctx: ApplyContext) -> None:
                 )
     elif run_as.get("user_name"):
         runner = Key("user", str(run_as["user_name"]))
-    for task in blocks(ctx.res.values, "task"):
-        for lib in blocks(task, "library"):
-            _library_exists(ctx, lib.get("whl"), operation)
-    _add(ctx, ws, "job", name, run_as=runner, values=ctx.res.values, stack=ctx.stack.name)
+    return runner
+
+
+def _webhooks_exist(ctx: ApplyContext, ws: Workspace, operation: str) -> None:
+    """Webhook notifications name notification destinations that exist (and are created first)."""
+    hooks = block(ctx.res.values, "webhook_notifications")
+    for event in sorted(hooks):
+        for hook in blocks(hooks, event):
+            _object(ctx, ws, "notification_destination", hook.get("id"), f"{operation}: webhook {event}")
 
 
 def _library_exists(ctx: ApplyContext, path: object, operation: str) -> None:
@@ -259,11 +281,10 @@ def _library_exists(ctx: ApplyContext, path: object, operation: str) -> None:
 
 @handles("managed", "databricks_model_serving")
 def serving_endpoint(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name")) or ctx.res.address
-    operation = f"create serving endpoint {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None:
+    acting = ctx.acting_on("create serving endpoint", ctx.known(ctx.value("name")) or ctx.res.address)
+    if acting is None:
         return
+    ws, name, operation = acting
     table = block(block(ctx.res.values, "ai_gateway"), "inference_table_config") or block(
         block(ctx.res.values, "config"), "auto_capture_config"
     )

@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from infra.tfdoc.document import (
+    SENSITIVE,
     SYNTH_GLOB,
     Resource,
     block,
+    block_label,
     blocks,
     discover,
     expand,
@@ -38,12 +40,14 @@ def resources_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") 
 
 __all__ = [
     "ID_ATTRS",
+    "SENSITIVE",
     "SYNTH_GLOB",
     "DocumentError",
     "DocumentIndex",
     "Reference",
     "Resource",
     "block",
+    "block_label",
     "blocks",
     "discover",
     "expand",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,19 @@ def blocks(values: Any, key: str) -> list[dict[str, Any]]:
 def block(values: Any, key: str) -> dict[str, Any]:
     found = blocks(values, key)
     return found[0] if found else {}
+
+
+def block_label(item: Any, index: int, id_keys: Sequence[str]) -> str:
+    """How a path names a block in a list: its first string ``id_keys`` attribute, else its index.
+
+    ``task[train]`` rather than ``task[3]``, so inserting a block does not rename those after it.
+    """
+    if isinstance(item, dict):
+        for key in id_keys:
+            label = item.get(key)
+            if isinstance(label, str):
+                return label
+    return str(index)
 
 
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
@@ -312,6 +325,22 @@ def _reference(expr: dict[str, Any]) -> str | None:
     return None
 
 
+SENSITIVE = "(sensitive value)"
+"""What a plan's sensitive value reads as: Terraform keeps it in ``terraform show -json`` output and
+marks it in ``sensitive_values`` / ``after_sensitive``; the tools never see (or print) the value."""
+
+
+def mask_sensitive(values: Any, marks: Any) -> Any:
+    """``values`` with every leaf ``marks`` flags true replaced by ``SENSITIVE``."""
+    if marks is True:
+        return SENSITIVE if values is not None else None
+    if isinstance(marks, dict) and isinstance(values, dict):
+        return {k: mask_sensitive(v, marks.get(k)) for k, v in values.items()}
+    if isinstance(marks, list) and isinstance(values, list):
+        return [mask_sensitive(v, m) for v, m in zip(values, marks, strict=False)] + values[len(marks) :]
+    return values
+
+
 def fill_unknowns(values: Any, exprs: Any) -> Any:
     """Put ``${ref}`` where a planned value is unknown (computed) but the config references it.
 
@@ -493,7 +522,10 @@ def _plan_resource(
 ) -> Resource:
     address = res["address"]
     mode = "data" if res.get("mode") == "data" else "managed"
-    filled = fill_unknowns(values, exprs.get(_INDEX_SUFFIX.sub("", address), {}))
+    marks = res.get("sensitive_values")
+    if marks is None:
+        marks = ((change or {}).get("change", {}) or {}).get("after_sensitive")
+    filled = fill_unknowns(mask_sensitive(values, marks), exprs.get(_INDEX_SUFFIX.sub("", address), {}))
     actions = tuple((change or {}).get("change", {}).get("actions", []) or [])
     return Resource(
         address,

@@ -81,12 +81,8 @@ def _check_against_champion(spec: ResolvedSpec, mv: ModelVersion, champion: str 
 
 
 def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, str] | None:
-    approval = {
-        "by": mv.tags.get(TAG_APPROVED_BY),
-        "at": mv.tags.get(TAG_APPROVED_AT),
-        "comment": mv.tags.get(TAG_APPROVAL_COMMENT, ""),
-    }
-    if not approval["by"] or not approval["at"]:
+    by, at = mv.tags.get(TAG_APPROVED_BY), mv.tags.get(TAG_APPROVED_AT)
+    if not by or not at:
         if spec.model.promotion.require_approval:
             raise Refused(
                 f"{mv.name} v{mv.version} needs an approval in {spec.env.environment} "
@@ -94,7 +90,7 @@ def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, str] | 
                 f"--env {spec.env.environment} --version {mv.version} --approver <who>"
             )
         return None
-    return approval
+    return {"by": by, "at": at, "comment": mv.tags.get(TAG_APPROVAL_COMMENT, "")}
 
 
 def promote(

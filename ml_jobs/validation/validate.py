@@ -164,6 +164,7 @@ def evaluate_gates(
 
 def record(client: MlflowClient, spec: ResolvedSpec, mv: ModelVersion, report: ValidationReport) -> None:
     """Tags, JSON artifact and model card; ``validation.status`` goes last."""
+    assert mv.run_id is not None  # a version this platform registers comes from a training run
     client.log_text(
         mv.run_id, json.dumps(report.to_dict(), indent=2, default=str), f"validation/v{mv.version}.json"
     )

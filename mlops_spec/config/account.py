@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
-from mlops_spec.config.environment import Backend, EnvironmentConfig, LocalBackend
-from mlops_spec.config.errors import Problem
+from mlops_spec.config.environment import Backend, EnvironmentConfig, EnvName, LocalBackend
+from mlops_spec.config.errors import Problem, allowed
 
 CLOUDS: tuple[str, ...] = ("aws", "azure", "gcp")
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws",)
@@ -191,11 +191,11 @@ class AccountConfig(Spec):
     )
     metastores: dict[str, MetastoreConfig] = Field(min_length=1, description="AWS region -> metastore.")
     identities: IdentitiesConfig = Field(description="Account groups and service principals.")
-    workspaces: dict[Literal["dev", "staging", "prod"], Workspace] = Field(
+    workspaces: dict[EnvName, Workspace] = Field(
         min_length=1, description="Environment -> its workspace (mode: greenfield or brownfield)."
     )
 
-    def workspace_url(self, env: str) -> str | None:
+    def workspace_url(self, env: EnvName) -> str | None:
         """The URL a workspace has (brownfield) or will have (greenfield, when the prefix is known)."""
         ws = self.workspaces[env]
         if isinstance(ws, BrownfieldWorkspace):
@@ -223,10 +223,6 @@ class AccountConfig(Spec):
 # -- checks across fields -------------------------------------------------------------------------
 
 
-def _allowed(values: object) -> str:
-    return ", ".join(sorted(values)) or "none configured"  # type: ignore[call-overload]
-
-
 def check_account(cfg: AccountConfig, file: str) -> Iterator[Problem]:
     yield from _check_identities(cfg, file)
     yield from _check_metastores(cfg, file)
@@ -235,7 +231,11 @@ def check_account(cfg: AccountConfig, file: str) -> Iterator[Problem]:
         path = ("workspaces", env)
         if ws.region not in cfg.metastores:
             yield Problem(
-                file, (*path, "region"), "no metastore for this region", ws.region, _allowed(cfg.metastores)
+                file,
+                (*path, "region"),
+                "no metastore for this region",
+                ws.region,
+                allowed(cfg.metastores, "none configured"),
             )
         if isinstance(ws, BrownfieldWorkspace):
             yield from _check_brownfield(ws, file, path)
@@ -282,7 +282,7 @@ def _check_identities(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 ("identities", "workspace_admins", i),
                 "unknown identity",
                 key,
-                _allowed({*ids.groups, *ids.service_principals}),
+                allowed({*ids.groups, *ids.service_principals}, "none configured"),
             )
 
 
@@ -295,10 +295,12 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 path,
                 "the metastore admin must be an account group, never a person",
                 ms.admin_group,
-                _allowed(cfg.identities.groups),
+                allowed(cfg.identities.groups, "none configured"),
             )
         elif ms.admin_group not in cfg.identities.groups:
-            yield Problem(file, path, "unknown group", ms.admin_group, _allowed(cfg.identities.groups))
+            yield Problem(
+                file, path, "unknown group", ms.admin_group, allowed(cfg.identities.groups, "none configured")
+            )
         elif ENV_PLACEHOLDER in cfg.identities.groups[ms.admin_group]:
             yield Problem(
                 file, path, "a per-environment group cannot own the region's metastore", ms.admin_group
@@ -312,7 +314,7 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 ("metastores", region, "grants_workspace"),
                 "not a workspace of this region",
                 ms.grants_workspace,
-                _allowed({e for e, w in cfg.workspaces.items() if w.region == region}),
+                allowed({e for e, w in cfg.workspaces.items() if w.region == region}, "none configured"),
             )
 
 
@@ -386,7 +388,7 @@ def _networks(
 ) -> Iterator[tuple[int, ipaddress.IPv4Network | Problem]]:
     low, high = SUBNET_PREFIXES
     for i, cidr in enumerate(ws.subnet_cidrs):
-        where = (*path, "subnet_cidrs", i)
+        where: tuple[str | int, ...] = (*path, "subnet_cidrs", i)
         try:
             net = ipaddress.IPv4Network(cidr, strict=True)
         except ValueError as exc:
@@ -470,7 +472,7 @@ def check_account_against_env(
                 ("service_principals", key),
                 f"not an account service principal (identities.service_principals in {account_file})",
                 key,
-                _allowed(cfg.identities.service_principals),
+                allowed(cfg.identities.service_principals, "none configured"),
             )
             continue
         account_name = cfg.service_principal_name(key, name)

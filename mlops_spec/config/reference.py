@@ -30,7 +30,8 @@ from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.environment import EnvironmentConfig
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import PerEnv, RoleMatrix
-from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from mlops_spec.exit_codes import EXIT_BAD_INPUT
+from mlops_spec.generated import add_file_options, deliver
 
 DEFAULT_PAGE = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 
@@ -179,7 +180,7 @@ def constraints(field: FieldInfo) -> str:
 def _default(field: FieldInfo) -> Any:
     """The field's default value (``PydanticUndefined`` when the key is required)."""
     if field.default_factory is not None:
-        return field.default_factory()  # type: ignore[call-arg]
+        return field.get_default(call_default_factory=True)
     return field.default
 
 
@@ -308,32 +309,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m mlops_spec.config.reference", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--file", type=Path, default=DEFAULT_PAGE, help="default: docs/configuration.md")
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the page")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the page is out of date")
+    add_file_options(p, DEFAULT_PAGE, "page", shown_default="docs/configuration.md")
     args = p.parse_args(argv)
     try:
         text = render()
     except UndescribedFieldError as exc:
         print(f"error: {exc}; every config field needs a description", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.write:
-        args.file.parent.mkdir(parents=True, exist_ok=True)
-        args.file.write_text(text, encoding="utf-8")
-        return EXIT_OK
-    if args.check:
-        current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
-        if current != text:
-            print(
-                f"{args.file}: out of date with the config models; run "
-                "`python -m mlops_spec.config.reference --write`",
-                file=sys.stderr,
-            )
-            return EXIT_REFUSED
-        return EXIT_OK
-    sys.stdout.write(text)
-    return EXIT_OK
+    return deliver(text, args, p.prog, source="the config models")
 
 
 if __name__ == "__main__":

@@ -16,22 +16,11 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate
+from infra.guardrails import Policies
 from infra.guardrails.settings import setting_of
 from infra.tfdoc import resources_from_doc
-
-Docs = dict[str, dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def synthesized(synth_dir: Path) -> Docs:
-    paths = sorted((synth_dir / "stacks").glob("*/cdk.tf.json"))
-    return {path.parent.name: json.loads(path.read_text()) for path in paths}
-
-
-def check(docs: Docs, policies: Policies) -> Report:
-    resources = [r for env, doc in docs.items() for r in resources_from_doc(doc, env, f"{env}/cdk.tf.json")]
-    return evaluate(resources, policies)
+from tests.conftest import Docs
+from tests.guardrails.builders import evaluate_docs
 
 
 def one(doc: dict[str, Any], rtype: str, *words: str) -> tuple[str, dict[str, Any]]:
@@ -172,6 +161,60 @@ def prod_inference_on_spot_only(docs: Docs) -> str:
     return address
 
 
+def prod_inference_on_spot_with_fallback(docs: Docs) -> str:
+    address, job = one(docs["prod"], "databricks_job", "churn", "monitor")
+    cluster(job)["aws_attributes"] = {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1}
+    return address
+
+
+def training_driver_on_spot(docs: Docs) -> str:
+    address, policy = one(docs["prod"], "databricks_cluster_policy", "cpu_training")
+    edit_definition(
+        policy, lambda d: d.update({"aws_attributes.first_on_demand": {"type": "fixed", "value": 0}})
+    )
+    return address
+
+
+def dev_inference_on_demand(docs: Docs) -> str:
+    address, policy = one(docs["dev"], "databricks_cluster_policy", "inference")
+    edit_definition(
+        policy, lambda d: d.update({"aws_attributes.availability": {"type": "fixed", "value": "ON_DEMAND"}})
+    )
+    return address
+
+
+def dashboard_with_publisher_credentials(docs: Docs) -> str:
+    address, dashboard = one(docs["staging"], "databricks_dashboard", "fleet")
+    dashboard.pop("embed_credentials")  # the provider's default: true
+    return address
+
+
+def alert_without_run_as(docs: Docs) -> str:
+    address, alert = one(docs["prod"], "databricks_alert_v2", "dataset_drift")
+    alert.pop("run_as")
+    return address
+
+
+def slack_url_in_code(docs: Docs) -> str:
+    address, dest = one(docs["prod"], "databricks_notification_destination", "mlops-alerts")
+    dest["config"]["slack"]["url"] = (
+        "https://hooks.slack.com/services/T0000000/B0000000/abcdefghijklmnopqrstuvwx"
+    )
+    return address
+
+
+def warehouse_grown_large(docs: Docs) -> str:
+    address, warehouse = one(docs["dev"], "databricks_sql_endpoint", "fleet")
+    warehouse.update(cluster_size="X-Large", max_num_clusters=10)
+    return address
+
+
+def monitor_without_duration_warning(docs: Docs) -> str:
+    address, job = one(docs["prod"], "databricks_job", "churn", "monitor")
+    job.pop("health")
+    return address
+
+
 def gpu_training_every_minute(docs: Docs) -> str:
     address, job = one(docs["prod"], "databricks_job", "fraud", "_train-job")
     job["schedule"]["quartz_cron_expression"] = "0 * * * * ?"
@@ -197,22 +240,33 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
         {"DBX017"},
         data_scientists_on_the_prod_training_policy,
     ),
-    "spot-only prod inference": ({"DBX110"}, prod_inference_on_spot_only),
+    "spot-only prod inference": ({"DBX110", "DBX112"}, prod_inference_on_spot_only),
+    "prod inference on spot with fallback": ({"DBX112"}, prod_inference_on_spot_with_fallback),
+    "prod training driver on spot": ({"DBX113"}, training_driver_on_spot),
+    "dev batch scoring on on-demand only": ({"DBX113"}, dev_inference_on_demand),
+    "dashboard published with the publisher's credentials": (
+        {"DBX115"},
+        dashboard_with_publisher_credentials,
+    ),
+    "SQL alert without run_as": ({"DBX116"}, alert_without_run_as),
+    "Slack webhook URL written in code": ({"DBX003", "DBX117"}, slack_url_in_code),
+    "SQL warehouse grown past its caps": ({"DBX114"}, warehouse_grown_large),
+    "monitor job without a duration warning": ({"DBX118"}, monitor_without_duration_warning),
     "GPU training fires every minute": ({"DBX111"}, gpu_training_every_minute),
 }
 
 
-def test_the_shipped_stacks_pass(synthesized: Docs, policies: Policies) -> None:
-    report = check(synthesized, policies)
+def test_the_shipped_stacks_pass(shipped_docs: Docs, policies: Policies) -> None:
+    report = evaluate_docs(shipped_docs, policies)
     assert [f"{f.env} {f.rule.id} {f.address}: {f.message}" for f in report.findings] == []
 
 
 @pytest.mark.parametrize("case", sorted(WEAKENINGS))
-def test_fails_weakened_real_stacks(synthesized: Docs, policies: Policies, case: str) -> None:
+def test_fails_weakened_real_stacks(shipped_docs: Docs, policies: Policies, case: str) -> None:
     expected, weaken = WEAKENINGS[case]
-    docs = copy.deepcopy(synthesized)
+    docs = copy.deepcopy(shipped_docs)
     address = weaken(docs)
-    report = check(docs, policies)
+    report = evaluate_docs(docs, policies)
     assert {f.rule.id for f in report.unwaived()} == expected, [
         f"{f.rule.id} {f.address}: {f.message}" for f in report.findings
     ]
@@ -220,28 +274,28 @@ def test_fails_weakened_real_stacks(synthesized: Docs, policies: Policies, case:
     assert report.exit_code() == 1
 
 
-def test_findings_name_resources_not_references(synthesized: Docs, policies: Policies) -> None:
-    docs = copy.deepcopy(synthesized)
+def test_findings_name_resources_not_references(shipped_docs: Docs, policies: Policies) -> None:
+    docs = copy.deepcopy(shipped_docs)
     address = data_scientists_on_the_prod_gpu_policy(docs)
-    (finding,) = [f for f in check(docs, policies).findings if f.address == address]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.address == address]
     assert "${" not in finding.message
     assert "'mlops-prod-gpu-training'" in finding.message  # the policy's name, not its reference
 
 
-def test_findings_name_the_limit_and_the_setting_behind_them(synthesized: Docs, policies: Policies) -> None:
-    docs = copy.deepcopy(synthesized)
+def test_findings_name_the_limit_and_the_setting_behind_them(shipped_docs: Docs, policies: Policies) -> None:
+    docs = copy.deepcopy(shipped_docs)
     gpu_training_every_minute(docs)
-    (finding,) = [f for f in check(docs, policies).findings if f.rule.id == "DBX111"]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.rule.id == "DBX111"]
     assert "gpu_job_min_interval_minutes = 60 (policies/guardrails/params.yaml: defaults." in (
         " | ".join(finding.held_against)
     )
     assert finding.setting == (
         "stacks/models.yaml: models[name=risk_fraud_xgb].training; stacks/prod.yaml: jobs, compute"
     )
-    docs = copy.deepcopy(synthesized)
+    docs = copy.deepcopy(shipped_docs)
     address, policy = one(docs["prod"], "databricks_cluster_policy", "cpu_training")
     edit_definition(policy, lambda d: d["node_type_id"]["values"].append("x1.32xlarge"))
-    (finding,) = [f for f in check(docs, policies).findings if f.address == address]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.address == address]
     assert finding.rule.id == "DBX013"
     assert any(h.startswith("cpu_node_types = ['m5d.large'") for h in finding.held_against)
     assert finding.setting == (
@@ -250,11 +304,11 @@ def test_findings_name_the_limit_and_the_setting_behind_them(synthesized: Docs, 
 
 
 def test_every_shipped_resource_maps_to_the_setting_that_produces_it(
-    synthesized: Docs, repo_root: Path
+    shipped_docs: Docs, repo_root: Path
 ) -> None:
     """A renamed construct would leave findings without a setting: this fails first."""
     unmapped = []
-    for env, doc in synthesized.items():
+    for env, doc in shipped_docs.items():
         for res in resources_from_doc(doc, env):
             if res.mode not in ("managed", "data") or res.construct_path is None:
                 continue

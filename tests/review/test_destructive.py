@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import load_policies
 from infra.review import Inputs, ReviewError, diff, load_params, render_markdown
 from infra.review.decommissions import Decommission, load_decommissions
 from infra.review.diff import REFUSED, UNGUARDED
@@ -25,11 +24,6 @@ KEEP = {"prevent_destroy": True}
 @pytest.fixture(scope="module")
 def params(repo_root: Path):
     return load_params(repo_root / "policies")
-
-
-@pytest.fixture(scope="module")
-def policies(repo_root: Path):
-    return load_policies(repo_root / "policies")
 
 
 def with_model(doc: dict[str, Any], env: str = "prod") -> dict[str, Any]:

@@ -12,7 +12,6 @@ new wheel. What it does not prove: that hatchling stays reproducible across its 
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from infra.review.workspace import _env, _wheel_command
-from tests.review.conftest import PROJECT_PARTS, edit_text
+from tests.review.conftest import copy_project, edit_text
 
 
 def build(tree: Path, out: Path) -> Path:
@@ -36,15 +35,7 @@ def digest(wheel: Path) -> str:
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
-    tree = tmp_path_factory.mktemp("wheel-project")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "cdktf.out", ".local", "data")
-    for part in PROJECT_PARTS:
-        src = repo_root / part
-        if src.is_dir():
-            shutil.copytree(src, tree / part, ignore=ignore)
-        else:
-            shutil.copy2(src, tree / part)
-    return tree
+    return copy_project(repo_root, tmp_path_factory.mktemp("wheel-project"))
 
 
 def test_a_documentation_edit_leaves_the_wheel_byte_for_byte_the_same(project: Path, tmp_path: Path) -> None:

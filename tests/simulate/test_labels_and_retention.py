@@ -4,7 +4,7 @@ What this proves, on the real synthesized JSON weakened one way per test: creati
 needs CREATE_TABLE on its schema and, with no warehouse, a workspace admin to start the provider's
 cluster (SIM024); the endpoint's inference table belongs to the endpoint's creator, and the job runner
 keeps the retention of the predictions, labels and payload tables only with MODIFY and SELECT on
-them (SIM058); the shipped stacks need none of this weakened.
+them (SIM060); the shipped stacks need none of this weakened.
 What it does not prove: that Databricks enforces exactly these rules (RULES.md cites where each comes
 from); the VACUUM page names no privilege, so nothing more is checked for it.
 """
@@ -70,7 +70,7 @@ def test_fails_a_job_runner_that_may_not_modify_the_labels_table(docs: Docs) -> 
     table["owner"] = "mlops-engineers"
     matching(
         docs,
-        "SIM058",
+        "SIM060",
         "prod",
         "marketing_churn_gbm: monitor' task maintain",
         "MODIFY on mlops_prod.inference_logs.marketing_churn_gbm_labels",
@@ -83,7 +83,7 @@ def test_fails_a_job_runner_that_may_not_modify_the_endpoints_inference_table(do
             entry["privileges"] = [p for p in entry["privileges"] if p != "MODIFY"]
     hits = matching(
         docs,
-        "SIM058",
+        "SIM060",
         "staging",
         "marketing_churn_gbm: monitor' task maintain",
         "MODIFY on mlops_staging.inference_logs.marketing_churn_gbm_payload",
