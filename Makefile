@@ -90,7 +90,10 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # The dev/CI environment is the lock (hashes, every transitive package), resolved under the runtime's
-# constraints: a clean clone installs the same versions, the ones the job clusters run.
+# constraints: a clean clone installs the same versions, the ones the job clusters run. One universal
+# lock (uv --universal: environment markers, the hashes of every platform's files) is resolved for Linux,
+# macOS and Windows on any architecture and for CPython 3.11 and 3.12 (requires-python); pip installs the
+# lines whose markers match. Checked to install here (x86_64, 3.11); other platforms are resolved, not run.
 LOCK := requirements/dev.lock
 UV_VERSION := 0.13.9
 
@@ -107,7 +110,7 @@ lock: ## Re-resolve requirements/dev.lock (hashes) under the runtime's constrain
 	@rm -rf .uv && $(PYTHON) -m pip install --quiet --target .uv uv==$(UV_VERSION)
 	@PYTHONPATH=.uv .uv/bin/uv pip compile pyproject.toml --extra local --extra infra --extra dev \
 	  -c "$$($(PYTHON) -c 'from mlops_spec.dbr import CONSTRAINTS_FILE; print(CONSTRAINTS_FILE)')" \
-	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --universal --python-version 3.11 \
 	  --no-header --annotation-style line --quiet -o $(LOCK)
 	@rm -rf .uv
 
