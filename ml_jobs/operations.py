@@ -103,9 +103,7 @@ def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.monitor_state(m))),
         Operation(START_JOB, job_name(env, m, "retrain")),
-        # Feature freshness beside drift (the model's own tables; reused ones are read the same way).
-        *(Operation(READ_TABLE, _features(t.name, catalog)) for t in (model.features.tables if model.features else ())),
-        *(Operation(READ_TABLE, _features(n, catalog)) for n in (model.features.reuse if model.features else ())),
+        *_feature_reads(model, catalog),  # feature freshness beside drift
     ]
 
 
@@ -161,6 +159,12 @@ def _features(name: str, catalog: str) -> str:
     return _table(catalog, (tables.FEATURES_SCHEMA, name))
 
 
+def _feature_reads(model: ModelSpec, catalog: str) -> list[Operation]:
+    """The feature tables the model reads: its own and the reused ones (by name)."""
+    names = [t.name for t in model.features.tables] + list(model.features.reuse) if model.features else []
+    return [Operation(READ_TABLE, _features(n, catalog)) for n in names]
+
+
 def training_set(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     """``training-set``: the label table (an input: its loader writes it through
     ``ml_jobs.features.job.write_labels``, which adds the CHECK), the feature tables by point-in-time
@@ -170,8 +174,7 @@ def training_set(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         return []
     return [
         Operation(READ_TABLE, _features(features.labels, catalog)),
-        *(Operation(READ_TABLE, _features(t.name, catalog)) for t in features.tables),
-        *(Operation(READ_TABLE, _features(n, catalog)) for n in features.reuse),
+        *_feature_reads(model, catalog),
         Operation(WRITE_TABLE, _features(model.data.table, catalog)),
     ]
 

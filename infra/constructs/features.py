@@ -60,7 +60,9 @@ def columns(table: FeatureTableSpec) -> list[SqlTableColumn]:
         *((c, "numeric") for c in table.numeric_features),
         *((c, "categorical") for c in table.categorical_features),
     ]
-    return [SqlTableColumn(name=c, type=SQL_TYPES[k], nullable=k not in ("key", "timestamp")) for c, k in kinds]
+    return [
+        SqlTableColumn(name=c, type=SQL_TYPES[k], nullable=k not in ("key", "timestamp")) for c, k in kinds
+    ]
 
 
 def _slug(schedule: str, timezone: str) -> str:

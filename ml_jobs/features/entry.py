@@ -25,11 +25,15 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=prog, description=__doc__)
     p.add_argument("--env", required=True, choices=ENV_NAMES, help="Environment whose catalog to use.")
     p.add_argument("--config-dir", help="Folder with models.yaml and <env>.yaml (default: see ml_jobs.spec).")
-    p.add_argument("--local-root", help="Local project folder (default: $MLOPS_LOCAL_ROOT or ./.local/<env>).")
+    p.add_argument(
+        "--local-root", help="Local project folder (default: $MLOPS_LOCAL_ROOT or ./.local/<env>)."
+    )
     return p
 
 
-def refresh_tables(env: str, names: Sequence[str], config_dir: str | None = None, local_root: str | None = None) -> dict[str, Any]:
+def refresh_tables(
+    env: str, names: Sequence[str], config_dir: str | None = None, local_root: str | None = None
+) -> dict[str, Any]:
     from ml_jobs.features.job import refresh
     from ml_jobs.runtime import get_runtime
     from ml_jobs.spec import config_dir as find_config_dir
@@ -41,7 +45,9 @@ def refresh_tables(env: str, names: Sequence[str], config_dir: str | None = None
     known = feature_tables(load_models(env, directory))
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise BadInput(f"unknown feature tables {unknown or names}; declared: {', '.join(sorted(known)) or 'none'}")
+        raise BadInput(
+            f"unknown feature tables {unknown or names}; declared: {', '.join(sorted(known)) or 'none'}"
+        )
     runtime = get_runtime(env, root=local_root, catalog=catalog)
     return {"tables": [refresh(runtime, known[n]) for n in names]}
 

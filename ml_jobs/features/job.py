@@ -39,7 +39,11 @@ def refresh(runtime: Runtime, table: FeatureTableSpec) -> dict[str, Any]:
         source_frame, _ = runtime.read_table(FEATURES_SCHEMA, table.source)
         rows = pandas_fn(source_frame, table)
     inserted = store.merge(runtime, layout, rows)
-    return {"table": table.name, "inserted": inserted, "version": runtime.table_version(FEATURES_SCHEMA, table.name)}
+    return {
+        "table": table.name,
+        "inserted": inserted,
+        "version": runtime.table_version(FEATURES_SCHEMA, table.name),
+    }
 
 
 def write_labels(runtime: Runtime, model: ModelSpec, rows: pd.DataFrame) -> int:
@@ -59,16 +63,17 @@ def training_frame(
     data = model.data
     labels, version = store.read(runtime, model.features.labels)
     versions = {model.features.labels: version}
-    if runtime.on_databricks:
-        frame = runtime.spark().createDataFrame(labels)
-    else:
-        frame = labels
+    frame: Any = runtime.spark().createDataFrame(labels) if runtime.on_databricks else labels
     for table in tables_of(model, models):
         features, versions[table.name] = store.read(runtime, table.name)
         if runtime.on_databricks:
             frame = pit.lookup_spark(
-                frame, runtime.spark().createDataFrame(features), table.primary_key,
-                data.timestamp_column, table.timestamp_key, table.features,
+                frame,
+                runtime.spark().createDataFrame(features),
+                table.primary_key,
+                data.timestamp_column,
+                table.timestamp_key,
+                table.features,
             )
         else:
             frame = pit.lookup(

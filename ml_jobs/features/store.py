@@ -72,7 +72,7 @@ def label_layout(name: str, data: DataSpec) -> TableLayout:
 
 
 def _arrow_type(sql: str) -> Any:
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
 
     return {
         "STRING": pa.string(),
@@ -134,7 +134,9 @@ def _ensure_spark(runtime: Runtime, layout: TableLayout) -> None:
     existing = {r["name"] for r in _constraints(spark, ref)}
     for name, expression in layout.checks.items():
         if name not in existing:
-            _tolerate_exists(lambda n=name, e=expression: spark.sql(f"ALTER TABLE {ref} ADD CONSTRAINT {n} CHECK ({e})"))
+            _tolerate_exists(
+                lambda n=name, e=expression: spark.sql(f"ALTER TABLE {ref} ADD CONSTRAINT {n} CHECK ({e})")
+            )
     if f"{layout.name}_pk" not in existing:
         _tolerate_exists(lambda: spark.sql(pk_constraint_sql(ref, layout)))
 
@@ -191,7 +193,8 @@ def merge(runtime: Runtime, layout: TableLayout, rows: Any) -> int:
 
 def _refused(layout: TableLayout, exc: Exception) -> Exception:
     text = str(exc)
-    if "failed validation" in text or "DELTA_" in text and "CONSTRAINT" in text.upper() or "NOT NULL" in text:
+    violated = "DELTA_" in text and "CONSTRAINT" in text.upper()
+    if "failed validation" in text or violated or "NOT NULL" in text:
         rules = [f"{k} NOT NULL" for k in layout.keys] + [f"{n}: {e}" for n, e in layout.checks.items()]
         first = "\n".join(text.strip().splitlines()[:8])
         return BadInput(
@@ -213,9 +216,7 @@ def _merge_local(runtime: Runtime, layout: TableLayout, source: pd.DataFrame) ->
     loose = pa.schema([f.with_nullable(True) for f in schema])
     typed = pa.Table.from_pandas(source.reset_index(drop=True), preserve_index=False).cast(loose, safe=False)
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in layout.keys)
-    metrics = (
-        dt.merge(typed, on, source_alias="s", target_alias="t").when_not_matched_insert_all().execute()
-    )
+    metrics = dt.merge(typed, on, source_alias="s", target_alias="t").when_not_matched_insert_all().execute()
     return int(metrics["num_target_rows_inserted"])
 
 
@@ -239,9 +240,12 @@ def newest_timestamp(runtime: Runtime, layout: TableLayout) -> pd.Timestamp | No
     if runtime.on_databricks:
         ref = runtime.table_ref(FEATURES_SCHEMA, layout.name)
         row = runtime.spark().sql(f"SELECT max(`{layout.timestamp_key}`) AS newest FROM {ref}").collect()[0]
-        return None if row["newest"] is None else pd.Timestamp(row["newest"]).tz_localize(None).tz_localize("UTC")
+        return (
+            None
+            if row["newest"] is None
+            else pd.Timestamp(row["newest"]).tz_localize(None).tz_localize("UTC")
+        )
     frame, _ = read(runtime, layout.name)
     if frame.empty:
         return None
     return pd.Timestamp(frame[layout.timestamp_key].max())
-

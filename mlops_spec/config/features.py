@@ -35,9 +35,13 @@ class FeatureTableSpec(Spec):
     name: str = Field(pattern=IDENT, description="Table name in the features schema.")
     description: str = Field("", description="Table comment: what the features describe.")
     source: str = Field(pattern=IDENT, description="Table in the features schema the feature function reads.")
-    function: FeatureFunction = Field("project", description="Feature function in ml_jobs.features.functions.")
+    function: FeatureFunction = Field(
+        "project", description="Feature function in ml_jobs.features.functions."
+    )
     primary_key: tuple[str, ...] = Field(min_length=1, description="Entity key columns (NOT NULL, STRING).")
-    timestamp_key: str = Field("event_ts", description="Timestamp key (NOT NULL, TIMESTAMP; the TIMESERIES key).")
+    timestamp_key: str = Field(
+        "event_ts", description="Timestamp key (NOT NULL, TIMESTAMP; the TIMESERIES key)."
+    )
     numeric_features: tuple[str, ...] = Field((), description="Numeric feature columns (DOUBLE).")
     categorical_features: tuple[str, ...] = Field((), description="Categorical feature columns (STRING).")
     cluster_by: tuple[str, ...] | None = Field(
@@ -94,9 +98,7 @@ def tables_of(model: ModelSpec, models: Sequence[ModelSpec]) -> tuple[FeatureTab
     return (*model.features.tables, *(known[n] for n in model.features.reuse if n in known))
 
 
-def _check_table(
-    table: FeatureTableSpec, file: str, path: tuple[str | int, ...]
-) -> Iterator[Problem]:
+def _check_table(table: FeatureTableSpec, file: str, path: tuple[str | int, ...]) -> Iterator[Problem]:
     from mlops_spec.config.cron import cron_problem, parse
 
     columns = table.columns
@@ -109,7 +111,9 @@ def _check_table(
         )
     for i, column in enumerate(table.cluster_by or ()):
         if column not in columns:
-            yield Problem(file, (*path, "cluster_by", i), "not a column of the table", column, allowed(columns))
+            yield Problem(
+                file, (*path, "cluster_by", i), "not a column of the table", column, allowed(columns)
+            )
     if (why := cron_problem(table.schedule)) is not None:
         yield Problem(file, (*path, "schedule"), f"invalid cron: {why}", table.schedule)
     else:
@@ -118,7 +122,8 @@ def _check_table(
             yield Problem(
                 file,
                 (*path, "max_age_hours"),
-                f"shorter than the schedule's interval ({interval_hours:g} h): every check would find it stale",
+                f"shorter than the schedule's interval ({interval_hours:g} h): "
+                "every check would find it stale",
                 table.max_age_hours,
                 f">= {interval_hours:g}",
             )
@@ -133,7 +138,9 @@ def check_features(models: Sequence[ModelSpec], file: str) -> Iterator[Problem]:
             path = ("models", i, "features", "tables", j)
             if table.name in declared:
                 yield Problem(
-                    file, (*path, "name"), f"feature table already declared by models[{declared[table.name]}]",
+                    file,
+                    (*path, "name"),
+                    f"feature table already declared by models[{declared[table.name]}]",
                     table.name,
                 )
             declared.setdefault(table.name, i)
@@ -149,12 +156,17 @@ def check_features(models: Sequence[ModelSpec], file: str) -> Iterator[Problem]:
                 yield Problem(file, (*base, "reuse", j), "the model declares this table itself", name)
             elif name not in declared:
                 others = sorted(n for n, k in declared.items() if k != i)
-                yield Problem(file, (*base, "reuse", j), "unknown feature table", name, allowed(others, "none declared"))
+                yield Problem(
+                    file, (*base, "reuse", j), "unknown feature table", name, allowed(others, "none declared")
+                )
         if spec.labels in declared:
             yield Problem(file, (*base, "labels"), "the label table cannot be a feature table", spec.labels)
         if spec.labels == model.data.table:
             yield Problem(
-                file, (*base, "labels"), "the label table cannot be the training table (data.table)", spec.labels
+                file,
+                (*base, "labels"),
+                "the label table cannot be the training table (data.table)",
+                spec.labels,
             )
         tables = tables_of(model, models)
         for table in tables:
@@ -177,4 +189,6 @@ def check_features(models: Sequence[ModelSpec], file: str) -> Iterator[Problem]:
                     allowed(found, "no feature tables"),
                 )
             elif found.count(column) > 1:
-                yield Problem(file, (*base,), "a feature is in more than one of the model's feature tables", column)
+                yield Problem(
+                    file, (*base,), "a feature is in more than one of the model's feature tables", column
+                )

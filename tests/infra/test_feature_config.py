@@ -9,7 +9,8 @@ import pytest
 
 from mlops_spec.config import load_platform
 from mlops_spec.config.features import feature_tables, tables_of
-from tests.infra.test_config import config_copy, edit, error_for  # noqa: F401 (fixture)
+from tests.infra.test_config import config_copy as config_copy
+from tests.infra.test_config import edit, error_for
 
 
 def _table(data: dict) -> dict:
@@ -44,23 +45,39 @@ def test_a_model_may_reuse_another_models_table(config_copy: tuple[Path, Path]) 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        (lambda d: _table(d).update(schedule="0 1 * * *"),
-         "models[0].features.tables[0].schedule: invalid cron: looks like a 5-field Unix cron"),
-        (lambda d: _table(d).update(max_age_hours=2),
-         "models[0].features.tables[0].max_age_hours: shorter than the schedule's interval (24 h)"),
-        (lambda d: _table(d).update(cluster_by=["nope"]),
-         "models[0].features.tables[0].cluster_by[0]: not a column of the table; got 'nope'; allowed: "),
-        (lambda d: _table(d).update(function="sql"),
-         "models[0].features.tables[0].function: Input should be 'project'"),
-        (lambda d: _table(d).update(primary_key=["account_id"]),
-         "models[0].features.tables: feature table customer_features: its primary key must be the model's "
-         "data.id_column; got ['account_id']; allowed: [customer_id]"),
-        (lambda d: _table(d)["numeric_features"].remove("age"),
-         "models[0].features: a feature of data.* is in none of the model's feature tables; got 'age'"),
-        (lambda d: d["models"][0]["features"].update(reuse=["missing_table"]),
-         "models[0].features.reuse[0]: unknown feature table; got 'missing_table'; allowed: none declared"),
-        (lambda d: d["models"][0]["features"].update(labels="churn_training"),
-         "models[0].features.labels: the label table cannot be the training table (data.table)"),
+        (
+            lambda d: _table(d).update(schedule="0 1 * * *"),
+            "models[0].features.tables[0].schedule: invalid cron: looks like a 5-field Unix cron",
+        ),
+        (
+            lambda d: _table(d).update(max_age_hours=2),
+            "models[0].features.tables[0].max_age_hours: shorter than the schedule's interval (24 h)",
+        ),
+        (
+            lambda d: _table(d).update(cluster_by=["nope"]),
+            "models[0].features.tables[0].cluster_by[0]: not a column of the table; got 'nope'; allowed: ",
+        ),
+        (
+            lambda d: _table(d).update(function="sql"),
+            "models[0].features.tables[0].function: Input should be 'project'",
+        ),
+        (
+            lambda d: _table(d).update(primary_key=["account_id"]),
+            "models[0].features.tables: feature table customer_features: its primary key must be the model's "
+            "data.id_column; got ['account_id']; allowed: [customer_id]",
+        ),
+        (
+            lambda d: _table(d)["numeric_features"].remove("age"),
+            "models[0].features: a feature of data.* is in none of the model's feature tables; got 'age'",
+        ),
+        (
+            lambda d: d["models"][0]["features"].update(reuse=["missing_table"]),
+            "models[0].features.reuse[0]: unknown feature table; got 'missing_table'; allowed: none declared",
+        ),
+        (
+            lambda d: d["models"][0]["features"].update(labels="churn_training"),
+            "models[0].features.labels: the label table cannot be the training table (data.table)",
+        ),
         (lambda d: _table(d).update(colour="red"), "models[0].features.tables[0].colour: unknown key"),
     ],
 )

@@ -43,7 +43,13 @@ def test_table_grants_come_from_the_role_matrix_by_reference(stacks: dict, env: 
     (grant,) = grants
     assert grant["table"].startswith("${databricks_sql_table.") and grant["table"].endswith(".id}")
     privileges = {p for g in grant["grant"] for p in g["privileges"]}
-    assert "SELECT" in privileges and privileges <= {"SELECT", "MODIFY", "APPLY_TAG", "MANAGE", "ALL_PRIVILEGES"}
+    assert "SELECT" in privileges and privileges <= {
+        "SELECT",
+        "MODIFY",
+        "APPLY_TAG",
+        "MANAGE",
+        "ALL_PRIVILEGES",
+    }
 
 
 @pytest.mark.parametrize("env", ENV_NAMES)

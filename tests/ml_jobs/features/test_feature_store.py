@@ -50,7 +50,9 @@ def test_refresh_twice_writes_once(tmp_path: Path) -> None:
     first = refresh(runtime, _table())
     second = refresh(runtime, _table())
     assert first["inserted"] == 300 and second["inserted"] == 0
-    assert second["version"] == first["version"]  # an empty MERGE commits nothing: training sees no new version
+    assert (
+        second["version"] == first["version"]
+    )  # an empty MERGE commits nothing: training sees no new version
 
 
 def test_new_source_rows_are_added_and_old_values_never_restated(tmp_path: Path) -> None:
@@ -73,7 +75,9 @@ def test_fails_a_null_key_with_the_table_and_constraint_named(tmp_path: Path) ->
     store.ensure_table(runtime, layout)
     bad = frame.copy().astype({"customer_id": object})
     bad.loc[3, "customer_id"] = None
-    with pytest.raises(BadInput, match=r"refused by the constraints of features\.customer_features.*customer_id NOT NULL"):
+    with pytest.raises(
+        BadInput, match=r"refused by the constraints of features\.customer_features.*customer_id NOT NULL"
+    ):
         store.merge(runtime, layout, bad)
     assert _content(runtime).empty  # the whole write was refused
 
@@ -92,7 +96,7 @@ def test_fails_a_label_outside_0_1_in_the_label_table(tmp_path: Path) -> None:
 
 
 def test_fails_an_unknown_table_with_what_is_declared(tmp_path: Path) -> None:
-    with pytest.raises(BadInput, match="unknown feature tables.*declared: customer_features"):
+    with pytest.raises(BadInput, match=r"unknown feature tables.*declared: customer_features"):
         refresh_tables("dev", ["nope"], local_root=str(tmp_path))
 
 
@@ -109,12 +113,23 @@ def test_freshness_compares_the_newest_row_with_the_expected_age(tmp_path: Path)
 
 
 def _job(root: Path) -> list[str]:
-    return [sys.executable, "-m", "ml_jobs.features.entry", "--env", "dev", "--tables", TABLE,
-            "--local-root", str(root)]
+    return [
+        sys.executable,
+        "-m",
+        "ml_jobs.features.entry",
+        "--env",
+        "dev",
+        "--tables",
+        TABLE,
+        "--local-root",
+        str(root),
+    ]
 
 
 def _env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DATABRICKS_RUNTIME_VERSION")}
+    return {
+        k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "DATABRICKS_RUNTIME_VERSION")
+    }
 
 
 def test_killed_at_any_point_then_rerun_ends_as_one_clean_run(tmp_path: Path) -> None:
@@ -124,7 +139,9 @@ def test_killed_at_any_point_then_rerun_ends_as_one_clean_run(tmp_path: Path) ->
     assert features_main(["--env", "dev", "--tables", TABLE, "--local-root", str(clean_root)]) == 0
     rng = random.Random(5)
     for _ in range(4):  # SIGKILL at a random moment, several times, then one run to the end
-        proc = subprocess.Popen(_job(killed_root), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            _job(killed_root), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         time.sleep(rng.uniform(0.5, 4.0))
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -137,8 +154,10 @@ def test_two_concurrent_runs_end_as_one(tmp_path: Path) -> None:
     for root in (clean_root, twice_root):
         _source(local_runtime(root), 2000)
     assert features_main(["--env", "dev", "--tables", TABLE, "--local-root", str(clean_root)]) == 0
-    procs = [subprocess.Popen(_job(twice_root), env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(_job(twice_root), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     codes = [p.wait() for p in procs]
     assert codes == [0, 0], [p.stderr.read().decode()[-2000:] for p in procs if p.stderr]
     pd.testing.assert_frame_equal(_content(local_runtime(twice_root)), _content(local_runtime(clean_root)))

@@ -97,8 +97,12 @@ def test_spark_lookup_gives_the_pandas_answer(spark) -> None:
     labels, feats = _random(4)
     for left, right in ((_labels(), _features()), (labels, feats)):
         got = pit.lookup_spark(
-            spark.createDataFrame(left), spark.createDataFrame(right), ["customer_id"],
-            "event_ts", "event_ts", ["tenure_months"],
+            spark.createDataFrame(left),
+            spark.createDataFrame(right),
+            ["customer_id"],
+            "event_ts",
+            "event_ts",
+            ["tenure_months"],
         ).toPandas()
         want = _lookup(left, right)
         got = got.sort_values(["customer_id", "event_ts"]).reset_index(drop=True)
@@ -114,11 +118,22 @@ def test_the_training_frame_from_delta_tables_never_sees_a_later_value(tmp_path:
     runtime = local_runtime(tmp_path)
     base = spec_for("dev").model
     table = FeatureTableSpec(
-        name="pit_features", source="pit_source", primary_key=("customer_id",), numeric_features=("tenure_months",)
+        name="pit_features",
+        source="pit_source",
+        primary_key=("customer_id",),
+        numeric_features=("tenure_months",),
     )
-    data = base.data.model_copy(update={"numeric_features": ("tenure_months",), "categorical_features": (),
-                                        "sensitive_attribute": None, "segment_column": None})
-    model = base.model_copy(update={"data": data, "features": FeaturesSpec(labels="pit_labels", tables=(table,))})
+    data = base.data.model_copy(
+        update={
+            "numeric_features": ("tenure_months",),
+            "categorical_features": (),
+            "sensitive_attribute": None,
+            "segment_column": None,
+        }
+    )
+    model = base.model_copy(
+        update={"data": data, "features": FeaturesSpec(labels="pit_labels", tables=(table,))}
+    )
     store.ensure_table(runtime, store.feature_layout(table))
     store.merge(runtime, store.feature_layout(table), _features())
     from ml_jobs.features.job import write_labels
