@@ -16,6 +16,7 @@ from infra.cdk import (
 )
 from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
 from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
+from infra.constructs.features import FeatureTables, FeatureTablesProps
 from infra.constructs.fleet import Fleet, FleetProps, NotificationDestinations, watch_job
 from infra.constructs.identities import Identities, IdentitiesProps
 from infra.constructs.labels import LabelsTable, LabelsTableProps
@@ -36,8 +37,10 @@ from mlops_spec.config.environment import (
 from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
+from mlops_spec.config.features import feature_tables
 from mlops_spec.config.fleet import capacity_of
 from mlops_spec.naming import (
+    FEATURES_SCHEMA,
     INFERENCE_SCHEMA,
     MODELS_SCHEMA,
     MONITORING_SCHEMA,
@@ -140,6 +143,9 @@ class EnvironmentStack(TerraformStack):
         self.notifications = NotificationDestinations(self, "notifications", env.notifications.destinations)
         self._watch_model_jobs()
         self.fleet = self._fleet() if env.fleet.enabled else None
+        # After the fleet: the labels tables' DDL runs on its warehouse (infra/constructs/labels.py).
+        self.labels = {m.name: self._labels_table(m) for m in platform.models}
+        self.features = self._features()
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
 
@@ -285,7 +291,6 @@ class EnvironmentStack(TerraformStack):
                 prevent_destroy=env.is_prod,
             ),
         )
-        self._labels_table(model)
         if model.serving.enabled:
             logs = self.catalog.schema(INFERENCE_SCHEMA)
             ServingEndpoint(
@@ -323,6 +328,7 @@ class EnvironmentStack(TerraformStack):
                 owner=self.model_owner,
                 writer=writer,
                 properties=tuple(retention_properties(model.monitoring.retention_days).items()),
+                warehouse_id=self.fleet.warehouse.id if self.fleet else None,
                 comment=f"Labels of {model.name}: written by its label pipeline, read by its monitor job "
                 "(the labels contract, ml_jobs/inference/labels.py). Managed in git.",
                 prevent_destroy=env.is_prod,
@@ -371,6 +377,43 @@ class EnvironmentStack(TerraformStack):
                 warehouse_access=self._access("sql_warehouses"),
                 dashboard_access=self._access("dashboards"),
                 job_access=self._access("jobs"),
+            ),
+        )
+
+    # -- feature tables: the tables in the features schema and a feature job per schedule ----------
+
+    def _features(self) -> FeatureTables | None:
+        env, roles = self.platform.env, self.platform.roles
+        tables = list(feature_tables(self.platform.models).values())
+        if not tables:
+            return None
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
+        schema = self.catalog.schema(FEATURES_SCHEMA)
+        grants = {}
+        for role, spec in roles.roles.items():
+            features_grants = spec.schemas.get(FEATURES_SCHEMA)
+            privileges = (*(spec.catalog.for_env(self.env_name) or ()),
+                          *((features_grants.for_env(self.env_name) or ()) if features_grants else ()))
+            if privileges:
+                grants[role] = (self.identities.principal(role).name, tuple(sorted(set(privileges))))
+        return FeatureTables(
+            self,
+            "features",
+            FeatureTablesProps(
+                env=self.env_name,
+                catalog=schema.catalog_name,
+                schema=schema.name,
+                tables=tables,
+                # The job runner owns them: its feature job adds the PRIMARY KEY TIMESERIES constraint.
+                owner=run_as or self.owner,
+                wheel_path=self.wheel.path,
+                compute=self._job_compute("inference"),
+                jobs=self._job_defaults(run_as),
+                tags=env.tags,
+                warehouse_id=self.fleet.warehouse.id if self.fleet else None,
+                table_grants=grants,
+                job_access=self._access("jobs"),
+                job_destinations=self.notifications.pick(env.notifications.job_failures),
             ),
         )
 

@@ -6,7 +6,7 @@ and the README's "Labels contract"; the columns come from ``mlops_spec.tables.co
 * ``databricks_sql_table`` creates the table by running SQL as the deploying identity: on the SQL
   warehouse ``warehouse_id`` names, or else on an all-purpose single-node cluster the provider creates
   or starts, named ``terraform-sql-table`` (auto-terminating after 10 minutes), which needs a workspace
-  admin (``infra/simulate/RULES.md`` SIM024).
+  admin (``infra/simulate/RULES.md`` SIM024). The stacks pass the fleet's warehouse when the fleet is on.
 * A managed Delta table is created with ``CREATE OR REPLACE TABLE`` (the provider's
   ``resource_sql_table.go``): a table of that name that exists before the first apply (created by hand)
   would be replaced, its rows lost. Import it into the state first. In prod the table is protected

@@ -232,7 +232,10 @@ def sql_table(ctx: ApplyContext) -> None:
     parent, name, operation = _in_schema(ctx, "table", "CREATE_TABLE", "SIM024")
     if parent is None:
         return
-    if ctx.value("warehouse_id") is None and ctx.value("cluster_id") is None:
+    warehouse = ctx.value("warehouse_id")
+    if warehouse is not None and ctx.follow(warehouse) is None and ctx.known(warehouse) is None:
+        ctx.fail("SIM024", operation, "warehouse_id is neither a reference nor a known id")
+    if warehouse is None and ctx.value("cluster_id") is None:
         ws = ctx.workspace()
         if ws is not None and ctx.workspace_level(ws) != "ADMIN":
             ctx.fail(

@@ -188,14 +188,14 @@ RULES: dict[str, Rule] = {
             "apply",
             "databricks_sql_table creates a table by running CREATE TABLE (CREATE OR REPLACE TABLE for a "
             "managed Delta table) as the applying identity, which needs USE_CATALOG, USE_SCHEMA and "
-            "CREATE_TABLE on the schema; without warehouse_id or cluster_id the provider creates (or "
-            "starts) an all-purpose cluster named terraform-sql-table to run it, which needs a workspace "
-            "admin or the allow-cluster-create entitlement (the simulator models admins only); the "
-            "owner is set by an update after create",
+            "CREATE_TABLE on the schema; it runs on the given warehouse (CAN_USE; warehouse_id a reference "
+            "or a known id) or cluster, or else on an all-purpose cluster named terraform-sql-table that "
+            "the provider creates or starts, which needs a workspace admin or the allow-cluster-create "
+            "entitlement (the simulator models admins only); then the owner is set (SIM017)",
             f"{PROVIDER} catalog/resource_sql_table.go (initCluster and getOrCreateCluster l.149-210, "
             "buildTableCreateStatement l.281-291, Create l.667-690), docs/resources/sql_table.md; "
-            f"{DOCS}/security/auth/entitlements.html (allow-cluster-create cannot be removed from "
-            "workspace admins)",
+            f"{SDK}: TablesAPI (class docstring); {DOCS}/security/auth/entitlements.html "
+            "(allow-cluster-create cannot be removed from workspace admins)",
         ),
         # --- apply: workspace objects -------------------------------------------------------------
         Rule(

@@ -39,9 +39,10 @@ def wheel_tasks(synth_dir: Path) -> list[tuple[str, str, str, list[str]]]:
     return out
 
 
-def entry_points(repo_root: Path) -> dict[str, str]:
+def entry_points(repo_root: Path) -> dict[str, tuple[str, str]]:
+    """Entry point name -> (module, function) of the wheel's console scripts."""
     scripts = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["scripts"]
-    return {name: target.split(":")[0] for name, target in scripts.items()}
+    return {name: (target.partition(":")[0], target.partition(":")[2]) for name, target in scripts.items()}
 
 
 def test_every_task_accepts_its_named_and_pushed_down_parameters(
@@ -59,7 +60,8 @@ def test_every_task_accepts_its_named_and_pushed_down_parameters(
     tasks = wheel_tasks(synth_dir)
     assert {job for _, job, _, _ in tasks if "retrain" in job}, "no retraining job synthesized"
     for env, job, entry_point, argv in tasks:
-        main = importlib.import_module(modules[entry_point]).main
+        module, function = modules[entry_point]
+        main = getattr(importlib.import_module(module), function)
         with pytest.raises(Parsed):
             main(argv)
         assert env in job
