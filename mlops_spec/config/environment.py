@@ -12,6 +12,9 @@ from mlops_spec.config.fleet import FleetConfig, NotificationsConfig
 
 EnvName = Literal["dev", "staging", "prod"]
 ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")
+# The stack of account-level resources (workspaces, metastore, network, keys): not an environment; it
+# has its own targets and workflow (make plan-account, deploy-account.yml).
+ACCOUNT_STACK = "account"
 REQUIRED_TAGS: tuple[str, ...] = ("team", "cost_center", "env")
 
 
