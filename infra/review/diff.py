@@ -21,6 +21,7 @@ from infra.review.model import Acknowledged, Cost, EnvReview, FindingDelta, Reso
 from infra.review.params import ReviewParams
 from infra.review.policy_rules import policy_diff
 from infra.review.resources import Res, Side, side_from_doc, sides_from_plan
+from infra.review.workspace_impact import touches, workspace_impacts
 from infra.tfdoc import resources_from_doc
 
 PROD_ENVS = ("prod",)  # when the guardrails' params cannot say (prod_workspace_envs)
@@ -410,6 +411,11 @@ def diff(
     for env in envs_seen:
         base = side_from_doc(base_docs.get(env, {}), env, f"{base_label}:{env}")
         head = side_from_doc(head_docs.get(env, {}), env, f"{head_label}:{env}")
+        # Which workspace each resource touches: the synthesized graph (a plan's addresses are its).
+        base_touches, head_touches = (
+            touches(base_docs.get(env, {}), base),
+            touches(head_docs.get(env, {}), head),
+        )
         source = "synthesized diff"
         if env in inputs.plans:
             file, plan = inputs.plans[env]
@@ -421,6 +427,7 @@ def diff(
         er = review_env(env, base, head, inputs, source)
         acknowledge(er, base, head, inputs.params.decommissions)
         er.findings = (deltas or {}).get(env, [])
+        er.workspaces = workspace_impacts(er.changes, base_touches, head_touches)
         er.guardrail_policy = [c for c in policy_changes if env in c.envs]
         er.kinds = _kinds(er)
         _verdict(er, inputs, deltas is not None)
