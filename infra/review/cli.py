@@ -36,6 +36,7 @@ from infra.review.workspace import (
     synthesize_both,
 )
 from infra.tfdoc import DocumentError, read_json
+from mlops_spec.config import ConfigError, production_envs
 from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, EXIT_REFUSED
 
 
@@ -90,6 +91,14 @@ def budgets(repo: Path, envs: Sequence[str]) -> dict[str, float]:
     return out
 
 
+def _production(repo: Path) -> tuple[str, ...]:
+    """The head's production environments (``production: true`` in stacks/<env>.yaml)."""
+    try:
+        return production_envs(repo / "stacks")
+    except ConfigError as exc:
+        raise ReviewError(f"head configuration: {exc}") from exc
+
+
 def _base_policies(tree: Path, notes: list[str]) -> Policies | None:
     try:
         return load_policies(tree / "policies", enforce_floors=False)
@@ -138,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
         budgets(repo, list(head_docs)),
         changed_files(repo, base_sha),
         args.today,
+        _production(repo),
     )
     review = diff(base_docs, head_docs, inputs, f"{args.base} ({base_sha[:10]})", f"HEAD ({head_sha[:10]})")
     review.notes += notes

@@ -13,11 +13,9 @@ from infra.simulate.model import Result, StackInput
 from infra.simulate.scenario import SpecContext, account_admin, deployer, greenfield, load_existing
 from infra.simulate.world import World
 from infra.tfdoc import DocumentError, DocumentIndex, resources_from_doc
-from mlops_spec.config import ENV_NAMES, ConfigError, load_platform
+from mlops_spec.config import ACCOUNT_STACK, ENV_NAMES, ConfigError, load_platform
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.loader import DEFAULT_CONFIG_DIR, DEFAULT_POLICIES_DIR, load_account
-
-ACCOUNT_STACK = "account"
 
 
 def stack_order(names: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from mlops_spec.config.loader import (
     load_models,
     load_platform,
     load_roles,
+    production_envs,
 )
 from mlops_spec.config.model_spec import ModelSpec
 
@@ -27,4 +28,5 @@ __all__ = [
     "load_models",
     "load_platform",
     "load_roles",
+    "production_envs",
 ]
