@@ -19,8 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.guardrails import FloorError, GuardrailsError, Policies, load_policies
 from infra.review.diff import Inputs, diff
 from infra.review.errors import ReviewError
@@ -36,7 +34,7 @@ from infra.review.workspace import (
     synthesize_both,
 )
 from infra.tfdoc import DocumentError, read_json
-from mlops_spec.config import ConfigError, production_envs
+from mlops_spec.config import ENV_NAMES, ConfigError, load_environment, production_envs
 from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, EXIT_REFUSED
 
 
@@ -78,16 +76,17 @@ def parse_plans(specs: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def budgets(repo: Path, envs: Sequence[str]) -> dict[str, float]:
-    """Each environment's ``monthly_budget_usd`` from the head's stacks/<env>.yaml (already validated)."""
+    """Each environment's ``monthly_budget_usd``, from the head's stacks/<env>.yaml as the stacks read it."""
     out = {}
     for env in envs:
+        if env not in ENV_NAMES:
+            continue  # the account stack has no budget
         try:
-            data = yaml.safe_load((repo / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        value = data.get("monthly_budget_usd") if isinstance(data, dict) else None
-        if isinstance(value, int | float):
-            out[env] = float(value)
+            budget = load_environment(env, repo / "stacks").monthly_budget_usd
+        except ConfigError as exc:
+            raise ReviewError(f"head configuration: {exc}") from exc
+        if budget is not None:
+            out[env] = budget
     return out
 
 
