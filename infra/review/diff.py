@@ -293,6 +293,9 @@ def _verdict(er: EnvReview, inputs: Inputs, findings_ok: bool) -> None:
             f"{len(acks)} protected resource(s) destroyed as acknowledged in {entry} "
             f"({ack.owner}, until {ack.expires}): {ack.reason}"
         )
+    hit = [w.workspace for w in er.workspaces if w.destructive]
+    if hit:
+        warn.append(f"workspace(s) lose something they are or run on: {', '.join(hit)} (see Workspaces)")
     if er.escalations:
         warn.append(f"{len(er.escalations)} access escalation(s)")
     loosened = [p.name for p in er.policies if p.loosened]
@@ -344,7 +347,7 @@ def _kinds(er: EnvReview) -> set[str]:
         kinds.add("access")
     if er.escalations:
         kinds.add("escalation")
-    if er.destructive:
+    if er.destructive or any(w.destructive for w in er.workspaces):
         kinds.add("destructive")
     if er.policies:
         kinds.add("policy_change")
@@ -421,7 +424,7 @@ def diff(
         er = review_env(env, base, head, inputs, source)
         acknowledge(er, base, head, inputs.params.decommissions)
         er.findings = (deltas or {}).get(env, [])
-        er.workspaces = workspace_impacts(er.changes, base_touches, head_touches)
+        er.workspaces = workspace_impacts(er.changes, base_touches, head_touches)  # before kinds, verdict
         er.guardrail_policy = [c for c in policy_changes if env in c.envs]
         er.kinds = _kinds(er)
         _verdict(er, inputs, deltas is not None)

@@ -96,10 +96,11 @@ def _name(side: Side, address: str) -> str:
 def workspace_impacts(changes: list[ResourceChange], base: Touches, head: Touches) -> list[WorkspaceImpact]:
     """The changes grouped by the workspace they touch, with what each does there."""
     effects: dict[str, list[WorkspaceEffect]] = {}
+    # A workspace whose address changed (a renamed construct) is one workspace: key it by its new address.
+    renamed = {c.old_address: c.address for c in changes if c.type == WORKSPACE and c.old_address}
     for change in changes:
-        keys = head.by_address.get(change.address, set()) | base.by_address.get(
-            change.old_address or change.address, set()
-        )
+        before = base.by_address.get(change.old_address or change.address, set())
+        keys = head.by_address.get(change.address, set()) | {renamed.get(k, k) for k in before}
         for key in keys:
             effects.setdefault(key, []).append(_effect(change, base.side, head.side))
     names = {**base.names, **head.names}
@@ -115,7 +116,7 @@ def _effect(change: ResourceChange, base: Side, head: Side) -> WorkspaceEffect:
     before = base.resources.get(change.old_address or change.address)
     after = head.resources.get(change.address)
     if change.type == PERMISSION_ASSIGNMENT:
-        what = _access(change.action, before, after, base, head)
+        what = _access(change, before, after, base, head)
     elif change.type == WORKSPACE:
         what = _workspace(change)
     elif change.type == METASTORE_ASSIGNMENT:
@@ -126,7 +127,8 @@ def _effect(change: ResourceChange, base: Side, head: Side) -> WorkspaceEffect:
 
 
 def _attrs(change: ResourceChange) -> str:
-    return ", ".join(a.path for a in change.attrs) or "attributes"
+    # No attribute differs by name: an object it refers to changed (e.g. was renamed or replaced).
+    return ", ".join(a.path for a in change.attrs) or "what it refers to"
 
 
 def _workspace(change: ResourceChange) -> str:
@@ -161,7 +163,7 @@ def _part(change: ResourceChange, part: str) -> str:
     return f"{verb[change.action]} {owner}: {change.name}{detail}"
 
 
-def _access(action: str, before: Any, after: Any, base: Side, head: Side) -> str:
+def _access(change: ResourceChange, before: Any, after: Any, base: Side, head: Side) -> str:
     def who(side: Side, res: Any) -> str:
         value = res.values.get("principal_id")
         return f"{side.label(value)} ({side.principal_kind(value)})"
@@ -169,10 +171,13 @@ def _access(action: str, before: Any, after: Any, base: Side, head: Side) -> str
     def perms(res: Any) -> str:
         return ", ".join(str(p) for p in res.values.get("permissions") or ()) or "no permission"
 
+    action = change.action
     if action == "create" and after is not None:
         return f"{who(head, after)} gets {perms(after)} on the workspace"
     if action == "delete" and before is not None:
         return f"{who(base, before)} loses {perms(before)} on the workspace"
     if before is not None and after is not None:
+        if perms(before) == perms(after):
+            return f"{who(head, after)} keeps {perms(after)} on the workspace ({_attrs(change)} changes)"
         return f"{who(head, after)}: {perms(before)} → {perms(after)} on the workspace"
     return f"{action}s a permission assignment on the workspace"

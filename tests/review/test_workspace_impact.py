@@ -139,9 +139,13 @@ def test_renaming_the_workspace_construct_destroys_the_workspace(params, account
     assert ws.action == "replace" and ws.what.startswith(
         "destroys and recreates the workspace: everything in it is lost"
     )
-    assert {w.workspace for w in env.workspaces} == {
-        "mlops-dev"
-    }  # its assignments move with it, nothing else
+    whats = {e.what for e in dev.effects}
+    assert "analysts (group) keeps USER on the workspace (what it refers to changes)" in whats
+    # Its assignments move with it (one workspace, under its new address); nothing else is touched.
+    assert {w.workspace for w in env.workspaces} == {"mlops-dev"}
+    # Nothing in ownership.yaml protects a workspace, yet its destroy is never a silent pass.
+    assert env.verdict == "warn" and "destructive" in env.kinds
+    assert "workspace(s) lose something they are or run on: mlops-dev (see Workspaces)" in env.reasons
 
 
 def test_an_existing_workspace_is_named_by_its_id(params) -> None:
