@@ -112,7 +112,9 @@ class ModelResources(Construct):
             self._model_grants.add(principal, privileges, role)
 
         serving = m.serving.enabled
-        train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
+        # With feature tables, the training table is first built from them by point-in-time lookup.
+        build = ["training-set"] if m.features is not None else []
+        train_tasks = [*build, "train", "validate", "promote", *(["deploy"] if serving else [])]
         self.train_job = self._job("train", train_tasks, props.training_compute, m.training.schedule)
         # Predictions first (served requests unpacked, or a batch model's scoring), then the monitor,
         # then retention: the monitor always reads what production did up to this run.

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.config.features import FeaturesSpec
 from mlops_spec.config.fleet import Criticality, JobHealthSpec
 from mlops_spec.config.monitoring import MonitoringSpec
 
@@ -118,6 +119,9 @@ class ModelSpec(Spec):
     owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
     criticality: Criticality = Field("medium", description="Registered-model tag; how urgent an outage is.")
     data: DataSpec = Field(description="Training data: table, label and features.")
+    features: FeaturesSpec | None = Field(
+        None, description="Feature tables; None = data.table is written directly (no feature tables)."
+    )
     training: TrainingSpec = Field(TrainingSpec(), description="Training job and search.")
     validation: ValidationSpec = Field(ValidationSpec(), description="Gates before promotion.")
     promotion: PromotionSpec = Field(PromotionSpec(), description="How a challenger becomes champion.")
