@@ -289,6 +289,7 @@ class EnvironmentStack(TerraformStack):
                 experiment_access=self._access("experiments"),
                 model_grants=model_grants,
                 prevent_destroy=env.is_prod,
+                production=env.is_prod,
             ),
         )
         if model.serving.enabled:

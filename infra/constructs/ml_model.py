@@ -76,6 +76,8 @@ class ModelResourcesProps:
     model_grants: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Role -> (principal reference, privileges) on the registered model."""
     prevent_destroy: bool = False
+    production: bool = False
+    """The environment is production (its config's ``production``): no scale-to-zero unless configured."""
 
 
 class ModelResources(Construct):
@@ -136,7 +138,7 @@ class ModelResources(Construct):
         if entry_point == "deploy":
             params |= {
                 "workload_size": m.serving.workload_size,
-                "scale_to_zero": "true" if m.scale_to_zero(env) else "false",
+                "scale_to_zero": "true" if m.scale_to_zero(env, self.props.production) else "false",
                 "rollout": m.serving.rollout,
             }
         return params

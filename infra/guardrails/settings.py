@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-ACCOUNT_STACK = "account"
+from mlops_spec.config.environment import ACCOUNT_STACK
+
 ROLES = "policies/rbac/roles.yaml"
 MODELS = "stacks/models.yaml"
 
