@@ -91,6 +91,8 @@ help: ## List the targets
 
 # The dev/CI environment is the lock (hashes, every transitive package), resolved under the runtime's
 # constraints: a clean clone installs the same versions, the ones the job clusters run.
+# The lock is complete (every transitive package), so it installs with --no-deps; packages it leaves
+# out on purpose are in requirements/lock-excludes.txt.
 LOCK := requirements/dev.lock
 UV_VERSION := 0.13.9
 
@@ -99,7 +101,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Python dependencies into $(VENV) from $(LOCK) ..."
 	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
-	@$(PY) -m pip install --quiet --require-hashes -r $(LOCK) 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pip install --quiet --no-deps --require-hashes -r $(LOCK) 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
@@ -107,7 +109,7 @@ lock: ## Re-resolve requirements/dev.lock (hashes) under the runtime's constrain
 	@rm -rf .uv && $(PYTHON) -m pip install --quiet --target .uv uv==$(UV_VERSION)
 	@PYTHONPATH=.uv .uv/bin/uv pip compile pyproject.toml --extra local --extra infra --extra dev \
 	  -c "$$($(PYTHON) -c 'from mlops_spec.dbr import CONSTRAINTS_FILE; print(CONSTRAINTS_FILE)')" \
-	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --excludes requirements/lock-excludes.txt --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --no-header --annotation-style line --quiet -o $(LOCK)
 	@rm -rf .uv
 
