@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from mlflow import MlflowClient
 
 from ml_jobs.explain import insights as explain
+from ml_jobs.explain.risk import DRIFT_PROBE_STD
 from ml_jobs.registry import client as reg
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.pipeline import THRESHOLD
@@ -63,6 +64,7 @@ def render(
         min_group_rows=MIN_GROUP_ROWS,
         algorithm=m.training.algorithm,
         insights=explain.load(version.run_id),
+        drift_probe_std=DRIFT_PROBE_STD,
         monitoring=m.monitoring,
     )
 
