@@ -30,7 +30,10 @@ def xgboost_step(
     out(f"[demo] {XGB_MODEL}: {algo} ({spec.model.training.n_trials} trials) on features.{table} v{version}")
     trained = train_model(spec, runtime, client, data_version=version)
     report = validate_version(spec, runtime, client, trained.version)
-    out(f"[demo] {XGB_MODEL} v{trained.version}: ROC-AUC {trained.metrics['roc_auc']:.3f}; gates {report.status}")
+    out(
+        f"[demo] {XGB_MODEL} v{trained.version}: ROC-AUC {trained.metrics['roc_auc']:.3f}; "
+        f"gates {report.status}"
+    )
     mv = client.get_model_version(trained.registered_name, trained.version)
     card = Path(runtime.root or ".") / f"model_card_{XGB_MODEL}_v{mv.version}.md"
     card.write_text(mv.description or "(no model card)", encoding="utf-8")
@@ -44,4 +47,6 @@ def card_summary(model: str, run_id: str | None) -> str:
         return f"{model}: no explanations recorded"
     top = ", ".join(f["feature"] for f in found["shap"]["top_features"][:3])
     risk = found["risk"]
-    return f"{model} ({found['algorithm']}): top SHAP features {top}; risk {risk['score']:.2f} ({risk['tier']})"
+    return (
+        f"{model} ({found['algorithm']}): top SHAP features {top}; risk {risk['score']:.2f} ({risk['tier']})"
+    )

@@ -79,7 +79,9 @@ def segment_metrics(test: pd.DataFrame, data: DataSpec, proba: np.ndarray) -> di
     return out
 
 
-def drift_sensitivity(model: Any, rows: pd.DataFrame, train: pd.DataFrame, data: DataSpec) -> dict[str, float]:
+def drift_sensitivity(
+    model: Any, rows: pd.DataFrame, train: pd.DataFrame, data: DataSpec
+) -> dict[str, float]:
     """Mean |score change| when one numeric feature moves by ``DRIFT_PROBE_STD`` training stds."""
     x = features(rows, data)
     base = predict_proba(model, x)
@@ -158,7 +160,9 @@ def explain_and_log(spec: ModelSpec, model: Any, train: pd.DataFrame, test: pd.D
     mlflow.log_dict(insights["shap"]["global"], SHAP_GLOBAL_ARTIFACT)
     mlflow.log_dict(insights, INSIGHTS_ARTIFACT)
     with tempfile.TemporaryDirectory() as tmp:
-        plot = summary_plot(explanation, spec.data.numeric_features, Path(tmp) / Path(SHAP_PLOT_ARTIFACT).name)
+        plot = summary_plot(
+            explanation, spec.data.numeric_features, Path(tmp) / Path(SHAP_PLOT_ARTIFACT).name
+        )
         mlflow.log_artifact(str(plot), str(Path(SHAP_PLOT_ARTIFACT).parent))
     risk = insights["risk"]
     mlflow.log_metric("risk_score", risk["score"])

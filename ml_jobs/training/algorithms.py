@@ -132,7 +132,9 @@ def impl(algorithm: str) -> AlgorithmImpl:
     try:
         return ALGORITHMS[algorithm]
     except KeyError:
-        raise ValueError(f"unknown algorithm {algorithm!r}; allowed: {', '.join(sorted(ALGORITHMS))}") from None
+        raise ValueError(
+            f"unknown algorithm {algorithm!r}; allowed: {', '.join(sorted(ALGORITHMS))}"
+        ) from None
 
 
 def estimator(algorithm: str, params: Mapping[str, Any], seed: int, where: Placement = LOCAL) -> Any:

@@ -20,10 +20,10 @@ from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from ml_jobs.data.schema import check_frame, training_window
+from ml_jobs.explain import insights as explain
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
 from ml_jobs.spec import ResolvedSpec
-from ml_jobs.explain import insights as explain
 from ml_jobs.training import algorithms, lineage
 from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
 from ml_jobs.training.plots import feature_importance, save_plots
@@ -205,7 +205,8 @@ def _train_in_run(
     x_train, y_train = features(train, data), train[data.label].to_numpy().astype(int)
     x_test, y_test = features(test, data), test[data.label].to_numpy().astype(int)
     # Fitted where the spec says (GPU or CPU), saved to predict on the CPU where it is served.
-    fitted = algorithms.for_serving(build_pipeline(data, params, seed, algorithm, where).fit(x_train, y_train))
+    fitted = build_pipeline(data, params, seed, algorithm, where).fit(x_train, y_train)
+    fitted = algorithms.for_serving(fitted)
     proba = predict_proba(fitted, x_test)
     metrics = classification_metrics(y_test, proba)
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})

@@ -62,7 +62,9 @@ class ExplainSpec(Spec):
     shap_sample_size: int = Field(
         500, ge=10, le=100_000, description="Held-out rows explained (seeded sample): bounds the cost."
     )
-    top_features: int = Field(5, ge=1, le=50, description="Features listed in the model card (global, per segment).")
+    top_features: int = Field(
+        5, ge=1, le=50, description="Features listed in the model card (global, per segment)."
+    )
 
 
 class ValidationSpec(Spec):

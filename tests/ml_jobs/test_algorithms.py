@@ -106,7 +106,9 @@ def test_every_fit_of_the_gpu_job_is_built_for_cuda(gpu_job: dict[str, Any]) -> 
     assert (params["algorithm"], params["device"]) == ("xgboost", "cuda")
 
 
-def test_the_saved_xgboost_model_predicts_on_the_cpu_through_the_serving_path(gpu_job: dict[str, Any]) -> None:
+def test_the_saved_xgboost_model_predicts_on_the_cpu_through_the_serving_path(
+    gpu_job: dict[str, Any],
+) -> None:
     result: TrainResult = gpu_job["result"]
     model = mlflow.sklearn.load_model(f"models:/{result.registered_name}/{result.version}")
     final = model.named_steps["model"]

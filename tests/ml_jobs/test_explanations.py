@@ -108,7 +108,9 @@ def test_the_version_carries_the_risk_score_and_tier(churn: dict[str, Any]) -> N
     assert risk["raw"]["fairness_gap"] is not None and risk["raw"]["segment_spread"] is not None
 
 
-def test_the_card_shows_explanations_risk_profile_segments_and_drift_thresholds(churn: dict[str, Any]) -> None:
+def test_the_card_shows_explanations_risk_profile_segments_and_drift_thresholds(
+    churn: dict[str, Any],
+) -> None:
     card = churn["mv"].description
     insights = explain.load(churn["result"].run_id)
     top = insights["shap"]["top_features"][0]["feature"]
@@ -127,11 +129,18 @@ def test_a_model_without_segments_or_sensitive_attribute_has_them_unmeasured(
 ) -> None:
     runtime = local_runtime(tmp_path)
     client = connect(runtime)
-    spec = resolve("risk_fraud_xgb", "dev", overrides={**TEST_OVERRIDES, "explain": {"shap_sample_size": 100}})
-    version = runtime.write_table(generate_fraud(2000, seed=2), "features", "fraud_training", mode="overwrite")
+    spec = resolve(
+        "risk_fraud_xgb", "dev", overrides={**TEST_OVERRIDES, "explain": {"shap_sample_size": 100}}
+    )
+    version = runtime.write_table(
+        generate_fraud(2000, seed=2), "features", "fraud_training", mode="overwrite"
+    )
     result = train_model(spec, runtime, client, data_version=version, fixed_params={"n_estimators": 40})
     insights = explain.load(result.run_id)
     assert insights["algorithm"] == "xgboost"
-    assert insights["risk"]["raw"]["fairness_gap"] is None and insights["risk"]["components"]["fairness_gap"] == 0.5
+    assert (
+        insights["risk"]["raw"]["fairness_gap"] is None
+        and insights["risk"]["components"]["fairness_gap"] == 0.5
+    )
     assert insights["segment_metrics"] == {} and insights["shap"]["segment_top_features"] == {}
     assert insights["shap"]["explained_rows"] == 100

@@ -57,5 +57,7 @@ def test_the_formula_names_every_weight_and_scale() -> None:
 
 
 def test_fails_on_an_unknown_criticality() -> None:
-    with pytest.raises(ValueError, match="unknown criticality 'severe'; allowed: low, medium, high, critical"):
+    with pytest.raises(
+        ValueError, match="unknown criticality 'severe'; allowed: low, medium, high, critical"
+    ):
         risk_score("severe", 0.0, 0.0, 0.0, 0.0)
