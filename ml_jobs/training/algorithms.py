@@ -145,6 +145,16 @@ def suggest(algorithm: str, trial: optuna.Trial) -> dict[str, Any]:
     return impl(algorithm).suggest(trial)
 
 
+def covers_search_space(algorithm: str, params: Mapping[str, Any]) -> bool:
+    """True when ``params`` name every parameter the algorithm's search suggests (a champion trained
+    with another algorithm or an older search space is not a starting point)."""
+    try:
+        suggest(algorithm, optuna.trial.FixedTrial(dict(params)))
+    except (ValueError, KeyError):
+        return False
+    return True
+
+
 def for_serving(model: Any) -> Any:
     """The fitted pipeline with its estimator set to predict on the CPU (no-op for scikit-learn's GBM)."""
     final = model.steps[-1][1]

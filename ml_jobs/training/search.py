@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +58,16 @@ def _objective(
     return objective
 
 
+def new_study(seed: int, start_from: Mapping[str, Any] | None, algorithm: str, pruner: Any = None) -> Any:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed), pruner=pruner
+    )
+    if start_from and algorithms.covers_search_space(algorithm, start_from):
+        study.enqueue_trial(dict(start_from), user_attrs={"source": "champion"})
+    return study
+
+
 def search(
     train: pd.DataFrame,
     spec: DataSpec,
@@ -65,14 +75,12 @@ def search(
     seed: int,
     algorithm: str = "hist_gbm",
     where: Placement = LOCAL,
+    start_from: Mapping[str, Any] | None = None,
 ) -> SearchResult:
-    """Run inside an active MLflow run; returns the best parameters (same seed, same answer)."""
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize",
-        sampler=optuna.samplers.TPESampler(seed=seed),
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
-    )
+    """Run inside an active MLflow run; returns the best parameters (same seed, same answer).
+    ``start_from`` (the champion's parameters) is tried first when it covers the search space."""
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    study = new_study(seed, start_from, algorithm, pruner)
     study.optimize(_objective(train, spec, seed, algorithm, where), n_trials=n_trials, n_jobs=1)
     pruned = sum(t.state == optuna.trial.TrialState.PRUNED for t in study.trials)
     return SearchResult(dict(study.best_params), float(study.best_value), len(study.trials), pruned)

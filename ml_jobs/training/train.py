@@ -24,10 +24,9 @@ from ml_jobs.explain import insights as explain
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
 from ml_jobs.spec import ResolvedSpec
-from ml_jobs.training import algorithms, lineage
+from ml_jobs.training import algorithms, lineage, parallel
 from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
 from ml_jobs.training.plots import feature_importance, save_plots
-from ml_jobs.training.search import search
 from mlops_spec.naming import experiment_path
 
 log = logging.getLogger(__name__)
@@ -195,9 +194,15 @@ def _train_in_run(
     if fixed_params:
         params, search_info = dict(fixed_params), {"search": "fixed"}
     else:
-        found = search(train, data, model.training.n_trials, seed, algorithm, where)
+        start = None
+        if model.training.search_from_champion:
+            start = parallel.champion_params(client, name, algorithm)
+        found, how = parallel.run_search(
+            runtime, train, data, model.training.n_trials, seed, algorithm, where, start
+        )
         params = found.best_params
-        search_info = {"search": "optuna-tpe", "trials": found.n_trials, "pruned": found.n_pruned}
+        search_info = {"search": how, "trials": found.n_trials, "pruned": found.n_pruned}
+        search_info["from_champion"] = "yes" if start else "no"
         mlflow.log_metric("best_cv_roc_auc", found.best_cv_roc_auc)
     mlflow.log_params({f"best.{k}": v for k, v in params.items()})
     mlflow.set_tags({f"search.{k}": str(v) for k, v in search_info.items()})

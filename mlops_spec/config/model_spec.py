@@ -51,6 +51,9 @@ class TrainingSpec(Spec):
         "hist_gbm", description="hist_gbm (scikit-learn histogram GBM, CPU) or xgboost (GPU on a gpu policy)."
     )
     n_trials: int = Field(20, ge=1, le=500, description="Optuna trials.")
+    search_from_champion: bool = Field(
+        True, description="The search tries the champion's parameters first (same algorithm only)."
+    )
     seed: int = Field(42, description="Seed of the split and of the Optuna sampler.")
     test_size: float = Field(0.2, gt=0.05, lt=0.5, description="Share of rows held out for validation.")
     timeout_seconds: int | None = Field(None, ge=60, description="None = the environment's job timeout.")
