@@ -60,7 +60,7 @@ def placement(training: TrainingSpec, on_databricks: bool) -> Placement:
     )
 
 
-def _suggest_hist_gbm(trial: optuna.Trial) -> dict[str, Any]:
+def _suggest_hist_gbm(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
         "max_iter": trial.suggest_int("max_iter", 50, 250, step=25),
@@ -70,7 +70,7 @@ def _suggest_hist_gbm(trial: optuna.Trial) -> dict[str, Any]:
     }
 
 
-def _suggest_xgboost(trial: optuna.Trial) -> dict[str, Any]:
+def _suggest_xgboost(trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return {
         "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
         "n_estimators": trial.suggest_int("n_estimators", 50, 250, step=25),
@@ -105,7 +105,7 @@ def _xgboost(params: Mapping[str, Any], seed: int, where: Placement) -> Any:
 @dataclass(frozen=True)
 class AlgorithmImpl:
     build: Callable[[Mapping[str, Any], int, Placement], Any]
-    suggest: Callable[[optuna.Trial], dict[str, Any]]
+    suggest: Callable[[optuna.trial.BaseTrial], dict[str, Any]]
     skops_trusted_types: tuple[str, ...]
     """Types skops may load for this model: ones this job has just trained itself."""
     pip_packages: tuple[str, ...] = ()
@@ -141,7 +141,7 @@ def estimator(algorithm: str, params: Mapping[str, Any], seed: int, where: Place
     return impl(algorithm).build(params, seed, where)
 
 
-def suggest(algorithm: str, trial: optuna.Trial) -> dict[str, Any]:
+def suggest(algorithm: str, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
     return impl(algorithm).suggest(trial)
 
 

@@ -117,7 +117,7 @@ def fold_evaluator(
 
 def _log_trial(outcome: TrialOutcome, params: Mapping[str, Any], experiment_id: str | None) -> None:
     with mlflow.start_run(run_name=f"trial-{outcome.number:03d}", nested=True, experiment_id=experiment_id):
-        mlflow.log_params(params)
+        mlflow.log_params(dict(params))
         for step, score in enumerate(
             np.cumsum(outcome.fold_scores) / np.arange(1, len(outcome.fold_scores) + 1)
         ):
