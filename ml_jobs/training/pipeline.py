@@ -48,13 +48,19 @@ def features(df: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 def split(df: pd.DataFrame, spec: DataSpec, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Held-out split by a seeded hash of the id: a row keeps its side as the table grows, and the
     result does not depend on row order (Spark and Delta return rows in different orders)."""
-    ids = df[spec.id_column].astype(str)
-    hashed = pd.util.hash_pandas_object(ids, index=False, hash_key=f"{seed % 10**16:016d}").to_numpy()
-    is_test = (hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000)
+    is_test = held_out_mask(df[spec.id_column], test_size, seed)
     order = spec.id_column
     train = df[~is_test].sort_values(order, kind="stable").reset_index(drop=True)
     test = df[is_test].sort_values(order, kind="stable").reset_index(drop=True)
     return train, test
+
+
+def held_out_mask(ids: pd.Series, test_size: float, seed: int) -> np.ndarray:
+    """True for held-out rows: a seeded hash of each id alone, so any batch of rows (a Spark
+    partition, ``ml_jobs.training.distributed``) gets the same answer for the same id."""
+    text = ids.astype(str)
+    hashed = pd.util.hash_pandas_object(text, index=False, hash_key=f"{seed % 10**16:016d}").to_numpy()
+    return (hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000)
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
