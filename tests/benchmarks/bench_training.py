@@ -101,6 +101,10 @@ def main() -> None:
     p.add_argument("--spark-threads", type=int, default=2, help="N of local[N] (batch size).")
     args = p.parse_args()
     os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    # threadpoolctl limits the OpenMP runtimes loaded when the limit is set: load scikit-learn's and
+    # XGBoost's first (an unlimited OpenMP team spins on a shared machine: 100 s of CPU for a 15 s fit).
+    import sklearn.ensemble  # noqa: F401
+    import xgboost  # noqa: F401
     from threadpoolctl import threadpool_limits
 
     from ml_jobs.registry.client import connect
