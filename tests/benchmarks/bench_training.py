@@ -67,6 +67,7 @@ def _trials_per_minute(args) -> None:
     spark = (
         SparkSession.builder.master(f"local[{args.spark_threads}]")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
