@@ -154,10 +154,9 @@ simulate: synth ## Apply the synthesized stacks to a model of Databricks, then r
 # Plan, review, apply the same plan. A saved plan is tied to its commit, synthesized files and Terraform
 # version; `apply` refuses anything else. One environment at a time: the account stack (which holds the
 # prod workspace) has its own targets, and an environment reads its outputs from its state.
-env-arg:
-	@case "$(ENV)" in dev|staging|prod) ;; \
-	  account) echo "error: ENV=account: the account stack has its own targets (plan-account, deploy-account)" >&2; exit 2;; \
-	  *) echo "usage: make plan|apply|deploy ENV=dev|staging|prod" >&2; exit 2;; esac
+# env-arg refuses ENV=account (and any non-environment) before synth; the CLI holds the rule.
+env-arg: $(VENV)/.installed
+	@$(DEPLOY) check-env "$(ENV)"
 
 plan: env-arg synth ## Save a Terraform plan and its JSON: make plan ENV=staging (plans/<env>/; ARGS=--no-lock)
 	@$(DEPLOY) plan --env $(ENV) $(DEPLOY_DIRS) $(ARGS)
@@ -172,15 +171,15 @@ diff: plan ## The same as make plan (the changes are printed)
 
 plan-account: synth ## Save a plan of the account stack (account-admin credentials)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to plan" >&2; exit 2; }
-	@$(DEPLOY) plan --env account $(DEPLOY_DIRS) $(ARGS)
+	@$(DEPLOY) plan --account $(DEPLOY_DIRS) $(ARGS)
 
 apply-account: $(VENV)/.installed ## Apply the account stack's saved plan (its own workflow, strictest approval)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to apply" >&2; exit 2; }
-	@$(DEPLOY) apply --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+	@$(DEPLOY) apply --account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 deploy-account: synth ## Plan, show, ask, apply the account stack: workspaces, metastore, identities (account admin)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to deploy" >&2; exit 2; }
-	@$(DEPLOY) deploy --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+	@$(DEPLOY) deploy --account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 check: ## Guardrails, then the deployability simulator, over every synthesized stack (exit 1 = findings)
 	@:

@@ -111,6 +111,7 @@ if TYPE_CHECKING:
     from cdktf_cdktf_provider_databricks.secret_scope import SecretScope  # noqa: F401
     from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal  # noqa: F401
     from cdktf_cdktf_provider_databricks.sql_endpoint import SqlEndpoint  # noqa: F401
+    from cdktf_cdktf_provider_databricks.sql_table import SqlTable, SqlTableColumn  # noqa: F401
     from cdktf_cdktf_provider_databricks.storage_credential import (  # noqa: F401
         StorageCredential,
         StorageCredentialAwsIamRole,
@@ -183,6 +184,7 @@ PROVIDER_NAMES = {
     "secret_scope": ("SecretScope",),
     "service_principal": ("ServicePrincipal",),
     "sql_endpoint": ("SqlEndpoint",),
+    "sql_table": ("SqlTable", "SqlTableColumn"),
     "storage_credential": ("StorageCredential", "StorageCredentialAwsIamRole"),
     "volume": ("Volume",),
     "workspace_conf": ("WorkspaceConf",),

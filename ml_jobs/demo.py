@@ -130,7 +130,14 @@ def run_demo(
     train_df = generate_churn(
         train_rows, seed, PRODUCTION_START - timedelta(days=TRAINING_DAYS), TRAINING_DAYS
     )
-    version = runtime.write_table(train_df, "features", spec.model.data.table, mode="overwrite")
+    if spec.model.features is not None:  # through the feature tables, as the scheduled jobs do
+        from ml_jobs.features.demo import load_training_data
+        from mlops_spec.config import load_models
+
+        models = [spec.model if m.name == MODEL else m for m in load_models(ENV, spec.config_dir)]
+        version = load_training_data(runtime, spec.model, models, train_df, out)
+    else:
+        version = runtime.write_table(train_df, "features", spec.model.data.table, mode="overwrite")
     _say(out, f"training (Optuna, {spec.model.training.n_trials} trials) on table version {version}")
     trained = train_model(spec, runtime, client, data_version=version)
     report = validate_version(spec, runtime, client, trained.version)

@@ -108,3 +108,12 @@ def alert_name(env: str, kind: str) -> str:
 def fleet_folder(env: str) -> str:
     """Dashboards and alerts live beside the experiments, in the platform folder (not /Shared)."""
     return f"{folder_path(env)}/{FLEET}"
+
+
+# --- feature tables: one feature job per update schedule, per environment -------------------------
+FEATURE_JOBS = "features"
+
+
+def feature_job_name(env: str, schedule: str, timezone: str) -> str:
+    """``[prod] features: 0 0 1 * * ? UTC``: the feature job refreshing every table on that schedule."""
+    return job_name(env, FEATURE_JOBS, f"{schedule} {timezone}")

@@ -16,6 +16,7 @@ from infra.cdk import (
 )
 from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
 from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
+from infra.constructs.features import FeatureTables, FeatureTablesProps
 from infra.constructs.fleet import Fleet, FleetProps, NotificationDestinations, watch_job
 from infra.constructs.identities import Identities, IdentitiesProps
 from infra.constructs.ml_model import JobCompute, JobDefaults, ModelResources, ModelResourcesProps
@@ -34,8 +35,10 @@ from mlops_spec.config.environment import (
 from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
+from mlops_spec.config.features import feature_tables
 from mlops_spec.config.fleet import capacity_of
 from mlops_spec.naming import (
+    FEATURES_SCHEMA,
     INFERENCE_SCHEMA,
     MODELS_SCHEMA,
     MONITORING_SCHEMA,
@@ -137,6 +140,7 @@ class EnvironmentStack(TerraformStack):
         self.notifications = NotificationDestinations(self, "notifications", env.notifications.destinations)
         self._watch_model_jobs()
         self.fleet = self._fleet() if env.fleet.enabled else None
+        self.features = self._features()
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
 
@@ -276,6 +280,7 @@ class EnvironmentStack(TerraformStack):
                 experiment_access=self._access("experiments"),
                 model_grants=model_grants,
                 prevent_destroy=env.is_prod,
+                production=env.is_prod,
             ),
         )
         if model.serving.enabled:
@@ -339,6 +344,43 @@ class EnvironmentStack(TerraformStack):
                 warehouse_access=self._access("sql_warehouses"),
                 dashboard_access=self._access("dashboards"),
                 job_access=self._access("jobs"),
+            ),
+        )
+
+    # -- feature tables: the tables in the features schema and a feature job per schedule ----------
+
+    def _features(self) -> FeatureTables | None:
+        env, roles = self.platform.env, self.platform.roles
+        tables = list(feature_tables(self.platform.models).values())
+        if not tables:
+            return None
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
+        schema = self.catalog.schema(FEATURES_SCHEMA)
+        grants = {}
+        for role, spec in roles.roles.items():
+            features_grants = spec.schemas.get(FEATURES_SCHEMA)
+            privileges = (*(spec.catalog.for_env(self.env_name) or ()),
+                          *((features_grants.for_env(self.env_name) or ()) if features_grants else ()))
+            if privileges:
+                grants[role] = (self.identities.principal(role).name, tuple(sorted(set(privileges))))
+        return FeatureTables(
+            self,
+            "features",
+            FeatureTablesProps(
+                env=self.env_name,
+                catalog=schema.catalog_name,
+                schema=schema.name,
+                tables=tables,
+                # The job runner owns them: its feature job adds the PRIMARY KEY TIMESERIES constraint.
+                owner=run_as or self.owner,
+                wheel_path=self.wheel.path,
+                compute=self._job_compute("inference"),
+                jobs=self._job_defaults(run_as),
+                tags=env.tags,
+                warehouse_id=self.fleet.warehouse.id if self.fleet else None,
+                table_grants=grants,
+                job_access=self._access("jobs"),
+                job_destinations=self.notifications.pick(env.notifications.job_failures),
             ),
         )
 

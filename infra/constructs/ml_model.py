@@ -75,6 +75,8 @@ class ModelResourcesProps:
     model_grants: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Role -> (principal reference, privileges) on the registered model."""
     prevent_destroy: bool = False
+    production: bool = False
+    """The environment is production (its config's ``production``): no scale-to-zero unless configured."""
 
 
 class ModelResources(Construct):
@@ -110,7 +112,9 @@ class ModelResources(Construct):
             self._model_grants.add(principal, privileges, role)
 
         serving = m.serving.enabled
-        train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
+        # With feature tables, the training table is first built from them by point-in-time lookup.
+        build = ["training-set"] if m.features is not None else []
+        train_tasks = [*build, "train", "validate", "promote", *(["deploy"] if serving else [])]
         self.train_job = self._job("train", train_tasks, props.training_compute, m.training.schedule)
         # Predictions first (served requests unpacked, or a batch model's scoring), then the monitor,
         # then retention: the monitor always reads what production did up to this run.
@@ -132,7 +136,7 @@ class ModelResources(Construct):
         if entry_point == "deploy":
             params |= {
                 "workload_size": m.serving.workload_size,
-                "scale_to_zero": "true" if m.scale_to_zero(env) else "false",
+                "scale_to_zero": "true" if m.scale_to_zero(env, self.props.production) else "false",
                 "rollout": m.serving.rollout,
             }
         return params

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-ACCOUNT_STACK = "account"
+from mlops_spec.config.environment import ACCOUNT_STACK
+
 ROLES = "policies/rbac/roles.yaml"
 MODELS = "stacks/models.yaml"
 
@@ -71,6 +72,11 @@ _TABLE: tuple[tuple[str, str], ...] = (
     (r"fleet/dashboard", "infra/dashboards/fleet.lvdash.json.j2; stacks/{stack}.yaml: fleet"),
     (r"fleet/.*", "stacks/{stack}.yaml: fleet"),
     (r"notifications/.*", "stacks/{stack}.yaml: notifications.destinations"),
+    # feature tables: the tables and their grants, a feature job per schedule
+    (r"features/grants-[^/]+", f"{ROLES}: roles.*.catalog / roles.*.schemas.features"),
+    (r"features/job-[^/]+-permissions", f"{ROLES}: roles.*.jobs"),
+    (r"features/job-[^/]+", f"{MODELS}: models[*].features.tables[*].schedule; stacks/{{stack}}.yaml: jobs"),
+    (r"features/.*", f"{MODELS}: models[*].features.tables"),
 )
 _COMPILED = tuple((re.compile(pattern), setting) for pattern, setting in _TABLE)
 

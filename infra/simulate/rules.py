@@ -182,6 +182,15 @@ RULES: dict[str, Rule] = {
         ),
         # --- apply: workspace objects -------------------------------------------------------------
         Rule(
+            "SIM024",
+            "apply",
+            "Creating a table (databricks_sql_table) needs USE_CATALOG, USE_SCHEMA and CREATE_TABLE on the "
+            "schema; the provider runs CREATE TABLE on the given warehouse (CAN_USE) or starts a cluster, "
+            "then sets the owner (SIM017)",
+            f"{PROVIDER} catalog/resource_sql_table.go (Create, buildTableCreateStatement); "
+            f"{SDK}: TablesAPI (class docstring)",
+        ),
+        Rule(
             "SIM030",
             "apply",
             "An MLflow experiment is created with CreateExperiment, which fails when its parent "

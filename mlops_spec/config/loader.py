@@ -28,6 +28,7 @@ from mlops_spec.config.checks import (
 )
 from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
 from mlops_spec.config.errors import ConfigError, Problem, allowed
+from mlops_spec.config.features import check_features
 from mlops_spec.config.kernel import M, came_from, deep_merge, display_path, read_yaml, validate
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import RoleMatrix
@@ -42,6 +43,7 @@ __all__ = [
     "load_models",
     "load_platform",
     "load_roles",
+    "production_envs",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +97,16 @@ def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environ
         raise ConfigError(problems)
     assert parsed is not None  # _parse returns None only after adding a problem
     return parsed
+
+
+def production_envs(config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[str, ...]:
+    """The environments whose ``stacks/<env>.yaml`` says ``production: true``, for the tools that know an
+    environment only by its name (the account stack, the review)."""
+    return tuple(
+        env
+        for env in ENV_NAMES
+        if (config_dir / f"{env}.yaml").exists() and load_environment(env, config_dir).production
+    )
 
 
 def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelSpec, ...]:
@@ -201,6 +213,7 @@ def load_platform(
                     "cpu",
                 )
             )
+    problems.extend(check_features(models, models_file))
     if problems:
         raise ConfigError(problems)
     return PlatformConfig(env_cfg, models, roles, policies_dir)

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.config.features import FeaturesSpec
 from mlops_spec.config.fleet import Criticality, JobHealthSpec
 from mlops_spec.config.monitoring import MonitoringSpec
 
@@ -141,6 +142,9 @@ class ModelSpec(Spec):
     owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
     criticality: Criticality = Field("medium", description="Registered-model tag; how urgent an outage is.")
     data: DataSpec = Field(description="Training data: table, label and features.")
+    features: FeaturesSpec | None = Field(
+        None, description="Feature tables; None = data.table is written directly (no feature tables)."
+    )
     training: TrainingSpec = Field(TrainingSpec(), description="Training job and search.")
     explain: ExplainSpec = Field(ExplainSpec(), description="SHAP explanations in the run and the card.")
     validation: ValidationSpec = Field(ValidationSpec(), description="Gates before promotion.")
@@ -150,11 +154,15 @@ class ModelSpec(Spec):
     monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Drift and performance monitoring.")
     health: JobHealthSpec = Field(JobHealthSpec(), description="Run-duration warnings of the model's jobs.")
 
-    def scale_to_zero(self, env: str) -> bool:
-        """The one place the 'None means computed' rule for scale-to-zero lives."""
+    def scale_to_zero(self, env: str, production: bool | None = None) -> bool:
+        """The one place the 'None means computed' rule for scale-to-zero lives: off in production.
+
+        ``production`` is the environment's ``production`` flag. Without it (a caller that knows only the
+        name; the platform's deploy job is passed the computed value) the shipped ``prod`` is production.
+        """
         if self.serving.scale_to_zero is not None:
             return self.serving.scale_to_zero
-        return env != "prod"
+        return not (production if production is not None else env == "prod")
 
     def full_name(self, catalog: str, schema: str = "models") -> str:
         """Three-level Unity Catalog name."""

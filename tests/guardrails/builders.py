@@ -369,6 +369,23 @@ def fleet(s: Stack, env: str, sp: str, job: str) -> None:
     permissions = copy.deepcopy(s.get(f"databricks_permissions.{s.env}_jobs_churn_permissions"))
     permissions["job_id"] = ref(inventory_job)
     s.add("databricks_permissions", "jobs_inventory_permissions", permissions)
+    s.add(
+        "databricks_sql_table",
+        "features_customer",
+        {
+            "catalog_name": f"mlops_{env}",
+            "schema_name": "features",
+            "name": "customer_features",
+            "table_type": "MANAGED",
+            "data_source_format": "DELTA",
+            "column": [
+                {"name": "customer_id", "type": "STRING", "nullable": False},
+                {"name": "event_ts", "type": "TIMESTAMP", "nullable": False},
+                {"name": "tenure_months", "type": "DOUBLE", "nullable": True},
+            ],
+            "cluster_keys": ["customer_id", "event_ts"],
+        },
+    )
 
 
 ACCOUNT_ID = "00000000-0000-0000-0000-000000000000"

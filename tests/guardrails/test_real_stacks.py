@@ -215,6 +215,14 @@ def monitor_without_duration_warning(docs: Docs) -> str:
     return address
 
 
+def feature_table_with_a_nullable_timestamp_key(docs: Docs) -> str:
+    address, table = one(docs["prod"], "databricks_sql_table", "customer_features")
+    for column in table["column"]:
+        if column["name"] == "event_ts":
+            column["nullable"] = True
+    return address
+
+
 def gpu_training_every_minute(docs: Docs) -> str:
     address, job = one(docs["prod"], "databricks_job", "fraud", "_train-job")
     job["schedule"]["quartz_cron_expression"] = "0 * * * * ?"
@@ -253,6 +261,10 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
     "SQL warehouse grown past its caps": ({"DBX114"}, warehouse_grown_large),
     "monitor job without a duration warning": ({"DBX118"}, monitor_without_duration_warning),
     "GPU training fires every minute": ({"DBX111"}, gpu_training_every_minute),
+    "feature table whose timestamp key may be null": (
+        {"DBX119"},
+        feature_table_with_a_nullable_timestamp_key,
+    ),
 }
 
 

@@ -756,6 +756,20 @@ WEAKENED: dict[str, tuple[str, str, Callable[[Stack], None], str]] = {
         ),
         "databricks_job.staging_jobs_inventory",
     ),
+    "feature table without a NOT NULL timestamp key": (
+        "DBX119",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_sql_table", "features_customer"))["column"][1].update(
+            nullable=True
+        ),
+        "databricks_sql_table.prod_features_customer",
+    ),
+    "feature table clustered on a column it lacks": (
+        "DBX119",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_sql_table", "features_customer")).update(cluster_keys=["region"]),
+        "databricks_sql_table.dev_features_customer",
+    ),
     "GPU job every minute": (
         "DBX111",
         "dev",

@@ -69,7 +69,7 @@ def computed(rtype: str, address: str, values: dict[str, Any]) -> dict[str, Any]
         return {"id": _hex(address), "policy_id": _hex(address)}
     if rtype == "databricks_catalog":
         return {"id": values.get("name")}
-    if rtype in ("databricks_schema", "databricks_registered_model"):
+    if rtype in ("databricks_schema", "databricks_registered_model", "databricks_sql_table"):
         return {"id": full}
     if rtype == "databricks_volume":
         return {"id": full, "volume_path": "/Volumes/" + full.replace(".", "/")}

@@ -245,3 +245,26 @@ def job_health(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             )
         if params.require_job_webhooks and not blocks(hooks, "on_failure"):
             yield Violation(job, "no webhook_notifications.on_failure to a notification destination")
+
+
+@rule("DBX119")
+def feature_tables(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    """A time series feature table needs NOT NULL key columns and a NOT NULL TIMESTAMP key (the
+    TIMESERIES key; Databricks, "Point-in-time feature joins"), as a managed Delta table whose clustering
+    names its own columns."""
+    for table in index.of("databricks_sql_table"):
+        if "features" not in str(table.values.get("schema_name") or ""):
+            continue
+        if str(table.values.get("data_source_format") or "").upper() != "DELTA":
+            yield Violation(table, "a feature table must be a Delta table (data_source_format DELTA)")
+        columns = blocks(table.values, "column")
+        keys = [c for c in columns if not as_bool(c.get("nullable", True))]
+        names = {str(c.get("name")) for c in columns}
+        if not any(str(c.get("type")).upper() == "TIMESTAMP" for c in keys):
+            yield Violation(table, "no NOT NULL TIMESTAMP column: the table has no timestamp key")
+        if not any(str(c.get("type")).upper() != "TIMESTAMP" for c in keys):
+            yield Violation(table, "no NOT NULL key column besides the timestamp: no primary key")
+        clustering = [str(k) for k in table.values.get("cluster_keys") or ()]
+        unknown = [k for k in clustering if k not in names and k.upper() not in ("AUTO", "NONE")]
+        if unknown:
+            yield Violation(table, f"cluster_keys {unknown} are not columns of the table")
