@@ -94,6 +94,8 @@ help: ## List the targets
 # lock (uv --universal: environment markers, the hashes of every platform's files) is resolved for Linux,
 # macOS and Windows on any architecture and for CPython 3.11 and 3.12 (requires-python); pip installs the
 # lines whose markers match. Checked to install here (x86_64, 3.11); other platforms are resolved, not run.
+# The lock is complete (every transitive package), so it installs with --no-deps; packages it leaves
+# out on purpose are in requirements/lock-excludes.txt.
 LOCK := requirements/dev.lock
 UV_VERSION := 0.13.9
 
@@ -102,7 +104,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	@echo "Installing Python dependencies into $(VENV) from $(LOCK) ..."
 	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
-	@$(PY) -m pip install --quiet --require-hashes -r $(LOCK) 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pip install --quiet --no-deps --require-hashes -r $(LOCK) 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
 
@@ -110,7 +112,7 @@ lock: ## Re-resolve requirements/dev.lock (hashes) under the runtime's constrain
 	@rm -rf .uv && $(PYTHON) -m pip install --quiet --target .uv uv==$(UV_VERSION)
 	@PYTHONPATH=.uv .uv/bin/uv pip compile pyproject.toml --extra local --extra infra --extra dev \
 	  -c "$$($(PYTHON) -c 'from mlops_spec.dbr import CONSTRAINTS_FILE; print(CONSTRAINTS_FILE)')" \
-	  --generate-hashes --universal --python-version 3.11 \
+	  --excludes requirements/lock-excludes.txt --generate-hashes --universal --python-version 3.11 \
 	  --no-header --annotation-style line --quiet -o $(LOCK)
 	@rm -rf .uv
 

@@ -72,6 +72,8 @@ class DemoResult:
     retrain_decisions: list[dict[str, Any]] = field(default_factory=list)
     report: Path | None = None
     model_card: Path | None = None
+    xgb_card: Path | None = None
+    explained: list[str] = field(default_factory=list)
     root: Path | None = None
     seconds: float = 0.0
     inventory: Any = None
@@ -222,6 +224,11 @@ def _run_demo(
     card = root / f"model_card_{MODEL}_v{champion.version}.md"
     card.write_text(champion.description or "(no model card)", encoding="utf-8")
     result.model_card = card
+    from ml_jobs.explain.demo import XGB_MODEL, card_summary, xgboost_step
+
+    result.xgb_card = xgboost_step(runtime, client, PRODUCTION_START, train_rows, seed, out)
+    xgb = version_by_alias(client, runtime.registered_name(XGB_MODEL), "challenger")
+    result.explained = [card_summary(MODEL, champion.run_id), card_summary(XGB_MODEL, xgb.run_id)]
     from ml_jobs.fleet.demo import fleet_step
 
     result.inventory = fleet_step(runtime, client, spec.config_dir, out)
@@ -258,6 +265,8 @@ def render_summary(result: DemoResult) -> str:
         "",
         f"HTML drift report : {result.report}",
         f"model card        : {result.model_card}",
+        f"XGBoost model card: {result.xgb_card}",
+        *result.explained,
         "MLflow UI         : make mlflow-ui   (then open http://127.0.0.1:5000)",
         "serve the champion: make serve       (POST http://127.0.0.1:5001/invocations)",
         f"took {result.seconds:.0f} s",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,9 @@ def repo_root() -> Path:
 def spark() -> Iterator[object]:
     """One local Spark session for the whole run (``local[2]``, small shuffle, no UI)."""
     pyspark_sql = pytest.importorskip("pyspark.sql")
+    # Python workers (UDFs, RDD tasks) start PYSPARK_PYTHON, else "python3" from PATH: this interpreter
+    # has the project's packages, a PATH python3 may not (pyspark/core/context.py, SparkContext._do_init).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         pyspark_sql.SparkSession.builder.master("local[2]")
         .appName("mlops-platform-tests")

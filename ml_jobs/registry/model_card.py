@@ -8,6 +8,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from mlflow import MlflowClient
 
+from ml_jobs.explain import insights as explain
+from ml_jobs.explain.risk import DRIFT_PROBE_STD
 from ml_jobs.registry import client as reg
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.pipeline import THRESHOLD
@@ -60,6 +62,10 @@ def render(
         promotion=promotion,
         threshold=THRESHOLD,
         min_group_rows=MIN_GROUP_ROWS,
+        algorithm=m.training.algorithm,
+        insights=explain.load(version.run_id),
+        drift_probe_std=DRIFT_PROBE_STD,
+        monitoring=m.monitoring,
     )
 
 

@@ -1,4 +1,4 @@
-"""The model: preprocessing plus histogram gradient boosting, and the held-out split and metrics."""
+"""The model: preprocessing plus the spec's algorithm (``algorithms.py``), the held-out split and metrics."""
 
 from __future__ import annotations
 
@@ -8,19 +8,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from ml_jobs.training.algorithms import LOCAL, Placement, estimator
 from mlops_spec.config.model_spec import DataSpec
 
 THRESHOLD = 0.5
 """Decision threshold of the served ``predict``; metrics that need labels use it too."""
 
 
-def build_pipeline(spec: DataSpec, params: Mapping[str, Any], seed: int) -> Pipeline:
+def build_pipeline(
+    spec: DataSpec,
+    params: Mapping[str, Any],
+    seed: int,
+    algorithm: str = "hist_gbm",
+    where: Placement = LOCAL,
+) -> Pipeline:
     pre = ColumnTransformer(
         [
             ("num", SimpleImputer(strategy="median"), list(spec.numeric_features)),
@@ -32,9 +38,7 @@ def build_pipeline(spec: DataSpec, params: Mapping[str, Any], seed: int) -> Pipe
         ],
         verbose_feature_names_out=False,
     )
-    # early_stopping off: its internal validation split would make results depend on data size.
-    gbm = HistGradientBoostingClassifier(random_state=seed, early_stopping=False, **params)
-    return Pipeline([("preprocess", pre), ("model", gbm)])
+    return Pipeline([("preprocess", pre), ("model", estimator(algorithm, params, seed, where))])
 
 
 def features(df: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
@@ -44,13 +48,19 @@ def features(df: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 def split(df: pd.DataFrame, spec: DataSpec, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Held-out split by a seeded hash of the id: a row keeps its side as the table grows, and the
     result does not depend on row order (Spark and Delta return rows in different orders)."""
-    ids = df[spec.id_column].astype(str)
-    hashed = pd.util.hash_pandas_object(ids, index=False, hash_key=f"{seed % 10**16:016d}").to_numpy()
-    is_test = (hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000)
+    is_test = held_out_mask(df[spec.id_column], test_size, seed)
     order = spec.id_column
     train = df[~is_test].sort_values(order, kind="stable").reset_index(drop=True)
     test = df[is_test].sort_values(order, kind="stable").reset_index(drop=True)
     return train, test
+
+
+def held_out_mask(ids: pd.Series, test_size: float, seed: int) -> np.ndarray:
+    """True for held-out rows: a seeded hash of each id alone, so any batch of rows (a Spark
+    partition, ``ml_jobs.training.distributed``) gets the same answer for the same id."""
+    text = ids.astype(str)
+    hashed = pd.util.hash_pandas_object(text, index=False, hash_key=f"{seed % 10**16:016d}").to_numpy()
+    return (hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000)
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:

@@ -21,20 +21,17 @@ from mlflow.models import infer_signature
 
 from ml_jobs.data.schema import check_frame, training_window
 from ml_jobs.errors import BadInput
+from ml_jobs.explain import insights as explain
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
 from ml_jobs.spec import ResolvedSpec
-from ml_jobs.training import lineage
+from ml_jobs.training import algorithms, lineage, parallel
 from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
 from ml_jobs.training.plots import feature_importance, save_plots
-from ml_jobs.training.search import search
 from mlops_spec import tables
 from mlops_spec.naming import experiment_path
 
 log = logging.getLogger(__name__)
-SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
-"""MLflow saves scikit-learn models with skops, which refuses types it cannot vouch for; these are
-the gradient-boosting tree arrays of a model this job has just trained itself."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +56,6 @@ def log_prediction_baseline(held_out_scores: Any) -> None:
     from ml_jobs.scoring import THRESHOLD
 
     mlflow.log_text(prediction_profile(held_out_scores, THRESHOLD).to_json(), PREDICTION_PROFILE_ARTIFACT)
-
-
-def _requirements() -> list[str]:
-    """Pinned from this process: inferring them starts a subprocess per model (about 6 s)."""
-    return mlflow.sklearn.get_default_pip_requirements(include_skops=True)
 
 
 def load_training_data(
@@ -191,6 +183,7 @@ def _train_in_run(
 ) -> TrainResult:
     model, data = spec.model, spec.model.data
     seed = model.training.seed
+    algorithm, where = model.training.algorithm, algorithms.placement(model.training, runtime.on_databricks)
     table, version = lineage_tags[reg.TAG_DATA_TABLE], lineage_tags[reg.TAG_DATA_VERSION]
     # A Delta version is immutable, so it is the digest: MLflow would otherwise hash every row.
     # mlflow.data sets its constructors at import (setattr from dataset_registry): invisible to a checker.
@@ -206,26 +199,37 @@ def _train_in_run(
             "seed": seed,
             "n_trials": model.training.n_trials,
             "test_size": model.training.test_size,
+            "algorithm": algorithm,
+            "device": where.device,
         }
     )
     search_info: dict[str, str | int]
     if fixed_params:
         params, search_info = dict(fixed_params), {"search": "fixed"}
     else:
-        found = search(train, data, model.training.n_trials, seed)
+        start = None
+        if model.training.search_from_champion:
+            start = parallel.champion_params(client, name, algorithm)
+        found, how = parallel.run_search(
+            runtime, train, data, model.training.n_trials, seed, algorithm, where, start
+        )
         params = found.best_params
-        search_info = {"search": "optuna-tpe", "trials": found.n_trials, "pruned": found.n_pruned}
+        search_info = {"search": how, "trials": found.n_trials, "pruned": found.n_pruned}
+        search_info["from_champion"] = "yes" if start else "no"
         mlflow.log_metric("best_cv_roc_auc", found.best_cv_roc_auc)
     mlflow.log_params({f"best.{k}": v for k, v in params.items()})
     mlflow.set_tags({f"search.{k}": str(v) for k, v in search_info.items()})
 
     x_train, y_train = features(train, data), train[data.label].to_numpy().astype(int)
     x_test, y_test = features(test, data), test[data.label].to_numpy().astype(int)
-    fitted = build_pipeline(data, params, seed).fit(x_train, y_train)
+    # Fitted where the spec says (GPU or CPU), saved to predict on the CPU where it is served.
+    fitted = build_pipeline(data, params, seed, algorithm, where).fit(x_train, y_train)
+    fitted = algorithms.for_serving(fitted)
     proba = predict_proba(fitted, x_test)
     metrics = classification_metrics(y_test, proba)
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
     log_prediction_baseline(proba)
+    insights = explain.explain_and_log(model, fitted, train, test, proba)
 
     importance = feature_importance(fitted, x_test, y_test, seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -241,12 +245,13 @@ def _train_in_run(
         signature=signature,
         input_example=example,
         serialization_format="skops",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        pip_requirements=_requirements(),
+        skops_trusted_types=list(algorithms.impl(algorithm).skops_trusted_types),
+        pip_requirements=algorithms.pip_requirements(algorithm),
     )
     version = mlflow.register_model(info.model_uri, name, tags=lineage_tags).version
     mlflow.set_tag(reg.TAG_REGISTERED_VERSION, str(version))
     client.set_model_version_tag(name, str(version), "source_run_id", run_id)
+    explain.tag_version(client, name, str(version), insights)
     if lineage.TAG_SAMPLE_ROWS not in lineage_tags:  # a sample's model is never a candidate
         client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: now a challenger
     return TrainResult(

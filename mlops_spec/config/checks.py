@@ -9,7 +9,7 @@ from mlops_spec.config.cron import cron_problem
 from mlops_spec.config.environment import REQUIRED_TAGS, EnvironmentConfig
 from mlops_spec.config.errors import Problem, allowed
 from mlops_spec.config.fleet import check_fleet
-from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.config.model_spec import GPU_ALGORITHMS, ModelSpec
 from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
 from mlops_spec.naming import PLATFORM_SCHEMAS
 
@@ -247,3 +247,11 @@ def check_model(
             )
     if model.data.label in features:
         yield Problem(file, (*path, "data", "label"), "the label cannot also be a feature", model.data.label)
+    if model.training.compute == "gpu" and model.training.algorithm not in GPU_ALGORITHMS:
+        yield Problem(
+            file,
+            (*path, "training", "compute"),
+            f"algorithm {model.training.algorithm!r} cannot use the GPU training policy",
+            model.training.compute,
+            f"cpu; or gpu with training.algorithm one of {allowed(GPU_ALGORITHMS)}",
+        )

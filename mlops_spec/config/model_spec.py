@@ -16,6 +16,12 @@ from mlops_spec.config.features import FeaturesSpec
 from mlops_spec.config.fleet import Criticality, JobHealthSpec
 from mlops_spec.config.monitoring import MonitoringSpec
 
+Algorithm = Literal["hist_gbm", "xgboost"]
+GPU_ALGORITHMS: frozenset[str] = frozenset({"xgboost"})
+"""Algorithms that train on a GPU when the job runs on the GPU training policy (XGBoost's
+``device="cuda"``); scikit-learn's histogram GBM has no GPU path, so a GPU policy would be paid for
+and idle (``checks.check_model`` refuses that pairing)."""
+
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
 """``department_usecase_algorithm``, e.g. ``marketing_churn_gbm``."""
 
@@ -42,10 +48,27 @@ class TrainingSpec(Spec):
     schedule: str = Field("0 0 3 ? * MON", description="Quartz cron of the training job.")
     timezone: str = Field("UTC", description="Time zone of the schedule.")
     compute: Literal["cpu", "gpu"] = Field("cpu", description="Training policy: cpu or gpu training.")
+    algorithm: Algorithm = Field(
+        "hist_gbm", description="hist_gbm (scikit-learn histogram GBM, CPU) or xgboost (GPU on a gpu policy)."
+    )
     n_trials: int = Field(20, ge=1, le=500, description="Optuna trials.")
+    search_from_champion: bool = Field(
+        True, description="The search tries the champion's parameters first (same algorithm only)."
+    )
     seed: int = Field(42, description="Seed of the split and of the Optuna sampler.")
     test_size: float = Field(0.2, gt=0.05, lt=0.5, description="Share of rows held out for validation.")
     timeout_seconds: int | None = Field(None, ge=60, description="None = the environment's job timeout.")
+
+
+class ExplainSpec(Spec):
+    """SHAP explanations (tree explainer) of the held-out split, logged with every trained version."""
+
+    shap_sample_size: int = Field(
+        500, ge=10, le=100_000, description="Held-out rows explained (seeded sample): bounds the cost."
+    )
+    top_features: int = Field(
+        5, ge=1, le=50, description="Features listed in the model card (global, per segment)."
+    )
 
 
 class ValidationSpec(Spec):
@@ -123,6 +146,7 @@ class ModelSpec(Spec):
         None, description="Feature tables; None = data.table is written directly (no feature tables)."
     )
     training: TrainingSpec = Field(TrainingSpec(), description="Training job and search.")
+    explain: ExplainSpec = Field(ExplainSpec(), description="SHAP explanations in the run and the card.")
     validation: ValidationSpec = Field(ValidationSpec(), description="Gates before promotion.")
     promotion: PromotionSpec = Field(PromotionSpec(), description="How a challenger becomes champion.")
     retraining: RetrainingSpec = Field(RetrainingSpec(), description="How `retrain` judges a challenger.")

@@ -324,3 +324,26 @@ def test_allowed_lists_the_values_sorted_or_says_what_stands_for_none() -> None:
     assert str(Problem("stacks/dev.yaml", ("groups", "x"), "unknown role", "x", allowed(()))) == (
         "stacks/dev.yaml: groups.x: unknown role; got 'x'"
     )
+
+
+def test_fails_on_the_gpu_policy_for_an_algorithm_without_a_gpu_path(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][1]["training"].update(algorithm="hist_gbm"))
+    msg = error_for("dev", stacks, policies)
+    assert (
+        "stacks/models.yaml: models[1].training.compute: algorithm 'hist_gbm' cannot use the GPU training "
+        "policy; got 'gpu'; allowed: cpu; or gpu with training.algorithm one of xgboost"
+    ) in msg
+
+
+def test_fails_on_an_unknown_algorithm_naming_the_allowed_ones(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][0]["training"].update(algorithm="lightgbm"))
+    msg = error_for("dev", stacks, policies)
+    assert "models[0].training.algorithm" in msg and "'hist_gbm'" in msg and "'xgboost'" in msg
+
+
+def test_the_xgboost_model_may_train_on_either_policy(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][1]["training"].update(compute="cpu"))
+    assert load_platform("dev", stacks, policies).model("risk_fraud_xgb").training.compute == "cpu"

@@ -16,14 +16,26 @@ from mlops_spec.dbr import CONSTRAINTS_FILE, CPU_ML_RUNTIME, DBR_VERSION, GPU_ML
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def pins() -> dict[str, str]:
+def constraints(operator: str) -> dict[str, str]:
     lines = (ROOT / CONSTRAINTS_FILE).read_text().splitlines()
-    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    return dict(line.split(operator) for line in lines if operator in line and not line.startswith("#"))
+
+
+def pins() -> dict[str, str]:
+    return constraints("==")
 
 
 def test_the_tests_run_the_constrained_versions() -> None:
     assert DBR_VERSION in CONSTRAINTS_FILE and "pyspark" in pins()
     assert {name: version(name) for name in pins()} == pins()
+
+
+def test_the_tests_run_versions_within_the_upper_bounds() -> None:
+    from packaging.version import Version
+
+    bounds = constraints("<=")
+    assert {"xgboost", "shap"} <= set(bounds)
+    assert all(Version(version(name)) <= Version(bound) for name, bound in bounds.items())
 
 
 def test_every_policy_fixes_the_platform_runtime() -> None:

@@ -124,3 +124,19 @@ def test_summary_names_the_report_the_model_card_and_the_ui(demo: DemoResult) ->
     assert demo.report is not None and Path(demo.report).is_file()
     assert demo.model_card is not None and "Champion" in Path(demo.model_card).read_text()
     assert "make mlflow-ui" in text and str(demo.report) in text
+
+
+def test_the_demo_trains_one_model_of_each_algorithm_and_both_cards_explain_and_score(
+    demo: DemoResult,
+) -> None:
+    assert demo.model_card is not None and demo.xgb_card is not None
+    for card, algorithm in ((demo.model_card, "hist_gbm"), (demo.xgb_card, "xgboost")):
+        text = Path(card).read_text()
+        assert f"algorithm `{algorithm}`" in text and "## Explanations (SHAP, tree explainer)" in text
+        assert "## Model risk: " in text and "Formula: `risk = " in text
+    assert [line.split(" ")[0:2] for line in demo.explained] == [
+        [MODEL, "(hist_gbm):"],
+        ["risk_fraud_xgb", "(xgboost):"],
+    ]
+    assert all("top SHAP features" in line and "risk " in line for line in demo.explained)
+    assert "XGBoost model card" in render_summary(demo)
