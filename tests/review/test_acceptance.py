@@ -38,6 +38,7 @@ NEW_MODEL_YAML = f"""
     training:
       schedule: "0 0 4 * * ?"
       compute: gpu
+      algorithm: xgboost
       n_trials: 10
     validation:
       min_roc_auc: 0.8
