@@ -138,9 +138,11 @@ def run_demo(
 
     retrains: list[dict[str, Any]] = []
 
-    def trigger(reason: str) -> dict[str, Any]:
-        _say(out, f"  retraining: {reason}")
-        record = retrain(spec, runtime, client, trigger=reason, actor="demo").to_dict()
+    def trigger(request: Any) -> dict[str, Any]:
+        _say(out, f"  retraining: {request.reason}")
+        record = retrain(
+            spec, runtime, client, trigger=request.reason, actor="demo", request_id=request.request_id
+        ).to_dict()
         retrains.append(record)
         _say(out, f"  -> {record['decision']}: {record['reason']}")
         return record

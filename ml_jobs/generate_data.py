@@ -65,7 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BadInput(str(exc)) from exc
         start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
         frame = generate_churn(args.rows, args.seed, start, args.days, drift)
-        version = ctx.runtime.write_table(frame, "features", data.table, mode=args.mode)
+        if args.mode == "overwrite":
+            version = ctx.runtime.write_table(frame, "features", data.table, mode="overwrite")
+        else:  # rows are keyed by (id, timestamp): the same seed appended twice adds nothing
+            keys = (data.id_column, data.timestamp_column)
+            version = ctx.runtime.merge_table(frame, "features", data.table, keys=keys).version
         return EXIT_OK, {
             "table": ctx.runtime.table_ref("features", data.table),
             "version": version,

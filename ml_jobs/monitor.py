@@ -1,24 +1,23 @@
 """``monitor --model <name> --env <env> [--fail-on-drift] [--no-retrain] [--set k=v ...]``.
 
-Exit codes: 0 monitored (drift or not: see the JSON line), 2 bad input, 3 infrastructure,
-4 an alert or the retraining trigger could not be delivered, 5 drift found with --fail-on-drift.
+Exit codes (``mlops_spec.exit_codes``): 0 monitored (drift or not: see the JSON line), 2 bad input,
+3 infrastructure, 4 a bug, 5 drift found with --fail-on-drift, 6 the alert webhook stayed down
+after its retries (state and retraining went ahead), 7 retraining was decided but could not
+start (it stays pending; the next run starts it). When several apply, the highest wins.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
-
-EXIT_ALERT_FAILED = 4
-EXIT_DRIFT = 5
+from mlops_spec.exit_codes import EXIT_ALERT_FAILED, EXIT_DRIFT, EXIT_RETRAIN_PENDING
 
 
-def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
+def _trigger(ctx: cli.Context, args: Any) -> Any:
     """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started."""
     if args.no_retrain:
         return None
@@ -28,44 +27,51 @@ def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
         from ml_jobs.monitoring.sinks import trigger_databricks_job
         from mlops_spec.naming import job_name
 
-        def run_job(reason: str) -> int:
-            token = f"{ctx.spec.model.name}-{ctx.runtime.env}-{reason}"[:64]
+        def run_job(request: Any) -> int:
             return trigger_databricks_job(
                 WorkspaceClient(),
                 job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
-                idempotency_token=token,
+                idempotency_token=request.request_id,
+                python_named_params={
+                    "model": ctx.spec.model.name,
+                    "env": ctx.runtime.env,
+                    "reason": request.reason[:500],
+                    "request_id": request.request_id,
+                },
             )
 
         return run_job
     from ml_jobs.retraining.retrain import retrain
 
-    return lambda reason: retrain(
-        ctx.spec, ctx.runtime, ctx.client(), trigger=reason, actor="monitor"
+    return lambda request: retrain(
+        ctx.spec,
+        ctx.runtime,
+        ctx.client(),
+        trigger=request.reason,
+        actor="monitor",
+        request_id=request.request_id,
     ).to_dict()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("monitor", "Drift and performance monitoring of a model's inference log.")
     p.add_argument("--fail-on-drift", action="store_true", help=f"Exit {EXIT_DRIFT} when drift is detected.")
-    p.add_argument("--no-retrain", action="store_true", help="Decide, but do not start retraining.")
+    p.add_argument(
+        "--no-retrain", action="store_true", help="Decide, but do not start retraining (it stays pending)."
+    )
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict]:
         from ml_jobs.monitoring.job import monitor
-        from ml_jobs.monitoring.sinks import AlertError
 
         ctx = cli.context(args)
-        try:
-            outcome = monitor(
-                ctx.spec,
-                ctx.runtime,
-                ctx.client(),
-                trigger=_trigger(ctx, args),
-                webhook_url=os.environ.get("MLOPS_WEBHOOK_URL"),
-            )
-        except AlertError as exc:
-            print(f"alert failed: {exc}", file=sys.stderr)
-            return EXIT_ALERT_FAILED, {"error": str(exc)}
+        outcome = monitor(
+            ctx.spec,
+            ctx.runtime,
+            ctx.client(),
+            trigger=_trigger(ctx, args),
+            webhook_url=ctx.runtime.settings.webhook_url,
+        )
         result = outcome.result
         summary = {
             "champion_version": outcome.champion_version,
@@ -73,12 +79,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             "drifted_columns": result.drifted_columns,
             "decision": result.decision.reason,
             "retrain_requested": outcome.retrain_requested,
+            "retrain_request": outcome.request.request_id if outcome.request else None,
             "retrain_outcome": outcome.retrain_outcome,
+            "retrain_error": outcome.retrain_error,
+            "retrain_pending": bool(outcome.state and outcome.state.pending_request),
+            "alert": outcome.alert,
+            "alert_error": outcome.alert_error,
             "new_metric_rows": outcome.new_metric_rows,
             "report": str(result.report_path) if result.report_path else None,
             "mlflow_run_id": outcome.mlflow_run_id,
         }
-        code = EXIT_DRIFT if args.fail_on_drift and result.drift_detected else EXIT_OK
+        code = EXIT_OK
+        if args.fail_on_drift and result.drift_detected:
+            code = EXIT_DRIFT
+        if outcome.alert == "failed":
+            code = EXIT_ALERT_FAILED
+        if outcome.retrain_error is not None:
+            code = EXIT_RETRAIN_PENDING
         return code, summary
 
     return cli.run(job)

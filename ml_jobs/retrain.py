@@ -1,7 +1,9 @@
 """``retrain --model <name> --env <env> [--reason TEXT] [--param k=v ...] [--set k=v ...]``.
 
-Exit codes: 0 decided (promoted, rejected or awaiting approval: see the JSON line), 1 refused
-(another retraining is running), 2 bad input, 3 infrastructure.
+Exit codes: 0 decided (promoted, rejected or awaiting approval: see the JSON line; also when the
+same request was decided before), 1 refused (another retraining held the lock longer than
+``MLOPS_LOCK_TIMEOUT_SECONDS``), 2 bad input, 3 infrastructure, 4 a bug. ``--request-id`` names the
+retraining (the monitor passes its decision's); a request is carried out once.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument(
         "--reason", default="manual", help="Why retraining runs (the monitor passes its decision)."
     )
+    p.add_argument(
+        "--request-id",
+        "--request_id",
+        dest="request_id",
+        default=None,
+        help="Id of this retraining (default: derived from --reason and the production data read).",
+    )
     cli.add_param_option(p)
     args = p.parse_args(argv)
 
@@ -29,7 +38,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = cli.context(args)
         fixed = cli.key_values(args.param, "--param") or None
         record = retrain(
-            ctx.spec, ctx.runtime, ctx.client(), trigger=args.reason, actor=cli.actor(), fixed_params=fixed
+            ctx.spec,
+            ctx.runtime,
+            ctx.client(),
+            trigger=args.reason,
+            actor=cli.actor(),
+            fixed_params=fixed,
+            request_id=args.request_id,
         )
         return EXIT_OK, record.to_dict()
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ml_jobs import settings
 from mlops_spec.config.model_spec import ModelSpec
 
-GIT_COMMIT_ENV = "MLOPS_GIT_COMMIT"
-"""CI sets this when it builds the wheel; a job cluster has no checkout to ask."""
+
+def git_commit() -> str:
+    """Commit of the code: ``MLOPS_GIT_COMMIT`` (CI sets it when it builds the wheel; a job cluster
+    has no checkout to ask), else the checkout's HEAD."""
+    return settings.current().git_commit or _checkout_commit()
 
 
 @functools.cache
-def git_commit() -> str:
-    """Commit of the code, read once per process so a concurrent commit cannot change a key mid-job."""
-    if os.environ.get(GIT_COMMIT_ENV):
-        return os.environ[GIT_COMMIT_ENV]
+def _checkout_commit() -> str:
+    """Read once per process so a concurrent commit cannot change a key mid-job."""
     repo = Path(__file__).resolve().parents[2]
     try:
         out = subprocess.run(

@@ -14,10 +14,38 @@ from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_scor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
+from mlops_spec.config import ConfigError
 from mlops_spec.config.model_spec import DataSpec
 
 THRESHOLD = 0.5
-"""Decision threshold of the served ``predict``; metrics that need labels use it too."""
+"""Decision threshold of the served ``prediction``; metrics that need labels use it too."""
+FIXED_BY_PIPELINE = ("random_state", "early_stopping")
+"""Set by ``build_pipeline`` itself: a ``--param`` may not override them."""
+
+
+def check_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``--param`` values as the classifier accepts them, or ConfigError naming each bad one (exit 2)."""
+    if not params:
+        return None
+    allowed = sorted(set(HistGradientBoostingClassifier().get_params()) - set(FIXED_BY_PIPELINE))
+    problems = []
+    for key, value in params.items():
+        if key not in allowed:
+            problems.append(
+                ConfigError.single(
+                    "--param", (key,), "unknown hyperparameter", value, ", ".join(allowed)
+                ).problems[0]
+            )
+            continue
+        try:
+            HistGradientBoostingClassifier(**{key: value})._validate_params()
+        except (ValueError, TypeError) as exc:  # sklearn's InvalidParameterError is both
+            problems.append(
+                ConfigError.single("--param", (key,), str(exc).split(". Got")[0], value).problems[0]
+            )
+    if problems:
+        raise ConfigError(problems)
+    return dict(params)
 
 
 def build_pipeline(spec: DataSpec, params: Mapping[str, Any], seed: int) -> Pipeline:

@@ -3,6 +3,13 @@
 Order matters for "a failure leaves the registry as it was": every check (config, data, schema,
 tracking server) happens before the MLflow run starts; registration is near the end and the
 ``challenger`` alias is set last.
+
+Exactly one version per idempotency key (data version + config + code), whatever gets killed or
+runs twice: a version is born with its key as a tag (one registry call), and the lowest-numbered
+version registered from runs carrying the key is THE version of that key. A run that finds it
+reuses it (also when its run was killed before it set the alias: the version is adopted); a run
+that registered a second one (a concurrent training of the same key) deletes its own and reports
+the first.
 """
 
 from __future__ import annotations
@@ -17,14 +24,21 @@ from typing import Any
 import mlflow
 import pandas as pd
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
 
-from ml_jobs.data.schema import check_frame, training_window
+from ml_jobs.data.schema import check_frame, check_training_rows, training_window
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
+from ml_jobs.serving import model as served_model
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training import lineage
-from ml_jobs.training.pipeline import build_pipeline, classification_metrics, features, predict_proba, split
+from ml_jobs.training.pipeline import (
+    build_pipeline,
+    check_params,
+    classification_metrics,
+    features,
+    predict_proba,
+    split,
+)
 from ml_jobs.training.plots import feature_importance, save_plots
 from ml_jobs.training.search import search
 from mlops_spec.naming import experiment_path
@@ -64,40 +78,58 @@ def load_training_data(
     return df, resolved, f"{spec.catalog}.{FEATURES_SCHEMA}.{table}"
 
 
-def _find_existing(client: MlflowClient, experiment_id: str, name: str, key: str) -> TrainResult | None:
+def _versions_of_key(client: MlflowClient, experiment_id: str, name: str, key: str) -> list[Any]:
+    """Versions born with ``key`` (any run state: a killed run's version counts), lowest first."""
     runs = client.search_runs(
-        [experiment_id],
-        filter_string=f"tags.{reg.TAG_IDEMPOTENCY} = '{key}' and attributes.status = 'FINISHED'",
-        max_results=5,
+        [experiment_id], filter_string=f"tags.{reg.TAG_IDEMPOTENCY} = '{key}'", max_results=1000
     )
-    for run in runs:
-        version = run.data.tags.get(reg.TAG_REGISTERED_VERSION)
-        if version is None:
+    versions = reg.versions_of_runs(client, name, [r.info.run_id for r in runs])
+    return [mv for mv in versions if (mv.tags or {}).get(reg.TAG_IDEMPOTENCY) == key]
+
+
+def _canonical(client: MlflowClient, experiment_id: str, name: str, key: str) -> Any | None:
+    """THE version of ``key``; later duplicates (a concurrent or killed twin's) are deleted."""
+    from mlflow.exceptions import MlflowException
+
+    versions = _versions_of_key(client, experiment_id, name, key)
+    if not versions:
+        return None
+    first, *twins = versions
+    protected = set(reg.aliases(client, name).values())
+    for twin in twins:
+        if str(twin.version) in protected:  # never delete what an alias points at
             continue
-        try:
-            client.get_model_version(name, version)
-        except Exception:  # the version was deleted: train again
-            continue
-        tags = run.data.tags
-        return TrainResult(
-            name,
-            version,
-            run.info.run_id,
-            dict(run.data.metrics),
-            dict(run.data.params),
-            tags[reg.TAG_DATA_TABLE],
-            int(tags[reg.TAG_DATA_VERSION]),
-            key,
-            reused=True,
+        log.warning(
+            "deleting v%s of %s: a duplicate of v%s (same idempotency key)", twin.version, name, first.version
         )
-    return None
+        try:
+            reg.delete_version(client, name, str(twin.version))
+        except MlflowException as exc:  # a concurrent run deleted it first
+            if exc.error_code not in ("RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"):
+                raise
+    return first
 
 
-def _restore_challenger(client: MlflowClient, name: str, version: str) -> None:
-    """A reused version is the candidate again, unless it already serves (then there is nothing new)."""
+def _reused(client: MlflowClient, mv: Any, key: str) -> TrainResult:
+    run = client.get_run(mv.run_id)
+    return TrainResult(
+        mv.name,
+        str(mv.version),
+        mv.run_id,
+        {k.removeprefix("test_"): v for k, v in run.data.metrics.items() if k.startswith("test_")},
+        {k.removeprefix("best."): v for k, v in run.data.params.items() if k.startswith("best.")},
+        str(reg.tag(mv, reg.TAG_DATA_TABLE)),
+        int(reg.tag(mv, reg.TAG_DATA_VERSION) or -1),
+        key,
+        reused=True,
+    )
+
+
+def _make_challenger(client: MlflowClient, name: str, version: str) -> None:
+    """The version is the candidate, unless it already serves (then there is nothing new)."""
     champion = reg.version_by_alias(client, name, reg.CHAMPION)
     if champion is None or str(champion.version) != str(version):
-        client.set_registered_model_alias(name, reg.CHALLENGER, str(version))
+        reg.set_alias(client, name, reg.CHALLENGER, str(version))
 
 
 def train_model(
@@ -115,6 +147,7 @@ def train_model(
     ``data_table`` must say what it is, so lineage stays true. ``fixed_params`` skips the search.
     """
     model = spec.model
+    fixed_params = check_params(fixed_params)
     if data is None:
         frame, data_version, data_table = load_training_data(runtime, spec, data_version)
     else:
@@ -124,6 +157,7 @@ def train_model(
     source = f"{data_table}@v{data_version}"
     check_frame(frame, model.data, source)
     frame = training_window(frame, model.data)
+    check_training_rows(frame, model.data, f"{source} (training window)")
     train, test = split(frame, model.data, model.training.test_size, model.training.seed)
     check_frame(train, model.data, f"{source} (training split)")
     check_frame(test, model.data, f"{source} (held-out split)")
@@ -132,12 +166,12 @@ def train_model(
     cfg_hash = lineage.config_hash(model, fixed_params)
     commit = lineage.git_commit()
     key = lineage.idempotency_key(data_table, data_version, cfg_hash, commit)
-    exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name))
-    existing = _find_existing(client, exp.experiment_id, name, key)
+    exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name), job_timeout(spec))
+    existing = _canonical(client, exp.experiment_id, name, key)
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
-        _restore_challenger(client, name, existing.version)
-        return existing
+        _make_challenger(client, name, str(existing.version))
+        return _reused(client, existing, key)
     lineage_tags = {
         reg.TAG_DATA_TABLE: data_table,
         reg.TAG_DATA_VERSION: str(data_version),
@@ -145,14 +179,25 @@ def train_model(
         reg.TAG_GIT_COMMIT: commit,
         reg.TAG_IDEMPOTENCY: key,
     }
-    with mlflow.start_run(
-        experiment_id=exp.experiment_id,
-        run_name=f"train-{model.name}",
-        tags={**lineage_tags, "env": runtime.env},
-    ) as run:
-        return _train_in_run(
+    with reg.start_run(exp.experiment_id, f"train-{model.name}", {**lineage_tags, "env": runtime.env}) as run:
+        trained = _train_in_run(
             spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags, fixed_params
         )
+    first = _canonical(client, exp.experiment_id, name, key)
+    if first is not None and str(first.version) != trained.version:
+        log.warning(
+            "a concurrent training registered v%s for the same key first; v%s reused",
+            first.version,
+            trained.version,
+        )
+        trained = _reused(client, first, key)
+    _make_challenger(client, name, trained.version)  # last step: it is now a challenger
+    return trained
+
+
+def job_timeout(spec: ResolvedSpec) -> float:
+    """Seconds a job of this model may run (the stacks' job timeout); older RUNNING runs are dead."""
+    return float(spec.model.training.timeout_seconds or spec.env.jobs.timeout_seconds)
 
 
 def _train_in_run(
@@ -208,21 +253,10 @@ def _train_in_run(
             mlflow.log_artifact(str(path), "plots")
     mlflow.log_dict({k: float(v) for k, v in importance.items()}, "feature_importance.json")
 
-    example = x_train.head(5)
-    signature = infer_signature(example, fitted.predict(example))
-    info = mlflow.sklearn.log_model(
-        fitted,
-        name="model",
-        signature=signature,
-        input_example=example,
-        serialization_format="skops",
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        pip_requirements=_requirements(),
-    )
-    version = mlflow.register_model(info.model_uri, name, tags=lineage_tags).version
-    mlflow.set_tag(reg.TAG_REGISTERED_VERSION, str(version))
-    client.set_model_version_tag(name, str(version), "source_run_id", run_id)
-    client.set_registered_model_alias(name, reg.CHALLENGER, str(version))  # last step: it is now a challenger
+    info = served_model.log_scorer(fitted, x_train.head(5), SKOPS_TRUSTED_TYPES, _requirements())
+    registered = reg.register_version(info.model_uri, name, {**lineage_tags, reg.TAG_SOURCE_RUN: run_id})
+    version = registered.version
+    mlflow.set_tag(reg.RUN_TAG_REGISTERED_VERSION, str(version))
     return TrainResult(
         name,
         str(version),

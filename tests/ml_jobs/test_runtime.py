@@ -11,7 +11,7 @@ from ml_jobs.runtime import get_runtime
 def test_local_runtime_uses_sqlite_and_delta_under_the_root(tmp_path: Path) -> None:
     rt = get_runtime("dev", root=tmp_path, environ={})
     assert not rt.on_databricks
-    assert rt.tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}" == rt.registry_uri
+    assert rt.tracking_uri == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}?timeout=30" == rt.registry_uri
     assert rt.table_ref("features", "t") == str(tmp_path.resolve() / "tables" / "features" / "t")
     assert rt.registered_name("m") == "mlops_dev.models.m"
 
@@ -65,4 +65,4 @@ def test_connect_does_not_leak_its_store_into_the_environment(tmp_path: Path, mo
     connect(get_runtime("dev", root=tmp_path / "dev", environ={}))
     assert "MLFLOW_TRACKING_URI" not in os.environ
     prod = get_runtime("prod", root=tmp_path / "prod")
-    assert prod.tracking_uri.endswith("prod/mlflow.db")
+    assert prod.tracking_uri.endswith("prod/mlflow.db?timeout=30")
