@@ -177,19 +177,36 @@ class Runtime:
                 time.sleep(0.05 * attempt)
         raise AssertionError("unreachable")
 
-    def find_marker(self, schema: str, table: str, marker: str) -> int | None:
-        """The version of the commit stamped ``marker`` among the recent ones, or None."""
+    def find_marker(self, schema: str, table: str, marker: str) -> MergeResult | None:
+        """The commit stamped ``marker`` among the recent ones (its version and rows inserted), or None."""
         if self.on_databricks:
             ref = self.table_ref(schema, table)
             rows = self.spark().sql(f"DESCRIBE HISTORY {ref} LIMIT {MARKER_HISTORY}").collect()
-            found = [int(r["version"]) for r in rows if r["userMetadata"] == marker]
-            return max(found) if found else None
-        try:
-            history = self._delta(schema, table).history(MARKER_HISTORY)
-        except BadInput:
+            history = [
+                {
+                    "version": r["version"],
+                    "inserted": (r["operationMetrics"] or {}).get("numTargetRowsInserted"),
+                }
+                for r in rows
+                if r["userMetadata"] == marker
+            ]
+        else:
+            try:
+                raw = self._delta(schema, table).history(MARKER_HISTORY)
+            except BadInput:
+                return None
+            history = [
+                {
+                    "version": h["version"],
+                    "inserted": (h.get("operationMetrics") or {}).get("num_target_rows_inserted"),
+                }
+                for h in raw
+                if h.get("userMetadata") == marker
+            ]
+        if not history:
             return None
-        found = [int(h["version"]) for h in history if h.get("userMetadata") == marker]
-        return max(found) if found else None
+        newest = max(history, key=lambda h: int(h["version"]))
+        return MergeResult(int(newest["version"]), int(newest["inserted"] or 0), marker_found=True)
 
     def table_version(self, schema: str, table: str) -> int:
         if self.on_databricks:
@@ -280,7 +297,7 @@ class Runtime:
         if marker is not None:
             found = self.find_marker(schema, table, marker)
             if found is not None:
-                return MergeResult(found, 0, marker_found=True)
+                return found
         dt = DeltaTable(str(path))
         if source.empty:
             return MergeResult(dt.version(), 0)
@@ -326,7 +343,7 @@ class Runtime:
         if marker is not None:
             found = self.find_marker(schema, table, marker)
             if found is not None:
-                return MergeResult(found, 0, marker_found=True)
+                return found
         if source.empty:
             return MergeResult(spark_table_version(spark, ref), 0)
         view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
@@ -378,7 +395,13 @@ def _arrow(df: pd.DataFrame, arrow_schema: Any | None) -> Any:
     import pyarrow as pa
 
     if arrow_schema is None:
-        return pa.Table.from_pandas(df, preserve_index=False)
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        # Delta's timestamp type is microseconds; nanoseconds need a reader feature most readers lack.
+        fields = [
+            pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
+            for f in table.schema
+        ]
+        return table.cast(pa.schema(fields))
     names = [n for n in arrow_schema.names if n in df.columns]
     return pa.Table.from_pandas(
         df[names], schema=pa.schema([arrow_schema.field(n) for n in names]), preserve_index=False

@@ -7,14 +7,17 @@ baseline window as the reference, the model's inference log and its late labels,
    drift type, column, metric, model version), and logs the HTML report to MLflow;
 2. posts a webhook on drift, retried with backoff; a webhook that stays down is recorded as an
    alert failure (MLflow tag, result, exit code) and blocks nothing;
-3. starts the retraining the decision asks for (or one decided earlier that has not run), under
-   a request id derived from the decision, so a re-run starts the same retraining, not a second;
-4. saves the state only now, when the trigger's outcome is known: a retraining that was refused,
-   failed or disabled (``--no-retrain``) stays pending and is started by the next run; only one
-   that ran starts the cooldown (counted from the end of the window that decided it).
+3. when retraining is decided (or one decided earlier has not run), saves the state with that
+   request *pending*, then starts it under a request id derived from the decision, so any re-run
+   starts the same retraining, not a second;
+4. saves the final state only now, when the trigger's outcome is known: a retraining that was
+   refused, failed or disabled (``--no-retrain``) stays pending and is started by the next run;
+   only one that ran clears it and starts the cooldown (from the end of the deciding window).
 
-Killed anywhere, a re-run recomputes the same windows and decision: the metrics MERGE adds
-nothing twice, the same request id starts no second retraining, and the state is saved once.
+Killed anywhere, a re-run converges: before the pending state it recomputes the same windows and
+decision (the metrics MERGE adds nothing twice); after it, the windows are counted and the pending
+request is started again, which returns the retraining's recorded decision if it already ran.
+State rows are keyed by their content, so the same state is never stored twice.
 """
 
 from __future__ import annotations
@@ -240,6 +243,11 @@ def monitor(
     request = request_for(runtime, model.name, state, decision.state, decision.reason) if wanted else None
     outcome, retrain_error = None, None
     new_state = replace(decision.state, last_retrain_at=state.last_retrain_at)
+    if request is not None:
+        # The decision, as pending, before the trigger: a re-run after a kill finds these windows
+        # counted and this request pending, and starts the same request (which ran or resumes).
+        pending = replace(new_state, pending_request=request.request_id, pending_reason=request.reason)
+        save_state(runtime, model.name, pending, f"pending: {decision.reason}")
     if request is not None and trigger is not None:
         log.info("retraining %s (%s): %s", name, request.request_id, request.reason)
         try:
