@@ -9,6 +9,8 @@ A kill at a boundary is therefore "after everything before it, before anything a
   lists the boundaries a job declares, in order.
 * ``MLOPS_FAULT_AT=<name>[@<n>]``: SIGKILL this process the n-th time (default 1st) it passes
   ``<name>``. SIGKILL, not an exception: no ``finally``, no ``atexit``, as when a node dies.
+* ``MLOPS_FAULT_PAUSE=<name>[@<n>]=<seconds>``: wait there; two runs paused at the same boundary
+  are lined up for a real race (both have read the world, neither has written).
 
 Without either variable a boundary is a dictionary lookup.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections import Counter
 
 from ml_jobs import settings
@@ -24,25 +27,26 @@ from ml_jobs import settings
 _passed: Counter[str] = Counter()
 
 
-def _target() -> tuple[str, int] | None:
-    spec = settings.current().fault_at
-    if not spec:
-        return None
+def _point(spec: str) -> tuple[str, int]:
     name, _, nth = spec.rpartition("@") if "@" in spec else (spec, "", "1")
     return name, int(nth) if nth.isdigit() else 1
 
 
 def boundary(name: str) -> None:
-    """Mark a step boundary: record it when tracing, die here when told to."""
+    """Mark a step boundary: record it when tracing, wait or die here when told to."""
     current = settings.current()
-    if current.fault_at is None and current.fault_trace is None:
+    if current.fault_at is None and current.fault_trace is None and current.fault_pause is None:
         return
     _passed[name] += 1
+    here = (name, _passed[name])
     if current.fault_trace is not None:
         with open(current.fault_trace, "a", encoding="utf-8") as trace:
             trace.write(name + "\n")
-    target = _target()
-    if target is not None and target == (name, _passed[name]):
+    if current.fault_pause is not None:
+        point, _, seconds = current.fault_pause.rpartition("=")
+        if _point(point) == here:
+            time.sleep(float(seconds))
+    if current.fault_at is not None and _point(current.fault_at) == here:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

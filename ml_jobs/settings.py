@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class Settings:
     """``MLOPS_TRACKING_BACKOFF_SECONDS``: first wait between those attempts (doubles)."""
     store_timeout_seconds: float = 30.0
     """``MLOPS_STORE_TIMEOUT_SECONDS``: how long a local SQLite store call waits for a lock."""
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)
     """``MLOPS_WEBHOOK_URL``: alert webhook (a secret: never printed, logged or recorded)."""
     webhook_attempts: int = 3
     """``MLOPS_WEBHOOK_ATTEMPTS``: tries per alert before it is recorded as failed."""
@@ -55,6 +55,8 @@ class Settings:
     """``MLOPS_FAULT_AT``: fault injection, ``<boundary>[@<n>]`` (see ``ml_jobs.faults``)."""
     fault_trace: Path | None = None
     """``MLOPS_FAULT_TRACE``: file to which every boundary passed is appended (see ``ml_jobs.faults``)."""
+    fault_pause: str | None = None
+    """``MLOPS_FAULT_PAUSE``: ``<boundary>[@<n>]=<seconds>``, wait there (lines up concurrent runs)."""
 
     def secrets(self) -> tuple[str, ...]:
         """Values that must never appear in output, logs or records."""
@@ -105,6 +107,14 @@ def _url(raw: str) -> str:
     return value
 
 
+def _pause(raw: str) -> str:
+    name, sep, seconds = raw.strip().rpartition("=")
+    if not sep or not name:
+        raise ValueError("expected <boundary>[@<n>]=<seconds>")
+    _seconds(seconds)
+    return raw.strip()
+
+
 # variable -> (field, parser, what is allowed, whether the value may be shown)
 _VARIABLES: dict[str, tuple[str, Callable[[str], Any], str, bool]] = {
     "MLOPS_LOCAL_ROOT": ("local_root", _path, "a folder path", True),
@@ -123,6 +133,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], str, bool]] = {
     "MLOPS_WRITE_RETRIES": ("write_retries", _int_at_least(1), "an integer >= 1", True),
     "MLOPS_FAULT_AT": ("fault_at", _text, "<boundary>[@<n>]", True),
     "MLOPS_FAULT_TRACE": ("fault_trace", _path, "a file path", True),
+    "MLOPS_FAULT_PAUSE": ("fault_pause", _pause, "<boundary>[@<n>]=<seconds>", True),
 }
 assert {f for f, *_ in _VARIABLES.values()} == {f.name for f in fields(Settings)}
 
@@ -139,9 +150,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         try:
             values[name] = parse(raw)
         except ValueError as exc:
-            problems.append(
-                Problem(f"${variable}", (), _message(exc), raw if show else "<redacted>", allowed)
-            )
+            shown = raw if show else "<redacted>"
+            problems.append(Problem("environment", (variable,), _message(exc), shown, allowed))
     if problems:
         raise ConfigError(problems)
     return Settings(**values)

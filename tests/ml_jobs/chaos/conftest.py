@@ -14,6 +14,7 @@ import os
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import ThreadingHTTPServer
@@ -98,6 +99,11 @@ def _build(root: Path, name: str) -> None:
         runtime.merge_table(more, "features", "churn_training", keys=("customer_id", "event_ts"))
         train_model(spec, runtime, client, fixed_params={"max_iter": 40, "max_leaf_nodes": 8})
         validate_version(spec, runtime, client)
+    elif name == "two_challengers":  # v2 and v3 both validated against champion v1
+        train_model(spec, runtime, client, fixed_params={"max_iter": 60, "max_leaf_nodes": 12})
+        validate_version(spec, runtime, client)
+    elif name == "deployable":  # champion v2, previous champion v1
+        promote(spec, runtime, client, actor="setup")
     elif name == "production":  # champion v1, four days of traffic drifting from day 2, labels
         validate_version(spec, runtime, client)
         promote(spec, runtime, client, actor="setup")
@@ -112,7 +118,14 @@ def _build(root: Path, name: str) -> None:
         raise KeyError(name)
 
 
-PARENT = {"data": None, "trained": "data", "promotable": "trained", "production": "trained"}
+PARENT = {
+    "data": None,
+    "trained": "data",
+    "promotable": "trained",
+    "two_challengers": "promotable",
+    "deployable": "promotable",
+    "production": "trained",
+}
 
 
 class Worlds:
@@ -172,11 +185,13 @@ def references(worlds: Worlds, tmp_path_factory: pytest.TempPathFactory) -> Refe
 
 
 # -- the serving fake for deploy ------------------------------------------------------------------------
-@pytest.fixture
-def serving() -> Iterator[tuple[Any, str]]:
-    from ..serving.conftest import FakeServing, _handler
+@contextmanager
+def serving_endpoint(split: dict[str, int]) -> Iterator[tuple[Any, str]]:
+    """The serving fake of ``tests/ml_jobs/serving`` on 127.0.0.1, with the dev endpoint serving ``split``."""
+    from ..serving.conftest import ENDPOINT, FakeServing, _handler
 
     fake = FakeServing()
+    fake.add(ENDPOINT, split)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
