@@ -369,6 +369,11 @@ class Runtime:
             dt = DeltaTable(str(path))
         except TableNotFoundError as exc:
             raise BadInput(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
+        except Exception as exc:  # a Delta log that does not parse: the store is damaged, not the input
+            first = str(exc).strip().splitlines()[0][:300]
+            raise InfraError(
+                f"table {schema}.{table} at {path} is unreadable (corrupt Delta log?): {first}"
+            ) from exc
         if version is not None:
             latest = dt.version()
             if not 0 <= int(version) <= latest:
@@ -414,7 +419,7 @@ def _is_conflict(exc: BaseException) -> bool:
     return name == "CommitFailedError" or any(c in name or c in str(exc)[:500] for c in SPARK_CONFLICTS)
 
 
-def _writable_root(base: Path, source: str) -> Path:
+def _writable_root(base: Path, source: tuple[str, str]) -> Path:
     """The local root, created if needed; a root that cannot be written is a config error (exit 2)."""
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -423,8 +428,8 @@ def _writable_root(base: Path, source: str) -> Path:
         probe.unlink()
     except OSError as exc:
         raise ConfigError.single(
-            source,
-            (),
+            source[0],
+            (source[1],),
             f"the local root is not writable ({exc.strerror or exc})",
             str(base),
             "a writable folder",
@@ -445,11 +450,14 @@ def get_runtime(
     if environ.get(DATABRICKS_ENV_VAR):
         return Runtime(env, catalog, True, "databricks", "databricks-uc", settings=settings)
     if root:
-        base, source = Path(root), "--local-root"
+        base, source = Path(root), ("command line", "--local-root")
     elif settings.local_root:
-        base, source = settings.local_root, f"${LOCAL_ROOT_ENV_VAR}"
+        base, source = settings.local_root, ("environment", LOCAL_ROOT_ENV_VAR)
     else:
-        base, source = Path.cwd() / ".local" / env, f"the default local root (${LOCAL_ROOT_ENV_VAR} unset)"
+        base, source = (
+            Path.cwd() / ".local" / env,
+            ("default", f"./.local/{env} (${LOCAL_ROOT_ENV_VAR} unset)"),
+        )
     base = _writable_root(base.resolve(), source)
     # SQLite waits this long for a lock held by a concurrent job before "database is locked" (exit 3).
     timeout = f"?timeout={settings.store_timeout_seconds:g}"
