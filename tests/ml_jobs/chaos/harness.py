@@ -14,13 +14,18 @@ Boundaries: ``ml_jobs.faults`` marks every world-changing call; a fault-free run
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import json
 import os
+import queue
 import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -95,19 +100,98 @@ def command(job: str, args: Sequence[str]) -> list[str]:
     return [sys.executable, "-m", f"ml_jobs.{job}", "--model", MODEL, "--env", "dev", *COMMON, *args]
 
 
-def start(
-    job: str, args: Sequence[str], root: Path, env: Mapping[str, str] | None = None
-) -> subprocess.Popen:
-    return subprocess.Popen(
-        command(job, args), cwd=REPO, env=job_env(root, env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
+class Proc:
+    """A running job: a child of the launcher (fork) or of this process (spawn)."""
+
+    def __init__(self, job: str, pid: int, wait: Any, out: Path, err: Path) -> None:
+        self.job, self.pid, self._wait, self.out, self.err = job, pid, wait, out, err
+        self.started = time.monotonic()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._wait(timeout)
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def finish(self, timeout: float = 900) -> Run:
+        returncode = self.wait(timeout)
+        code = None if returncode == -signal.SIGKILL else returncode
+        out, err = self.out.read_text(errors="replace"), self.err.read_text(errors="replace")
+        return Run(self.job, code, out, err, time.monotonic() - self.started)
 
 
-def finish(job: str, proc: subprocess.Popen, started: float, timeout: float = 900) -> Run:
-    out, err = proc.communicate(timeout=timeout)
-    code = None if proc.returncode == -signal.SIGKILL else proc.returncode
-    return Run(job, code, out, err, time.monotonic() - started)
+class Launcher:
+    """The fork server of ``launcher.py``: one Python with the jobs imported, forking per run."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("launcher.py"))], cwd=REPO, env=job_env(REPO),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+        )  # fmt: skip
+        self.lock = threading.Lock()
+        self.pids: dict[str, queue.Queue] = {}
+        self.exits: dict[str, queue.Queue] = {}
+        ready = json.loads(self.proc.stdout.readline())
+        assert ready == {"ready": True}, ready
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            message = json.loads(line)
+            target = self.pids if "pid" in message else self.exits
+            target[message["id"]].put(message.get("pid", message.get("exit")))
+
+    def start(self, job: str, argv: list[str], env: dict[str, str], out: Path, err: Path) -> Proc:
+        request_id = uuid.uuid4().hex
+        self.pids[request_id], self.exits[request_id] = queue.Queue(), queue.Queue()
+        request = {"id": request_id, "job": job, "argv": argv, "env": env, "cwd": str(REPO), "out": str(out),
+                   "err": str(err)}  # fmt: skip
+        with self.lock:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+        pid = self.pids[request_id].get(timeout=60)
+        exits = self.exits[request_id]
+
+        def wait(timeout: float | None) -> int:
+            try:
+                code = exits.get(timeout=timeout)
+            except queue.Empty:
+                raise subprocess.TimeoutExpired(job, timeout) from None
+            exits.put(code)  # a second wait() answers the same
+            return code
+
+        return Proc(job, pid, wait, out, err)
+
+
+_launcher: list[Launcher] = []
+_files = itertools.count()
+
+
+def launcher() -> Launcher | None:
+    """The shared fork server, unless ``CHAOS_LAUNCH=spawn`` asks for a fresh interpreter per run."""
+    if os.environ.get("CHAOS_LAUNCH") == "spawn":
+        return None
+    if not _launcher:
+        _launcher.append(Launcher())
+    return _launcher[0]
+
+
+def start(job: str, args: Sequence[str], root: Path, env: Mapping[str, str] | None = None) -> Proc:
+    """Start ``python -m ml_jobs.<job>`` (forked from the launcher, or spawned) on the world ``root``."""
+    argv = command(job, args)[3:]
+    n = next(_files)
+    out, err = root.parent / f".{root.name}-{job}-{n}.out", root.parent / f".{root.name}-{job}-{n}.err"
+    fork = launcher()
+    if fork is not None:
+        return fork.start(job, argv, job_env(root, env), out, err)
+    with out.open("w") as o, err.open("w") as e:
+        proc = subprocess.Popen(command(job, args), cwd=REPO, env=job_env(root, env), stdout=o, stderr=e)
+
+    def wait(timeout: float | None) -> int:
+        return proc.wait(timeout=timeout)
+
+    return Proc(job, proc.pid, wait, out, err)
 
 
 def run_job(
@@ -126,14 +210,13 @@ def run_job(
         extra["MLOPS_FAULT_AT"] = fault_at
     if trace:
         extra["MLOPS_FAULT_TRACE"] = str(trace)
-    started = time.monotonic()
     proc = start(job, args, root, extra)
     if kill_after is not None:
         try:
             proc.wait(timeout=kill_after)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-    return finish(job, proc, started)
+            proc.kill()
+    return proc.finish()
 
 
 def boundaries(trace: Path) -> list[str]:

@@ -5,7 +5,6 @@ fault-free run. Then the races issue 12 reproduced, one by one.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -28,9 +27,8 @@ def pair(
     job: str, root: Path, args_a: tuple[str, ...], args_b: tuple[str, ...], pause_at: str | None
 ) -> list[h.Run]:
     env = {"MLOPS_FAULT_PAUSE": f"{pause_at}={PAUSE}"} if pause_at else {}
-    started = time.monotonic()
     procs = [h.start(job, args, root, env) for args in (args_a, args_b)]
-    return [h.finish(job, p, started) for p in procs]
+    return [p.finish() for p in procs]
 
 
 def _race(name: str, worlds: Worlds, references: References, tmp_path: Path) -> list[str]:

@@ -75,7 +75,7 @@ def test_two_deploys_at_once_end_serving_the_champion(worlds: Worlds, tmp_path: 
     root = worlds.copy("deployable", tmp_path / "w")
     with serving_endpoint(START) as (fake, url):
         procs = [h.start("deploy", deploy_args(url), root, ENV) for _ in range(2)]
-        runs = [h.finish("deploy", p, 0.0) for p in procs]
+        runs = [p.finish() for p in procs]
         # One may give up on the other's update in progress (exit 3, "re-run deploy"); a re-run then finishes.
         assert all(r.code in (0, 3) for r in runs), [r.err[-800:] for r in runs]
         if any(r.code == 3 for r in runs):
