@@ -24,7 +24,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install wheel synth deploy diff check check-sarif check-plan test lint unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -81,6 +81,9 @@ unit: install ## The test suite only
 	@$(VENV)/bin/pytest -q
 
 test: install lint unit ## Lint and the whole test suite
+
+chaos: install ## Every ML job SIGKILLed at every step boundary and at random, re-run; two of each at once
+	@CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/ml_jobs/chaos
 
 demo: install synth ## Synthesize every environment, run the guardrails, then the ML lifecycle locally
 	@echo "== guardrails over the synthesized stacks =="
