@@ -304,12 +304,12 @@ class Runtime:
         target = pa.schema(dt.schema().to_arrow())
         typed = _arrow(source, arrow_schema or target)
         missing = [c for c in target.names if c not in typed.schema.names]
-        if missing or set(typed.schema.names) - set(target.names):
+        extra = sorted(set(map(str, source.columns)) - set(target.names))
+        if missing or extra:
             raise BadInput(
-                f"rows for {schema}.{table} do not have its columns: missing {missing}, "
-                f"extra {sorted(set(typed.schema.names) - set(target.names))}"
+                f"rows for {schema}.{table} do not have its columns: missing {missing}, extra {extra}"
             )
-        typed = typed.select(target.names).cast(target)
+        typed = typed.select(target.names).cast(target, safe=False)
         predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         props = CommitProperties(custom_metadata={"userMetadata": marker}) if marker else None
         metrics = (
@@ -397,20 +397,22 @@ def _dedupe(df: pd.DataFrame, keys: Sequence[str], where: str) -> pd.DataFrame:
 
 
 def _arrow(df: pd.DataFrame, arrow_schema: Any | None) -> Any:
+    """``df`` as an Arrow table typed by ``arrow_schema`` (its columns present in ``df``), else inferred.
+
+    Timestamps become microseconds: Delta's timestamp type; nanoseconds need a reader feature
+    (``timestampNanos``) most readers lack, and a sub-microsecond part is not kept.
+    """
     import pyarrow as pa
 
+    table = pa.Table.from_pandas(df, preserve_index=False)
     if arrow_schema is None:
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        # Delta's timestamp type is microseconds; nanoseconds need a reader feature most readers lack.
         fields = [
             pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
             for f in table.schema
         ]
-        return table.cast(pa.schema(fields))
-    names = [n for n in arrow_schema.names if n in df.columns]
-    return pa.Table.from_pandas(
-        df[names], schema=pa.schema([arrow_schema.field(n) for n in names]), preserve_index=False
-    )
+        return table.cast(pa.schema(fields), safe=False)
+    names = [n for n in arrow_schema.names if n in table.schema.names]
+    return table.select(names).cast(pa.schema([arrow_schema.field(n) for n in names]), safe=False)
 
 
 def _is_conflict(exc: BaseException) -> bool:
