@@ -335,19 +335,20 @@ class Runtime:
         spark = self.spark()
         ref = self.table_ref(schema, table)
         frame = spark.createDataFrame(source)
-        if not spark.catalog.tableExists(ref):
-            with contextlib.suppress(Exception):  # a concurrent creator won: the MERGE below decides
-                frame.limit(0).write.format("delta").option(
-                    "delta.enableDeletionVectors", "false"
-                ).saveAsTable(ref)
+        view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
+        frame.createOrReplaceTempView(view)
+        # Created empty with its columns and deletion vectors off; a concurrent creator's IF NOT
+        # EXISTS is a no-op (Databricks SQL reference, CREATE TABLE [USING]).
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {ref} TBLPROPERTIES ('delta.enableDeletionVectors' = false) "
+            f"AS SELECT * FROM {view} WHERE false"
+        )
         if marker is not None:
             found = self.find_marker(schema, table, marker)
             if found is not None:
                 return found
         if source.empty:
             return MergeResult(spark_table_version(spark, ref), 0)
-        view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
-        frame.createOrReplaceTempView(view)
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         key = "spark.databricks.delta.commitInfo.userMetadata"
         if marker:

@@ -303,3 +303,11 @@ def test_fails_midway_through_training_leaves_aliases_and_versions_as_they_were(
         "attributes.status = 'FAILED'",
     )
     assert failed  # the attempt is visible in the tracking server, marked failed
+
+
+def test_every_tag_written_by_the_whole_story_is_valid_in_unity_catalog(flow: Flow) -> None:
+    for name in (flow.name, flow.steps["prod_name"]):
+        for mv in flow.client.search_model_versions(f"name='{name}'"):
+            tags = flow.client.get_model_version(name, mv.version).tags
+            reg.check_tags(tags, {})  # keys, value lengths, at most 50 per version
+            assert not any("." in key for key in tags), tags
