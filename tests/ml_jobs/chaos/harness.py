@@ -85,6 +85,8 @@ def job_env(root: Path, extra: Mapping[str, str] | None = None) -> dict[str, str
             "MLOPS_TRACKING_RETRIES": "2",
             "MLOPS_TRACKING_BACKOFF_SECONDS": "0.05",
             "MLOPS_LOG_LEVEL": "WARNING",
+            # One code version for the whole session: a commit made while it runs must not change keys.
+            "MLOPS_GIT_COMMIT": "chaos-session",
             "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
             "OMP_NUM_THREADS": "1",
             "PYTHONWARNINGS": "ignore",
