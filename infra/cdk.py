@@ -1,122 +1,126 @@
-"""The only module that imports cdktf and the Databricks provider bindings.
+"""The only module that imports the CDK and the Databricks provider bindings.
 
-CDKTF is no longer maintained upstream; its fork CDK Terrain ships the same API as ``cdktn`` and
-``cdktn_provider_databricks``. Moving is a change to the imports below and nothing else.
+Two toolchains synthesize the same stacks, chosen by one setting, ``MLOPS_TOOLCHAIN`` (the Makefile's
+``TOOLCHAIN``): ``cdktf`` (default; CDKTF 0.21, its last release, binding provider 1.99.0) or ``cdktn``
+(CDK Terrain, the maintained fork: ``cdktn`` with ``cdktn-provider-databricks``, installed by
+``make install-cdktn`` into ``.venv-cdktn``). The fork keeps the API: only the package names differ.
+``make toolchains-check`` synthesizes with both and fails on any difference beyond the provider
+version and the toolchain's own metadata.
 """
 
 from __future__ import annotations
 
-from cdktf import (
-    App,
-    AssetType,
-    AzurermBackend,
-    Fn,
-    GcsBackend,
-    LocalBackend,
-    S3Backend,
-    TerraformAsset,
-    TerraformOutput,
-    TerraformStack,
-    Testing,
-    Token,
-)
-from cdktf_cdktf_provider_databricks.catalog import Catalog
-from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy
-from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup
-from cdktf_cdktf_provider_databricks.data_databricks_service_principal import DataDatabricksServicePrincipal
-from cdktf_cdktf_provider_databricks.directory import Directory
-from cdktf_cdktf_provider_databricks.entitlements import Entitlements
-from cdktf_cdktf_provider_databricks.file import File
-from cdktf_cdktf_provider_databricks.grant import Grant
-from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant
-from cdktf_cdktf_provider_databricks.group import Group
-from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList
-from cdktf_cdktf_provider_databricks.job import Job, JobJobCluster, JobTask, JobTaskDependsOn, JobTaskLibrary
-from cdktf_cdktf_provider_databricks.metastore import Metastore
-from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment
-from cdktf_cdktf_provider_databricks.mlflow_experiment import MlflowExperiment
-from cdktf_cdktf_provider_databricks.model_serving import (
-    ModelServing,
-    ModelServingAiGatewayRateLimits,
-    ModelServingTags,
-)
-from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials
-from cdktf_cdktf_provider_databricks.mws_customer_managed_keys import (
-    MwsCustomerManagedKeys,
-    MwsCustomerManagedKeysAwsKeyInfo,
-)
-from cdktf_cdktf_provider_databricks.mws_networks import MwsNetworks, MwsNetworksVpcEndpoints
-from cdktf_cdktf_provider_databricks.mws_permission_assignment import MwsPermissionAssignment
-from cdktf_cdktf_provider_databricks.mws_private_access_settings import MwsPrivateAccessSettings
-from cdktf_cdktf_provider_databricks.mws_storage_configurations import MwsStorageConfigurations
-from cdktf_cdktf_provider_databricks.mws_vpc_endpoint import MwsVpcEndpoint
-from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces
-from cdktf_cdktf_provider_databricks.permissions import Permissions, PermissionsAccessControl
-from cdktf_cdktf_provider_databricks.provider import DatabricksProvider
-from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel
-from cdktf_cdktf_provider_databricks.schema import Schema
-from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl
-from cdktf_cdktf_provider_databricks.secret_scope import SecretScope
-from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal
-from cdktf_cdktf_provider_databricks.volume import Volume
-from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf
-from constructs import Construct
+import functools
+import importlib
+import os
+from types import ModuleType
+from typing import Any
 
-__all__ = [
+TOOLCHAIN_VARIABLE = "MLOPS_TOOLCHAIN"
+# toolchain -> (core package, provider binding package, what installs it)
+TOOLCHAINS = {
+    "cdktf": ("cdktf", "cdktf_cdktf_provider_databricks", "make install"),
+    "cdktn": ("cdktn", "cdktn_provider_databricks", "make install-cdktn"),
+}
+DEFAULT_TOOLCHAIN = "cdktf"
+
+CORE_NAMES = (
     "App",
     "AssetType",
     "AzurermBackend",
-    "Catalog",
-    "ClusterPolicy",
-    "Construct",
-    "DataDatabricksGroup",
-    "DataDatabricksServicePrincipal",
-    "DatabricksProvider",
-    "Directory",
-    "Entitlements",
-    "File",
     "Fn",
     "GcsBackend",
-    "Grant",
-    "Grants",
-    "GrantsGrant",
-    "Group",
-    "IpAccessList",
-    "Job",
-    "JobJobCluster",
-    "JobTask",
-    "JobTaskDependsOn",
-    "JobTaskLibrary",
     "LocalBackend",
-    "Metastore",
-    "MetastoreAssignment",
-    "MlflowExperiment",
-    "ModelServing",
-    "ModelServingAiGatewayRateLimits",
-    "ModelServingTags",
-    "MwsCredentials",
-    "MwsCustomerManagedKeys",
-    "MwsCustomerManagedKeysAwsKeyInfo",
-    "MwsNetworks",
-    "MwsNetworksVpcEndpoints",
-    "MwsPermissionAssignment",
-    "MwsPrivateAccessSettings",
-    "MwsStorageConfigurations",
-    "MwsVpcEndpoint",
-    "MwsWorkspaces",
-    "Permissions",
-    "PermissionsAccessControl",
-    "RegisteredModel",
     "S3Backend",
-    "Schema",
-    "SecretAcl",
-    "SecretScope",
-    "ServicePrincipal",
     "TerraformAsset",
     "TerraformOutput",
     "TerraformStack",
     "Testing",
     "Token",
-    "Volume",
-    "WorkspaceConf",
-]
+)
+# provider submodule -> classes taken from it
+PROVIDER_NAMES = {
+    "access_control_rule_set": ("AccessControlRuleSet", "AccessControlRuleSetGrantRules"),
+    "catalog": ("Catalog",),
+    "cluster_policy": ("ClusterPolicy",),
+    "data_databricks_group": ("DataDatabricksGroup",),
+    "data_databricks_service_principal": ("DataDatabricksServicePrincipal",),
+    "directory": ("Directory",),
+    "entitlements": ("Entitlements",),
+    "external_location": ("ExternalLocation",),
+    "file": ("File",),
+    "grant": ("Grant",),
+    "grants": ("Grants", "GrantsGrant"),
+    "group": ("Group",),
+    "group_member": ("GroupMember",),
+    "ip_access_list": ("IpAccessList",),
+    "job": ("Job", "JobJobCluster", "JobTask", "JobTaskDependsOn", "JobTaskLibrary"),
+    "metastore": ("Metastore",),
+    "metastore_assignment": ("MetastoreAssignment",),
+    "mlflow_experiment": ("MlflowExperiment",),
+    "model_serving": ("ModelServing", "ModelServingAiGatewayRateLimits", "ModelServingTags"),
+    "mws_credentials": ("MwsCredentials",),
+    "mws_customer_managed_keys": ("MwsCustomerManagedKeys", "MwsCustomerManagedKeysAwsKeyInfo"),
+    "mws_networks": ("MwsNetworks", "MwsNetworksVpcEndpoints"),
+    "mws_permission_assignment": ("MwsPermissionAssignment",),
+    "mws_private_access_settings": ("MwsPrivateAccessSettings",),
+    "mws_storage_configurations": ("MwsStorageConfigurations",),
+    "mws_vpc_endpoint": ("MwsVpcEndpoint",),
+    "mws_workspaces": ("MwsWorkspaces",),
+    "permissions": ("Permissions", "PermissionsAccessControl"),
+    "provider": ("DatabricksProvider",),
+    "registered_model": ("RegisteredModel",),
+    "schema": ("Schema",),
+    "secret_acl": ("SecretAcl",),
+    "secret_scope": ("SecretScope",),
+    "service_principal": ("ServicePrincipal",),
+    "storage_credential": ("StorageCredential", "StorageCredentialAwsIamRole"),
+    "volume": ("Volume",),
+    "workspace_conf": ("WorkspaceConf",),
+}
+
+
+class ToolchainError(ImportError):
+    """The chosen toolchain is unknown or not installed in this Python environment."""
+
+
+def selected_toolchain() -> str:
+    name = os.environ.get(TOOLCHAIN_VARIABLE, "") or DEFAULT_TOOLCHAIN
+    if name not in TOOLCHAINS:
+        raise ToolchainError(
+            f"{TOOLCHAIN_VARIABLE}={name!r}: unknown toolchain; allowed: {', '.join(TOOLCHAINS)}"
+        )
+    return name
+
+
+def _import(toolchain: str, module: str) -> ModuleType:
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ToolchainError(
+            f"{TOOLCHAIN_VARIABLE}={toolchain}: cannot import {module} ({exc}); "
+            f"install the toolchain with `{TOOLCHAINS[toolchain][2]}` and use its Python"
+        ) from exc
+
+
+TOOLCHAIN = selected_toolchain()
+_CORE, _PROVIDER, _ = TOOLCHAINS[TOOLCHAIN]
+_core = _import(TOOLCHAIN, _CORE)
+_names: dict[str, Any] = {name: getattr(_core, name) for name in CORE_NAMES}
+for _module, _classes in PROVIDER_NAMES.items():
+    _sub = _import(TOOLCHAIN, f"{_PROVIDER}.{_module}")
+    _names.update({name: getattr(_sub, name) for name in _classes})
+_names["Construct"] = _import(TOOLCHAIN, "constructs").Construct
+globals().update(_names)
+
+
+@functools.cache
+def provider_version() -> str:
+    """The Databricks provider version the installed binding was generated for (and pins)."""
+    app = _names["Testing"].app()
+    stack = _names["TerraformStack"](app, "provider-version-probe")
+    provider = _names["DatabricksProvider"](stack, "databricks")
+    return str(provider.terraform_generator_metadata.provider_version)
+
+
+__all__ = sorted([*_names, "TOOLCHAIN", "ToolchainError", "provider_version"])

@@ -4,17 +4,44 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+FEATURES_SCHEMA = "features"
+INFERENCE_SCHEMA = "inference_logs"
+MONITORING_SCHEMA = "monitoring"
+MODELS_SCHEMA = "models"
+PLATFORM_SCHEMAS = (FEATURES_SCHEMA, INFERENCE_SCHEMA, MONITORING_SCHEMA, MODELS_SCHEMA)
+"""The schemas the platform creates in each environment's catalog, and the only ones it uses: the
+stacks create and grant them, the jobs read and write their tables there."""
+
 STAGE_FOLDERS: Mapping[str, str] = {"dev": "Development", "staging": "Staging", "prod": "Production"}
 WHEEL_PACKAGE = "dbx_mlops_platform"
 """Distribution name of the wheel the jobs run (python_wheel_task.package_name)."""
 
 
+PLATFORM_FOLDER = "/mlops"
+"""Top-level workspace folder: only workspace admins create there, and unlike /Shared (where all users
+hold CAN_MANAGE) its ACLs mean something (terraform-provider-databricks docs/resources/permissions.md)."""
+EXPERIMENTS_FOLDER = "experiments"
+
+
 def folder_path(env: str) -> str:
-    return f"/Shared/mlops/{STAGE_FOLDERS[env]}"
+    return f"{PLATFORM_FOLDER}/{STAGE_FOLDERS[env]}"
+
+
+def experiments_folder(env: str) -> str:
+    return f"{folder_path(env)}/{EXPERIMENTS_FOLDER}"
 
 
 def experiment_path(env: str, model: str) -> str:
-    return f"{folder_path(env)}/experiments/{model}"
+    return f"{experiments_folder(env)}/{model}"
+
+
+def storage_credential_name(env: str) -> str:
+    """The storage credential of an environment's catalog (created by the account stack)."""
+    return f"mlops-{env}-catalog"
+
+
+def external_location_name(env: str) -> str:
+    return f"mlops-{env}-catalog"
 
 
 def job_name(env: str, model: str, purpose: str) -> str:

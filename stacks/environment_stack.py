@@ -34,7 +34,12 @@ from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
 from mlops_spec.naming import (
+    INFERENCE_SCHEMA,
+    MODELS_SCHEMA,
+    MONITORING_SCHEMA,
+    PLATFORM_SCHEMAS,
     endpoint_name,
+    external_location_name,
     folder_path,
     local_state_path,
     platform_tags,
@@ -43,21 +48,23 @@ from mlops_spec.naming import (
 )
 
 WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
-LOG_SCHEMA = "monitoring"
+LOG_SCHEMA = MONITORING_SCHEMA
 
 
 def add_backend(stack: TerraformStack, backend: Backend, default_path: str) -> None:
     """The stack's state backend from config; local state lands in ``default_path``."""
     if isinstance(backend, S3BackendConfig):
-        S3Backend(
+        s3 = S3Backend(
             stack,
             bucket=backend.bucket,
             key=backend.key,
             region=backend.region,
             encrypt=backend.encrypt,
             dynamodb_table=backend.dynamodb_table,
-            use_lockfile=backend.dynamodb_table is None,
         )
+        if backend.dynamodb_table is None:
+            # S3-native locking (Terraform >= 1.10); cdktf 0.21's S3Backend has no such argument.
+            s3.add_override("use_lockfile", True)
     elif isinstance(backend, AzureBackend):
         AzurermBackend(
             stack,
@@ -76,8 +83,9 @@ class EnvironmentStack(TerraformStack):
     """Workspace security, folders, policies, identities, secrets, Unity Catalog and per-model resources.
 
     ``host`` overrides the configured workspace URL: the account stack passes its workspace's URL (a
-    cross-stack reference) or a brownfield URL. ``from_account`` looks identities up instead of
-    creating them, because the account stack created them and assigned them to this workspace.
+    cross-stack reference) or a brownfield URL; ``storage_credential`` is the name of the credential the
+    account stack created for this environment's catalog (a cross-stack reference), if it did.
+    Identities are always looked up: they belong to the account.
     """
 
     def __init__(
@@ -87,22 +95,27 @@ class EnvironmentStack(TerraformStack):
         platform: PlatformConfig,
         wheel: Path,
         host: str | None = None,
-        from_account: bool = False,
+        storage_credential: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.platform = platform
         env = platform.env
         self.env_name = env.environment
         self.tags = platform_tags(env.tags)
-        # Credentials come from the environment (OAuth M2M client id/secret or a token), never from code.
+        # Credentials and the auth type come from the environment (OAuth M2M client id/secret, GitHub
+        # OIDC, or a token), never from code; an explicit host wins over DATABRICKS_HOST.
         DatabricksProvider(self, "databricks", host=host or env.workspace.host)
+        self.storage_credential = storage_credential or env.catalog.storage_credential
         add_backend(self, env.state_backend, local_state_path(self.env_name))
         self.identities = Identities(
             self,
             "identities",
-            IdentitiesProps(platform.roles, env.groups, env.service_principals, from_account=from_account),
+            IdentitiesProps(platform.roles, env.groups, env.service_principals),
         )
-        self.owner = self.identities.principal(platform.roles.platform_role).name
+        # The deployer owns what it creates in Unity Catalog (it must, to bind the catalog and manage
+        # grants); registered models belong to the model-owner group (deployer + job runner).
+        self.owner = self.identities.principal(platform.roles.deployer_role).name
+        self.model_owner = self.identities.principal(platform.roles.model_owner_role).name
         WorkspaceSecurity(
             self, "workspace-security", WorkspaceSecurityProps(env.security, env.network.ip_access_lists)
         )
@@ -116,11 +129,7 @@ class EnvironmentStack(TerraformStack):
             for s in env.secret_scopes
         ]
         self.wheel = WheelArtifact(
-            self,
-            "wheel",
-            WheelArtifactProps(
-                wheel, volume_path(env.catalog.name, env.artifacts.schema_name, env.artifacts.volume)
-            ),
+            self, "wheel", WheelArtifactProps(wheel, self.catalog.volumes[env.artifacts.volume].volume_path)
         )
         self.models = {m.name: self._model(m) for m in platform.models}
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
@@ -187,22 +196,26 @@ class EnvironmentStack(TerraformStack):
             CatalogProps(
                 name=env.catalog.name,
                 owner=self.owner,
-                schemas=env.catalog.schemas,
+                schemas=PLATFORM_SCHEMAS,
                 create=env.catalog.create,
                 storage_root=env.catalog.storage_root,
+                storage_credential=self.storage_credential,
+                location_name=external_location_name(self.env_name),
                 volumes=volumes,
                 prevent_destroy=env.is_prod,
             ),
         )
+        principals = self.identities.principals()
         for role, spec in self.platform.roles.roles.items():
-            name = self.identities.principal(role).name
-            catalog.grant(name, spec.catalog.for_env(self.env_name) or ())
+            name = principals[role].name
+            catalog.grant(name, spec.catalog.for_env(self.env_name) or (), role)
             for schema, per_env in spec.schemas.items():
-                catalog.grant(name, per_env.for_env(self.env_name) or (), schema=schema)
+                catalog.grant(name, per_env.for_env(self.env_name) or (), role, schema=schema)
         for grant in env.grants:
-            principal = env.groups.get(grant.principal, grant.principal)
+            known = principals.get(grant.principal)
+            principal = known.name if known else env.groups.get(grant.principal, grant.principal)
             _, _, schema = grant.securable.partition(":")
-            catalog.grant(principal, grant.privileges, schema=schema or None)
+            catalog.grant(principal, grant.privileges, grant.principal, schema=schema or None)
         return catalog
 
     def _job_compute(self, profile_name: str) -> JobCompute:
@@ -213,9 +226,8 @@ class EnvironmentStack(TerraformStack):
 
     def _model(self, model) -> ModelResources:
         env, roles = self.platform.env, self.platform.roles
-        run_as = None
-        if env.jobs.run_as:
-            run_as = self.identities.principal(roles.job_runner_role).name
+        # The configured service principal role (job_runner, or deployer where a team wants it).
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
         env_vars = {}
         for scope in env.secret_scopes:
             if WEBHOOK_SECRET_KEY in scope.keys:
@@ -224,16 +236,18 @@ class EnvironmentStack(TerraformStack):
         for role, spec in roles.roles.items():
             privileges = spec.models.for_env(self.env_name)
             if privileges:
-                model_grants[self.identities.principal(role).name] = tuple(privileges)
+                model_grants[role] = (self.identities.principal(role).name, tuple(privileges))
+        models_schema = self.catalog.schema(MODELS_SCHEMA)
         resources = ModelResources(
             self,
             f"model-{model.name}",
             ModelResourcesProps(
                 env=self.env_name,
                 model=model,
-                catalog=self.catalog.name,
-                schema="models",
-                owner=self.owner,
+                catalog=models_schema.catalog_name,
+                schema=models_schema.name,
+                owner=self.model_owner,
+                experiments_folder=self.folder.experiments_path,
                 tags=env.tags,
                 wheel_path=self.wheel.path,
                 training_compute=self._job_compute(f"{model.training.compute}_training"),
@@ -255,14 +269,15 @@ class EnvironmentStack(TerraformStack):
             ),
         )
         if model.serving.enabled:
+            logs = self.catalog.schema(INFERENCE_SCHEMA)
             ServingEndpoint(
                 self,
                 f"endpoint-{model.name}",
                 ServingEndpointProps(
                     name=endpoint_name(self.env_name, model.name),
                     model_full_name=model.full_name(env.catalog.name),
-                    inference_catalog=env.catalog.name,
-                    inference_schema="inference_logs",
+                    inference_catalog=logs.catalog_name,
+                    inference_schema=logs.name,
                     table_prefix=model.name,
                     rate_limit_per_minute=model.serving.rate_limit_per_minute,
                     tags=platform_tags(env.tags, model=model.name),

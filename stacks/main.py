@@ -17,7 +17,7 @@ from pathlib import Path
 from infra.cdk import App
 from infra.constructs.artifact import WheelNotBuiltError
 from infra.constructs.cluster_policies import PolicyTemplateError
-from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform
+from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform, load_roles
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.loader import (
     DEFAULT_CONFIG_DIR,
@@ -40,11 +40,6 @@ def find_wheel(dist_dir: Path = DIST_DIR) -> Path:
             f"{dist_dir}: expected exactly one platform wheel, found {found}; run `make wheel`"
         )
     return wheels[0]
-
-
-def load_all(envs: Sequence[str], config_dir: Path, policies_dir: Path) -> dict[str, PlatformConfig]:
-    platforms, _ = load_everything(envs, config_dir, policies_dir)
-    return platforms
 
 
 def load_everything(
@@ -84,10 +79,12 @@ def build_app(
     app = App(outdir=outdir) if outdir else App()
     # The account stack always holds every workspace, whatever `envs` selects: synthesizing a part of
     # it would make the next deploy destroy the workspaces left out.
-    account_stack = AccountStack(app, ACCOUNT_STACK, account) if account else None
+    roles = next(iter(platforms.values())).roles if platforms else load_roles(policies_dir)
+    account_stack = AccountStack(app, ACCOUNT_STACK, account, roles) if account else None
     for env, platform in platforms.items():
         host = account_stack.workspace_url(env) if account_stack else None
-        stack = EnvironmentStack(app, env, platform, wheel, host=host, from_account=host is not None)
+        credential = account_stack.storage_credential_name(env) if account_stack else None
+        stack = EnvironmentStack(app, env, platform, wheel, host=host, storage_credential=credential)
         if host is not None:
             # Explicit for brownfield too: identities must be assigned before this stack looks them up.
             stack.add_dependency(account_stack)
@@ -129,9 +126,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _hand_over_removed_stacks(final, staging)
     shutil.rmtree(final, ignore_errors=True)
     staging.rename(final)
     return 0
+
+
+def _hand_over_removed_stacks(final: Path, staging: Path) -> None:
+    """Under the cdktf CLI, keep the folders of stacks this synth left out, for the CLI to remove.
+
+    The CLI lists ``<outdir>/stacks/*`` before running the app and deletes, afterwards, each folder
+    whose stack the new manifest lacks (``rmSync`` without ``force``): had the swap removed them
+    already, ``make synth`` then ``make synth ENV=prod`` would fail with ENOENT. Without the CLI
+    (``CDKTF_OUTDIR`` unset) they go with the old output, as before.
+    """
+    if not os.environ.get("CDKTF_OUTDIR") or not (final / "stacks").is_dir():
+        return
+    for old in (final / "stacks").iterdir():
+        target = staging / "stacks" / old.name
+        if old.is_dir() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            old.rename(target)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 On a securable the platform owns, one authoritative ``databricks_grants`` lists every grant, so a
 privilege added by hand is removed on the next deploy. On a securable someone else owns (an
-existing catalog), ``databricks_grant`` per principal adds ours and leaves theirs alone.
+existing catalog), ``databricks_grant`` per principal adds ours and leaves theirs alone; its
+construct ID is keyed by the role (``<id>-<role>``), so adding a role never renames another grant's
+Terraform address (a rename would destroy and recreate it).
 """
 
 from __future__ import annotations
@@ -19,21 +21,25 @@ class GrantSet:
         self._scope, self._id, self._securable = scope, id_, securable
         self._authoritative = authoritative
         self._privileges: dict[str, set[str]] = {}
+        self._keys: dict[str, str] = {}
         self._resource: Grants | None = None
         self._per_principal: dict[str, Grant] = {}
 
-    def add(self, principal: str, privileges: Iterable[str]) -> None:
+    def add(self, principal: str, privileges: Iterable[str], key: str) -> None:
+        """Grant ``privileges`` to ``principal`` (a name or reference); ``key`` names it in IDs (a role)."""
         wanted = set(privileges)
         if not wanted:
             return
         self._privileges.setdefault(principal, set()).update(wanted)
+        self._keys.setdefault(principal, key)
         if self._authoritative:
             self._render_authoritative()
         else:
             self._render_additive(principal)
 
     def _blocks(self) -> list[GrantsGrant]:
-        return [GrantsGrant(principal=p, privileges=sorted(v)) for p, v in sorted(self._privileges.items())]
+        ordered = sorted(self._privileges.items(), key=lambda item: self._keys[item[0]])
+        return [GrantsGrant(principal=p, privileges=sorted(v)) for p, v in ordered]
 
     def _render_authoritative(self) -> None:
         if self._resource is None:
@@ -47,13 +53,10 @@ class GrantSet:
         if existing is None:
             self._per_principal[principal] = Grant(
                 self._scope,
-                f"{self._id}-{len(self._per_principal)}",
+                f"{self._id}-{self._keys[principal]}",
                 principal=principal,
                 privileges=privileges,
                 **self._securable,
             )
         else:
             existing.privileges = privileges
-
-    def granted(self) -> dict[str, tuple[str, ...]]:
-        return {p: tuple(sorted(v)) for p, v in sorted(self._privileges.items())}

@@ -22,7 +22,8 @@ class WheelNotBuiltError(FileNotFoundError):
 class WheelArtifactProps:
     wheel: Path
     volume_path: str
-    """``/Volumes/<catalog>/<schema>/<volume>``."""
+    """``/Volumes/<catalog>/<schema>/<volume>``: the volume's ``volume_path`` (a reference, so the
+    upload waits for the volume)."""
 
 
 class WheelArtifact(Construct):
@@ -32,9 +33,13 @@ class WheelArtifact(Construct):
             raise WheelNotBuiltError(f"{props.wheel}: wheel not found; run `make wheel` (make synth does it)")
         digest = hashlib.sha256(props.wheel.read_bytes()).hexdigest()[:16]
         asset = TerraformAsset(self, "asset", path=str(props.wheel.resolve()), type=AssetType.FILE)
-        self.path = f"{props.volume_path}/{digest}/{props.wheel.name}"
         # A new commit is a new path: upload it before the old file goes, so no job ever points at
-        # a deleted wheel in the middle of an apply.
+        # a deleted wheel in the middle of an apply (jobs name the file by reference, so they wait).
         self.file = File(
-            self, "Resource", source=asset.path, path=self.path, lifecycle={"create_before_destroy": True}
+            self,
+            "Resource",
+            source=asset.path,
+            path=f"{props.volume_path}/{digest}/{props.wheel.name}",
+            lifecycle={"create_before_destroy": True},
         )
+        self.path = self.file.path

@@ -59,6 +59,10 @@ def render_definition(props: ClusterPolicyProps) -> dict[str, object]:
         raise PolicyTemplateError(f"{props.templates_dir / name}: template not found") from exc
     except (jinja2.TemplateError, json.JSONDecodeError) as exc:
         raise PolicyTemplateError(f"{props.templates_dir / name}: does not render to JSON: {exc}") from exc
+    except Exception as exc:  # e.g. {{ profile.max_workers / 0 }}: a template bug is bad input, not a crash
+        raise PolicyTemplateError(
+            f"{props.templates_dir / name}: fails to render: {type(exc).__name__}: {exc}"
+        ) from exc
     if not isinstance(definition, dict):
         raise PolicyTemplateError(f"{props.templates_dir / name}: must render to a JSON object")
     return definition

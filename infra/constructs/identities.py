@@ -1,7 +1,10 @@
-"""RBAC identities: groups for people, service principals for automation, and their entitlements.
+"""RBAC identities as the workspace sees them: account groups and service principals, and entitlements.
 
-Identities are created here by default. When the account stack owns them (identity federation),
-``from_account=True`` looks them up instead, so no workspace-local copy competes with them.
+Identities belong to the account (identity federation): Unity Catalog grants and ownership take only
+account-level principals, and a group created through a workspace's SCIM API is workspace-local
+(Databricks SQL reference, "Principal"). The environment stack therefore looks every identity up by
+name; the account stack (``stacks/account.yaml``) creates and assigns them, or they already exist.
+Every name handed out is a reference to the lookup, so anything that names a principal waits for it.
 """
 
 from __future__ import annotations
@@ -10,14 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from infra.cdk import (
-    Construct,
-    DataDatabricksGroup,
-    DataDatabricksServicePrincipal,
-    Entitlements,
-    Group,
-    ServicePrincipal,
-)
+from infra.cdk import Construct, DataDatabricksGroup, DataDatabricksServicePrincipal, Entitlements
 from mlops_spec.config.environment import ServicePrincipal as ServicePrincipalConfig
 from mlops_spec.config.roles import RoleMatrix
 
@@ -26,20 +22,22 @@ Kind = Literal["group", "service_principal"]
 
 @dataclass(frozen=True)
 class Principal:
-    """How ACLs, grants and ``run_as`` name an identity."""
+    """How ACLs, grants, owners and ``run_as`` name an identity."""
 
     role: str
     kind: Kind
     name: str
-    """Group display name, or a service principal's application id (a token until apply)."""
+    """A reference to the group's display name or the service principal's application id."""
+    acl_principal_id: str
+    """``groups/<name>`` or ``servicePrincipals/<application id>``: how account role rules name it."""
 
 
 @dataclass(frozen=True)
 class IdentitiesProps:
     roles: RoleMatrix
     groups: Mapping[str, str]
+    """Role key -> group display name."""
     service_principals: Mapping[str, ServicePrincipalConfig]
-    from_account: bool = False
 
 
 class Identities(Construct):
@@ -48,14 +46,18 @@ class Identities(Construct):
         self._principals: dict[str, Principal] = {}
         for role, spec in props.roles.roles.items():
             if spec.kind == "group":
-                ident_id, name = self._group(role, props.groups[role], props.from_account)
-                target = {"group_id": ident_id}
+                group = DataDatabricksGroup(self, role, display_name=props.groups[role])
+                principal = Principal(role, "group", group.display_name, group.acl_principal_id)
+                target = {"group_id": group.id}
             else:
-                ident_id, name = self._service_principal(
-                    role, props.service_principals[role], props.from_account
+                cfg = props.service_principals[role]
+                lookup = {"application_id": cfg.application_id} if cfg.application_id else {}
+                sp = DataDatabricksServicePrincipal(
+                    self, role, **(lookup or {"display_name": cfg.display_name})
                 )
-                target = {"service_principal_id": ident_id}
-            self._principals[role] = Principal(role, spec.kind, name)
+                principal = Principal(role, "service_principal", sp.application_id, sp.acl_principal_id)
+                target = {"service_principal_id": sp.id}
+            self._principals[role] = principal
             ent = spec.entitlements
             Entitlements(
                 self,
@@ -66,27 +68,6 @@ class Identities(Construct):
                 allow_instance_pool_create=ent.allow_instance_pool_create,
                 **target,
             )
-
-    def _group(self, role: str, display_name: str, from_account: bool) -> tuple[str, str]:
-        if from_account:
-            found = DataDatabricksGroup(self, role, display_name=display_name)
-            return found.id, display_name
-        group = Group(self, role, display_name=display_name)
-        return group.id, display_name
-
-    def _service_principal(
-        self, role: str, cfg: ServicePrincipalConfig, from_account: bool
-    ) -> tuple[str, str]:
-        if from_account or cfg.application_id:
-            kwargs = (
-                {"application_id": cfg.application_id}
-                if cfg.application_id
-                else {"display_name": cfg.display_name}
-            )
-            found = DataDatabricksServicePrincipal(self, role, **kwargs)
-            return found.id, found.application_id
-        sp = ServicePrincipal(self, role, display_name=cfg.display_name)
-        return sp.id, sp.application_id
 
     def principal(self, role: str) -> Principal:
         try:

@@ -2,6 +2,9 @@
 
 Jobs: ``train`` (train -> validate -> promote [-> deploy]) on a schedule, ``monitor`` on its own
 schedule, and ``retrain`` (retrain [-> deploy]) that the monitor triggers; one run at a time each.
+What each task does under its ``run_as`` identity is declared in ``ml_jobs/operations.py`` and checked
+by the simulator (``make simulate``): the registered model belongs to a group whose members are the job
+runner and the deployer, because Unity Catalog lets only an owner create versions and move aliases.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from infra.cdk import (
 from infra.constructs._grants import GrantSet
 from infra.constructs._permissions import object_permissions
 from mlops_spec.config.model_spec import ModelSpec
-from mlops_spec.naming import WHEEL_PACKAGE, experiment_path, job_name, platform_tags
+from mlops_spec.naming import WHEEL_PACKAGE, job_name, platform_tags
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class JobDefaults:
     max_retries: int
     min_retry_interval_millis: int
     run_as: str | None
-    """Application id of the service principal jobs run as; None = the deploying identity (dev)."""
+    """Application id of the service principal jobs run as (a reference); None = the deploying identity."""
     pause_schedules: bool = False
     log_destination: str | None = None
     spark_env_vars: Mapping[str, str] = field(default_factory=dict)
@@ -53,8 +56,13 @@ class ModelResourcesProps:
     env: str
     model: ModelSpec
     catalog: str
+    """Catalog name (a reference to the catalog, so the model waits for it)."""
     schema: str
+    """Schema name (a reference to the ``models`` schema)."""
     owner: str
+    """The model-owner group (a reference to its display name)."""
+    experiments_folder: str
+    """Folder of the experiments (a reference to the folder, so it exists first)."""
     tags: Mapping[str, str]
     wheel_path: str
     training_compute: JobCompute
@@ -62,7 +70,8 @@ class ModelResourcesProps:
     jobs: JobDefaults
     job_access: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     experiment_access: Mapping[str, tuple[str, str]] = field(default_factory=dict)
-    model_grants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    model_grants: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    """Role -> (principal reference, privileges) on the registered model."""
     prevent_destroy: bool = False
 
 
@@ -72,12 +81,8 @@ class ModelResources(Construct):
         self.props = props
         m = props.model
         self.tags = platform_tags(props.tags, model=m.name)
-        self.experiment = MlflowExperiment(
-            self,
-            "experiment",
-            name=experiment_path(props.env, m.name),
-            description=m.description[:1000] or None,
-        )
+        # The API never accepts a description (mlflow/resource_mlflow_experiment.go): none is sent.
+        self.experiment = MlflowExperiment(self, "experiment", name=f"{props.experiments_folder}/{m.name}")
         object_permissions(
             self, "experiment-permissions", props.experiment_access, experiment_id=self.experiment.id
         )
@@ -93,8 +98,8 @@ class ModelResources(Construct):
             lifecycle=lifecycle,
         )
         self._model_grants = GrantSet(self, "model-grants", {"model": self.registered_model.id})
-        for principal, privileges in sorted(props.model_grants.items()):
-            self._model_grants.add(principal, privileges)
+        for role, (principal, privileges) in sorted(props.model_grants.items()):
+            self._model_grants.add(principal, privileges, role)
 
         serving = m.serving.enabled
         train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
@@ -103,9 +108,9 @@ class ModelResources(Construct):
         retrain_tasks = ["retrain", *(["deploy"] if serving else [])]
         self.retrain_job = self._job("retrain", retrain_tasks, props.training_compute, None)
 
-    def grant(self, principal: str, privileges: tuple[str, ...]) -> None:
+    def grant(self, principal: str, privileges: tuple[str, ...], key: str) -> None:
         """Grant privileges on the registered model (e.g. EXECUTE to load it for scoring)."""
-        self._model_grants.add(principal, privileges)
+        self._model_grants.add(principal, privileges, key)
 
     def _parameters(self, entry_point: str) -> dict[str, str]:
         m, env = self.props.model, self.props.env
@@ -174,5 +179,9 @@ class ModelResources(Construct):
         if jobs.run_as:
             settings["run_as"] = {"service_principal_name": jobs.run_as}
         job = Job(self, f"{purpose}-job", **settings)
-        object_permissions(self, f"{purpose}-job-permissions", props.job_access, job_id=job.id)
+        access = dict(props.job_access)
+        if purpose == "retrain" and jobs.run_as:
+            # The monitor task (run as the job runner) starts this job with run_now: CAN_MANAGE_RUN.
+            access.setdefault(jobs.run_as, ("service_principal", "CAN_MANAGE_RUN"))
+        object_permissions(self, f"{purpose}-job-permissions", access, job_id=job.id)
         return job

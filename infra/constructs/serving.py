@@ -20,7 +20,9 @@ class ServingEndpointProps:
     name: str
     model_full_name: str
     inference_catalog: str
+    """Catalog of the inference table (a reference: the endpoint waits for it)."""
     inference_schema: str
+    """Schema of the inference table (a reference); the creator needs CREATE_TABLE there."""
     table_prefix: str
     rate_limit_per_minute: int
     tags: Mapping[str, str]

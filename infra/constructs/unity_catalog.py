@@ -1,24 +1,37 @@
-"""Unity Catalog: the environment's catalog, the platform's schemas and volumes, and their grants."""
+"""Unity Catalog: the environment's catalog and its managed storage, the platform's schemas and volumes,
+and their grants.
+
+Who may do what here comes from Databricks (see ``infra/simulate/RULES.md``): creating a catalog needs
+CREATE_CATALOG on the metastore; a metastore without root storage needs a ``storage_root`` per catalog,
+inside an external location the creator may use (CREATE_MANAGED_STORAGE); after creating a catalog the
+provider sets its owner and binds an ISOLATED catalog to the workspace, which only the owner may do;
+grants are managed by the owner. So the deploying identity owns what it creates here, and every name is
+a reference, so Terraform creates each object before what lives in it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from infra.cdk import Catalog, Construct, Schema, Volume
+from infra.cdk import Catalog, Construct, ExternalLocation, Schema, Volume
 from infra.constructs._grants import GrantSet
-
-READ_PRIVILEGES = ("USE_CATALOG", "USE_SCHEMA", "SELECT", "EXECUTE", "READ_VOLUME")
 
 
 @dataclass(frozen=True)
 class CatalogProps:
     name: str
     owner: str
-    """Group that owns every securable here: ownership by a person leaves with the person."""
+    """The deploying service principal (a reference to its application id): it must stay the owner to
+    bind the catalog, create schemas and manage grants."""
     schemas: tuple[str, ...]
     create: bool = True
     storage_root: str | None = None
+    """Managed location; None = the metastore's root storage."""
+    storage_credential: str | None = None
+    """Name (or cross-stack reference) of the storage credential that reaches ``storage_root``."""
+    location_name: str | None = None
+    """Name of the external location registered for ``storage_root``."""
     volumes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """Schema -> managed volumes in it."""
     prevent_destroy: bool = False
@@ -30,6 +43,7 @@ class PlatformCatalog(Construct):
         super().__init__(scope, id_)
         self.props = props
         lifecycle = {"prevent_destroy": True} if props.prevent_destroy else None
+        self.location: ExternalLocation | None = None
         if props.create:
             self.catalog: Catalog | None = Catalog(
                 self,
@@ -37,7 +51,7 @@ class PlatformCatalog(Construct):
                 name=props.name,
                 owner=props.owner,
                 comment=props.comment,
-                storage_root=props.storage_root,
+                storage_root=self._storage_root(),
                 isolation_mode="ISOLATED",
                 lifecycle=lifecycle,
             )
@@ -63,7 +77,7 @@ class PlatformCatalog(Construct):
                 self.volumes[v] = Volume(
                     self,
                     f"volume-{schema}-{v}",
-                    catalog_name=self.name,
+                    catalog_name=self.schemas[schema].catalog_name,
                     schema_name=self.schemas[schema].name,
                     name=v,
                     volume_type="MANAGED",
@@ -74,26 +88,34 @@ class PlatformCatalog(Construct):
             s: GrantSet(self, f"grants-{s}", {"schema": schema.id}) for s, schema in self.schemas.items()
         }
 
-    def grant(self, principal: str, privileges: Iterable[str], schema: str | None = None) -> None:
+    def _storage_root(self) -> str | None:
+        """The external location's URL (a reference, so the location exists first), or the metastore's."""
+        if self.props.storage_root is None:
+            return None
+        if self.props.storage_credential is None:
+            return self.props.storage_root  # an existing external location covers it (brownfield)
+        self.location = ExternalLocation(
+            self,
+            "location",
+            name=self.props.location_name or f"{self.props.name}-storage",
+            url=self.props.storage_root,
+            credential_name=self.props.storage_credential,
+            owner=self.props.owner,
+            comment=f"Managed storage of catalog {self.props.name}; managed in git.",
+        )
+        return self.location.url
+
+    def grant(self, principal: str, privileges: Iterable[str], key: str, schema: str | None = None) -> None:
         """Grant privileges on the catalog (inherited by every schema) or on one platform schema."""
         if schema is None:
-            self._catalog_grants.add(principal, privileges)
+            self._catalog_grants.add(principal, privileges, key)
             return
         if schema not in self._schema_grants:
             raise KeyError(f"unknown schema {schema!r}; platform schemas: {', '.join(self._schema_grants)}")
-        self._schema_grants[schema].add(principal, privileges)
+        self._schema_grants[schema].add(principal, privileges, key)
 
-    def grant_read(self, principal: str, schema: str | None = None) -> None:
-        privileges = (
-            READ_PRIVILEGES if schema is None else tuple(p for p in READ_PRIVILEGES if p != "USE_CATALOG")
-        )
-        self.grant(principal, privileges, schema)
-
-    def schema_full_name(self, schema: str) -> str:
-        return f"{self.props.name}.{schema}"
-
-    def catalog_grants(self) -> dict[str, tuple[str, ...]]:
-        return self._catalog_grants.granted()
-
-    def schema_grants(self, schema: str) -> dict[str, tuple[str, ...]]:
-        return self._schema_grants[schema].granted()
+    def schema(self, name: str) -> Schema:
+        try:
+            return self.schemas[name]
+        except KeyError:
+            raise KeyError(f"unknown schema {name!r}; platform schemas: {', '.join(self.schemas)}") from None

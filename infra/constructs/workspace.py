@@ -9,6 +9,7 @@ from infra.cdk import Construct, Directory, IpAccessList, WorkspaceConf
 from infra.constructs._permissions import object_permissions
 from mlops_spec.config.environment import IpAccessList as IpAccessListConfig
 from mlops_spec.config.environment import SecurityConfig
+from mlops_spec.naming import EXPERIMENTS_FOLDER
 
 
 def _flag(value: bool) -> str:
@@ -64,11 +65,25 @@ class FolderProps:
 
 
 class PlatformFolder(Construct):
+    """The environment's folder and its ``experiments`` subfolder (experiments inherit its ACL).
+
+    ``databricks_mlflow_experiment`` calls CreateExperiment, which fails when the parent folder is
+    missing (mlflow/resource_mlflow_experiment.go): experiments are named from ``experiments_path``,
+    a reference, so Terraform creates the folder first.
+    """
+
     def __init__(self, scope: Construct, id_: str, props: FolderProps) -> None:
         super().__init__(scope, id_)
         self.directory = Directory(self, "Resource", path=props.path, delete_recursive=False)
+        self.experiments = Directory(
+            self, "experiments", path=f"{self.directory.path}/{EXPERIMENTS_FOLDER}", delete_recursive=False
+        )
         object_permissions(self, "Permissions", props.access, directory_path=self.directory.path)
 
     @property
     def path(self) -> str:
         return self.directory.path
+
+    @property
+    def experiments_path(self) -> str:
+        return self.experiments.path

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
-from pathlib import Path
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Any
 
 from infra.guardrails.errors import GuardrailsError, problem
-from infra.guardrails.model import Finding, Report, Resource, Waiver
+from infra.guardrails.model import Finding, Report, Resource
 from infra.guardrails.policy_files import Policies
-from infra.guardrails.rules import REGISTRY, Violation
+from infra.guardrails.rules import REGISTRY, RULE_PARAMS, Violation
+from infra.guardrails.settings import setting_of
 from infra.guardrails.stack import StackIndex
 
 
@@ -71,6 +73,7 @@ def _has_types(index: StackIndex, types: tuple[str, ...]) -> bool:
 
 def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:
     default_source = index.all[0].source if index.all else ""
+    params = policies.params[index.env]
     seen: set[tuple[str, str, str]] = set()
     out = []
     for rule_id in sorted(policies.rules):
@@ -78,42 +81,71 @@ def _run_env(index: StackIndex, policies: Policies) -> list[Finding]:
         if index.env not in spec.envs:
             continue
         violation: Violation
-        for violation in REGISTRY[rule_id](index, policies.params[index.env]):
-            key = (rule_id, violation.where, violation.message)
+        for violation in REGISTRY[rule_id](index, params):
+            message = _without_address(index.readable(violation.message), violation.where)
+            key = (rule_id, violation.where, message)
             if key in seen:
                 continue
             seen.add(key)
             res = violation.resource
+            names = RULE_PARAMS[rule_id] if violation.params is None else violation.params
             out.append(
                 Finding(
                     spec,
                     index.env,
                     violation.where,
-                    violation.message,
+                    message,
                     res.source if res else default_source,
                     res.construct_path if res else None,
+                    held_against=tuple(_held_against(policies, index.env, n, params) for n in names),
+                    setting=setting_of(res.construct_path) if res else None,
                 )
             )
     return out
 
 
-def _apply_waivers(
-    findings: list[Finding],
-    by_env: dict[str, list[Resource]],
-    policies: Policies,
-    today: date,
-    notes: list[str],
-) -> list[Finding]:
+def _without_address(message: str, address: str) -> str:
+    """Findings carry their address: a message that starts with it (``<job> task "x": ...``) drops it."""
+    if message.startswith(address):
+        rest = message[len(address) :].lstrip(" :")
+        return rest or message
+    return message
+
+
+def _held_against(policies: Policies, env: str, name: str, params: Any) -> str:
+    """``max_workers = 32 (policies/guardrails/params.yaml: envs.prod.max_workers)``."""
+    value = getattr(params, name)
+    shown = value.model_dump() if hasattr(value, "model_dump") else value
+    return f"{name} = {shown!r} ({policies.setting(env, name)})"
+
+
+def _waiver_problems(
+    policies: Policies, by_env: dict[str, list[Resource]], findings: list[Finding], today: date
+) -> list[str]:
+    """Everything wrong with the waivers, all at once: unknown rule, env or owner (found at load),
+    an expiry past the lifetime limit, an expired waiver, a resource the stack does not have."""
     file = policies.waivers_file
-    problems = []
+    problems = list(policies.waiver_problems)
     known: dict[str, set[str]] = {env: set().union(*(_names(r) for r in res)) for env, res in by_env.items()}
     for f in findings:
         known[f.env].add(f.address)
-    active: list[Waiver] = []
     for waiver in policies.waivers:
         where = f"waivers[{waiver.index}]"
+        params = policies.params.get(waiver.env)
+        if params is not None and waiver.expires > today + timedelta(days=params.max_waiver_days):
+            problems.append(
+                problem(
+                    file,
+                    f"{where}.expires",
+                    f"waiver for {waiver.rule} on {waiver.resource} expires more than "
+                    f"{params.max_waiver_days} days ahead "
+                    f"({policies.setting(waiver.env, 'max_waiver_days')})",
+                    waiver.expires.isoformat(),
+                    f"until {(today + timedelta(days=params.max_waiver_days)).isoformat()}",
+                )
+            )
         if waiver.env not in by_env:
-            continue  # that stack is not part of this run
+            continue  # that stack is not part of this run: its expiry and resource are not judged
         if waiver.expires < today:
             problems.append(
                 problem(
@@ -124,7 +156,7 @@ def _apply_waivers(
                     waiver.expires.isoformat(),
                 )
             )
-        elif waiver.resource not in known[waiver.env]:
+        if waiver.resource not in known[waiver.env]:
             problems.append(
                 problem(
                     file,
@@ -134,10 +166,20 @@ def _apply_waivers(
                     "a Terraform address or construct path of that stack",
                 )
             )
-        else:
-            active.append(waiver)
+    return problems
+
+
+def _apply_waivers(
+    findings: list[Finding],
+    by_env: dict[str, list[Resource]],
+    policies: Policies,
+    today: date,
+    notes: list[str],
+) -> list[Finding]:
+    problems = _waiver_problems(policies, by_env, findings, today)
     if problems:
         raise GuardrailsError(problems)
+    active = [w for w in policies.waivers if w.env in by_env]
     used: set[int] = set()
     out = []
     for finding in findings:
@@ -152,28 +194,12 @@ def _apply_waivers(
         )
         if waiver:
             used.add(waiver.index)
-            finding = Finding(
-                finding.rule,
-                finding.env,
-                finding.address,
-                finding.message,
-                finding.source,
-                finding.construct_path,
-                waiver,
-            )
+            finding = replace(finding, waiver=waiver)
         out.append(finding)
     for waiver in active:
         if waiver.index not in used:
             notes.append(
-                f"{file}: waivers[{waiver.index}] ({waiver.rule} on {waiver.resource}) "
+                f"{policies.waivers_file}: waivers[{waiver.index}] ({waiver.rule} on {waiver.resource}) "
                 "matches no finding; remove it"
             )
     return out
-
-
-def check_paths(
-    paths: list[Path], policies: Policies, env: str | None = None, today: date | None = None
-) -> Report:
-    from infra.guardrails.inputs import load_paths
-
-    return evaluate(load_paths(paths, env), policies, today)

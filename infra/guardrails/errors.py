@@ -1,26 +1,16 @@
-"""Errors that make the input unusable (exit code 2).
+"""Errors that make the guardrails' input or policy data unusable (exit code 2).
 
 Messages name the file, the key path, the bad value and what is allowed, in the same shape as
 ``mlops_spec.config``: ``policies/guardrails/params.yaml: envs.prod.max_workers: must be > 0; got -1``.
+Unreadable Terraform documents raise the shared :class:`infra.tfdoc.DocumentError`, its base.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from infra.tfdoc.errors import DocumentError, problem
+
+__all__ = ["DocumentError", "GuardrailsError", "problem"]
 
 
-class GuardrailsError(ValueError):
-    """Input or policy data the engine cannot evaluate. Never treated as a pass."""
-
-    def __init__(self, problems: str | Iterable[str]) -> None:
-        self.problems = (problems,) if isinstance(problems, str) else tuple(problems)
-        super().__init__("\n".join(self.problems))
-
-
-def problem(file: str, path: str, message: str, value: object = None, allowed: str | None = None) -> str:
-    text = f"{file}: {path or '<root>'}: {message}"
-    if value is not None:
-        text += f"; got {value!r}"
-    if allowed:
-        text += f"; allowed: {allowed}"
-    return text
+class GuardrailsError(DocumentError):
+    """Policy data (rules, parameters, waivers) the engine cannot evaluate. Never treated as a pass."""

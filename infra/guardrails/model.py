@@ -7,6 +7,11 @@ from datetime import date
 from enum import IntEnum
 from typing import Any
 
+from infra.tfdoc.document import Resource
+from mlops_spec.exit_codes import EXIT_OK, EXIT_REFUSED
+
+__all__ = ["Finding", "Report", "Resource", "RuleSpec", "Severity", "Waiver"]
+
 
 class Severity(IntEnum):
     info = 0
@@ -23,27 +28,6 @@ class Severity(IntEnum):
             raise ValueError(
                 f"unknown severity {text!r}; allowed: {', '.join(s.name for s in cls)}"
             ) from None
-
-
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """One resource (or data source, or output) from either input kind, in one shape.
-
-    ``values`` keeps Terraform interpolations such as ``${databricks_group.x.display_name}``
-    as strings; ``StackIndex`` resolves them. ``lifecycle`` is None when the input cannot tell
-    (plan JSON does not carry lifecycle settings).
-    """
-
-    address: str
-    type: str
-    name: str
-    values: dict[str, Any]
-    env: str
-    source: str
-    construct_path: str | None = None
-    mode: str = "managed"  # managed | data | output
-    lifecycle: dict[str, Any] | None = None
-    actions: tuple[str, ...] = ()  # plan input: the planned change actions
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +61,8 @@ class Finding:
     source: str
     construct_path: str | None = None
     waiver: Waiver | None = None
+    held_against: tuple[str, ...] = ()  # the params it was held against: "max_workers = 32 (file: key)"
+    setting: str | None = None  # where in stacks/ or policies/ the offending resource comes from
 
     @property
     def waived(self) -> bool:
@@ -93,6 +79,8 @@ class Finding:
             "fix": self.rule.fix,
             "source": self.source,
             "construct_path": self.construct_path,
+            "held_against": list(self.held_against),
+            "setting": self.setting,
             "waived": self.waived,
         }
         if self.waiver:
@@ -117,7 +105,7 @@ class Report:
         return [f for f in self.findings if not f.waived and f.rule.severity >= fail_on]
 
     def exit_code(self, fail_on: Severity = Severity.low) -> int:
-        return 1 if self.unwaived(fail_on) else 0
+        return EXIT_REFUSED if self.unwaived(fail_on) else EXIT_OK
 
     def counts(self) -> dict[str, int]:
         return {

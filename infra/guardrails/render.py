@@ -29,6 +29,10 @@ def table(report: Report, fail_on: Severity) -> str:
         status = "waived" if f.waived else ("FAIL" if f.rule.severity >= fail_on else "warn")
         lines.append(f"{status:<6} {f.rule.severity.name:<8} {f.rule.id} {f.env:<7} {f.address}")
         lines.append(textwrap.indent(textwrap.fill(f.message, 104), "         "))
+        for held in f.held_against:
+            lines.append(textwrap.indent(textwrap.fill(f"held against: {held}", 104), "         "))
+        if f.setting:
+            lines.append(textwrap.indent(textwrap.fill(f"comes from: {f.setting}", 104), "         "))
         lines.append(textwrap.indent(textwrap.fill(f"fix: {f.rule.fix}", 104), "         "))
         if f.waiver:
             lines.append(f"         waived until {f.waiver.expires} by {f.waiver.owner}: {f.waiver.reason}")
@@ -83,6 +87,15 @@ def _uri(source: str) -> str:
         return path.as_posix()
 
 
+def _message(finding: Finding) -> str:
+    parts = [f"[{finding.env}] {finding.message}."]
+    parts += [f"Held against {held}." for held in finding.held_against]
+    if finding.setting:
+        parts.append(f"Comes from {finding.setting}.")
+    parts.append(f"Fix: {finding.rule.fix}")
+    return " ".join(parts)
+
+
 def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     fingerprint = hashlib.sha256(f"{finding.rule.id}|{finding.env}|{finding.address}".encode()).hexdigest()[
         :32
@@ -91,7 +104,8 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         "ruleId": finding.rule.id,
         "ruleIndex": rule_index[finding.rule.id],
         "level": SARIF_LEVEL[finding.rule.severity],
-        "message": {"text": f"[{finding.env}] {finding.address}: {finding.message}. Fix: {finding.rule.fix}"},
+        # The location names the resource (logicalLocations): the text does not repeat the address.
+        "message": {"text": _message(finding)},
         "locations": [
             {
                 "physicalLocation": {
@@ -108,6 +122,8 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     }
     if finding.construct_path:
         result["properties"]["constructPath"] = finding.construct_path
+    if finding.setting:
+        result["properties"]["setting"] = finding.setting
     if finding.waiver:
         result["suppressions"] = [
             {

@@ -8,18 +8,29 @@ from __future__ import annotations
 
 import json
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.guardrails.model import Resource
+from infra.tfdoc import DocumentIndex, Reference, Resource, block, blocks, is_interpolation, substitute
 
-# ${databricks_group.x.display_name}, ${data.databricks_group.x.display_name}, ${module.m.databricks_job.j.id}
-_REF = re.compile(
-    r"^\$\{((?:module\.[\w-]+\.)*(?:data\.)?[\w-]+\.[\w-]+)(?:\[[^\]]*\])?(?:\.([\w-]+))?[^}]*\}$"
-)
+__all__ = [
+    "StackIndex",
+    "as_bool",
+    "as_number",
+    "block",
+    "blocks",
+    "is_interpolation",
+    "item_label",
+    "job_clusters",
+    "job_tasks",
+    "listing",
+    "mapping",
+    "scalar",
+    "strings",
+]
+
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 T = TypeVar("T")
 BROAD_GROUPS = frozenset({"users", "account users"})
@@ -29,23 +40,55 @@ SP_TYPES = frozenset({"databricks_service_principal"})
 USER_TYPES = frozenset({"databricks_user", "databricks_current_user"})
 
 
-def blocks(values: Any, key: str) -> list[dict[str, Any]]:
-    """A nested block as a list: cdktf writes single blocks as objects, plans always as lists."""
-    raw = values.get(key) if isinstance(values, dict) else None
-    if isinstance(raw, dict):
-        return [raw]
-    if isinstance(raw, list):
-        return [b for b in raw if isinstance(b, dict)]
-    return []
+def mapping(value: Any) -> dict[str, Any]:
+    """A map attribute (tags, spark_conf, named_parameters) as a dict; anything else reads as empty."""
+    return value if isinstance(value, dict) else {}
 
 
-def block(values: Any, key: str) -> dict[str, Any]:
-    found = blocks(values, key)
-    return found[0] if found else {}
+def listing(value: Any) -> list[Any]:
+    """A list attribute as a list; one value alone counts as a list of it (never silently dropped)."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None or isinstance(value, dict) else [value]
 
 
-def is_interpolation(value: Any) -> bool:
-    return isinstance(value, str) and "${" in value
+def scalar(value: Any) -> str | int | float | bool | None:
+    """A value usable as a name or key: strings and numbers pass, lists and maps read as None."""
+    return value if isinstance(value, str | int | float | bool) else None
+
+
+def job_tasks(job: Resource) -> Iterator[dict[str, Any]]:
+    """Every task of a job, including those nested in ``for_each_task`` (run once per input)."""
+    pending = list(blocks(job.values, "task"))
+    while pending:
+        task = pending.pop(0)
+        yield task
+        pending += blocks(block(task, "for_each_task"), "task")
+
+
+# Keys that identify a block in a list: paths read ``task[train].new_cluster`` rather than ``task[3]``.
+_ID_KEYS = ("task_key", "job_cluster_key", "key", "name", "entity_name", "model_name")
+
+
+def item_label(item: Any, index: int) -> str:
+    if isinstance(item, dict):
+        for key in _ID_KEYS:
+            if isinstance(item.get(key), str):
+                return item[key]
+    return str(index)
+
+
+def strings(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
+    """(path, innermost key, text) of every string in a value, blocks named by their key."""
+    pending: list[tuple[Any, str, str]] = [(value, path, "")]
+    while pending:
+        node, where, key = pending.pop()
+        if isinstance(node, str):
+            yield where, key, node
+        elif isinstance(node, dict):
+            pending += [(v, f"{where}.{k}" if where else str(k), str(k)) for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(v, f"{where}[{item_label(v, i)}]", key) for i, v in enumerate(node)]
 
 
 def as_bool(value: Any) -> bool | None:
@@ -154,39 +197,21 @@ class Cluster:
         return f"{self.owner.address} {self.label}".strip()
 
 
-class StackIndex:
-    """Resources of one environment, indexed by type and address."""
+class StackIndex(DocumentIndex):
+    """Resources of one environment, indexed, plus what the rules ask of them."""
 
     def __init__(self, env: str, resources: list[Resource]) -> None:
-        self.env = env
-        self.all = resources
-        self.by_address: dict[str, Resource] = {}
-        self.by_type: dict[str, list[Resource]] = defaultdict(list)
-        self.deleted: list[Resource] = []
-        self.outputs: list[Resource] = []
-        self._targets: dict[str, tuple[Resource | None, str | None]] = {}
+        super().__init__(env, resources)
         self._memo: dict[Any, Any] = {}
         # Every stack of the run, by environment (set by the engine): the account stack's rules
         # look at the environment stacks its workspaces serve.
         self.peers: Mapping[str, StackIndex] = {}
-        for res in resources:
-            self.by_address[res.address] = res
-            if res.mode == "output":
-                self.outputs.append(res)
-            elif res.actions and "create" not in res.actions and "delete" in res.actions:
-                self.deleted.append(res)
-            elif res.mode == "managed":
-                self.by_type[res.type].append(res)
 
     def memo(self, key: Any, compute: Callable[[], T]) -> T:
         """Compute once per stack what several rules need (grants, GPU-ness of a policy, ...)."""
         if key not in self._memo:
             self._memo[key] = compute()
         return self._memo[key]
-
-    def of(self, *types: str) -> Iterator[Resource]:
-        for rtype in types:
-            yield from self.by_type.get(rtype, ())
 
     def peer(self, env: str) -> StackIndex | None:
         """Another stack of the same run (None when that stack is not part of this run)."""
@@ -198,23 +223,19 @@ class StackIndex:
 
     # --- references ---------------------------------------------------------------------------
 
-    def target(self, value: Any) -> tuple[Resource | None, str | None]:
-        """The resource a ``${type.name.attr}`` interpolation points at, and the attribute."""
-        if not isinstance(value, str) or not value.startswith("${"):
-            return None, None
-        found = self._targets.get(value)
-        if found is None:
-            match = _REF.match(value)
-            found = (self.by_address.get(match.group(1)), match.group(2)) if match else (None, None)
-            self._targets[value] = found  # the same few references recur thousands of times
-        return found
+    def readable(self, text: str) -> str:
+        """``text`` with each ``${type.name.attr}`` replaced by the name of what it points at."""
+        return substitute(text, self._label) if "${" in text else text
 
-    def resolve(self, value: Any) -> Any:
-        """The literal behind a reference when the target sets it (e.g. a group's display_name)."""
-        res, attr = self.target(value)
-        if res is not None and attr and attr in res.values and not is_interpolation(res.values[attr]):
-            return res.values[attr]
-        return value
+    def _label(self, ref: Reference) -> str:
+        res = self.by_address.get(ref.address)
+        if res is None:
+            return ref.address if not ref.attribute else f"{ref.address} ({ref.attribute[-1]})"
+        for key in ("display_name", "name", "user_name", "path", "label"):
+            value = res.values.get(key)
+            if isinstance(value, str) and value and not is_interpolation(value):
+                return value
+        return res.address
 
     def principal(self, value: Any, kind: str | None = None) -> Principal:
         """Who a principal value names. ``kind`` comes from the key (``group_name`` etc.) when known."""
@@ -249,7 +270,11 @@ class StackIndex:
 
     def policy_of(self, cluster: Cluster) -> Policy | None:
         """The platform policy a cluster references, or None (no policy, or one not managed here)."""
-        res, _ = self.target(cluster.values.get("policy_id"))
+        return self.policy_for(cluster.values.get("policy_id"))
+
+    def policy_for(self, reference: Any) -> Policy | None:
+        """The platform policy a ``policy_id``/``cluster_policy_id`` value references, or None."""
+        res, _ = self.target(reference)
         return self.policies.get(res.address) if res is not None else None
 
     def clusters(self) -> list[Cluster]:

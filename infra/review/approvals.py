@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import pathspec
 
 from infra.review.params import Ownership
 
@@ -13,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def path_owners(path: str, ownership: Ownership) -> tuple[str, ...]:
-    """CODEOWNERS semantics, simplified: the last matching pattern wins."""
+    """CODEOWNERS semantics: the last matching pattern wins."""
     owners: tuple[str, ...] = ()
     for entry in ownership.paths:
         if codeowners_match(entry.pattern, path):
@@ -21,17 +23,14 @@ def path_owners(path: str, ownership: Ownership) -> tuple[str, ...]:
     return owners
 
 
+@lru_cache(maxsize=256)
+def _spec(pattern: str) -> pathspec.PathSpec:
+    return pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
+
+
 def codeowners_match(pattern: str, path: str) -> bool:
-    path = path.lstrip("/")
-    if pattern == "*":
-        return True
-    anchored = pattern.startswith("/")
-    pat = pattern.lstrip("/")
-    if pat.endswith("/"):
-        return path.startswith(pat) if anchored else f"/{pat}" in f"/{path}"
-    if anchored:
-        return fnmatch.fnmatch(path, pat)
-    return fnmatch.fnmatch(path.rsplit("/", 1)[-1], pat) or fnmatch.fnmatch(path, pat)
+    """GitHub matches CODEOWNERS patterns with gitignore rules (``/infra/*.py`` is not recursive)."""
+    return _spec(pattern).match_file(path.lstrip("/"))
 
 
 def approvals(review: Review, ownership: Ownership, changed_files: Iterable[str] = ()) -> list[Approval]:

@@ -2,16 +2,18 @@
 
 Synthesizes the base ref (in a temporary git worktree) and the current tree, compares them and
 writes review.md (a PR comment) and review.json (everything).
-Exit codes: 0 pass or warn, 1 block, 2 unusable input (dirty tree, unknown ref, failed synth, bad
-policy files or plans).
+Exit codes (``mlops_spec.exit_codes``): 0 pass or warn, 1 block, 2 unusable input (dirty tree,
+unknown ref, failed synth, bad policy files or plans), 4 a bug in the review itself (traceback on
+stderr), never read as a verdict. A run that fails removes earlier review.md/review.json, so CI
+never posts a stale review.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -19,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from infra.guardrails import GuardrailsError, Policies, load_policies
+from infra.guardrails import FloorError, GuardrailsError, Policies, load_policies
 from infra.review.diff import Inputs, diff
 from infra.review.errors import ReviewError
 from infra.review.params import load_params
@@ -33,8 +35,8 @@ from infra.review.workspace import (
     scratch_dir,
     synthesize_both,
 )
-
-EXIT_OK, EXIT_BLOCK, EXIT_UNUSABLE = 0, 1, 2
+from infra.tfdoc import DocumentError, read_json
+from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, EXIT_REFUSED
 
 
 def parser() -> argparse.ArgumentParser:
@@ -62,14 +64,10 @@ def parse_plans(specs: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         if not sep or not env or not file:
             raise ReviewError(f"--plan {spec!r}: expected ENV=PLAN.json, e.g. --plan prod=plan-prod.json")
         try:
-            doc = json.loads(Path(file).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ReviewError(f"--plan {spec}: cannot read {file}: {exc.strerror or exc}") from exc
-        except json.JSONDecodeError as exc:
-            raise ReviewError(
-                f"{file}: line {exc.lineno} column {exc.colno}: invalid JSON: {exc.msg}"
-            ) from exc
-        if not isinstance(doc, dict) or "resource_changes" not in doc:
+            doc = read_json(Path(file))
+        except DocumentError as exc:
+            raise ReviewError(f"--plan {spec}: {exc}") from exc
+        if "resource_changes" not in doc:
             raise ReviewError(
                 f"{file}: <root>: not a `terraform show -json` plan (no resource_changes); "
                 "create it with `terraform plan -out tf.plan && terraform show -json tf.plan`"
@@ -94,10 +92,20 @@ def budgets(repo: Path, envs: Sequence[str]) -> dict[str, float]:
 
 def _base_policies(tree: Path, notes: list[str]) -> Policies | None:
     try:
-        return load_policies(tree / "policies")
+        return load_policies(tree / "policies", enforce_floors=False)
     except GuardrailsError as exc:
         notes.append(f"base guardrail policies unusable; base findings not compared: {exc}")
         return None
+
+
+def _head_policies(repo: Path) -> Policies:
+    """The head's gate; parameters past their floors still load: the review blocks on them."""
+    try:
+        return load_policies(repo / "policies")
+    except FloorError as exc:
+        return exc.policies
+    except GuardrailsError as exc:
+        raise ReviewError(f"head guardrail policies: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,10 +122,7 @@ def run(args: argparse.Namespace) -> int:
     head_sha = resolve_ref(repo, "HEAD")
     plans = parse_plans(args.plan)
     params = load_params(repo / "policies")
-    try:
-        head_policies = load_policies(repo / "policies")
-    except GuardrailsError as exc:
-        raise ReviewError(f"head guardrail policies: {exc}") from exc
+    head_policies = _head_policies(repo)
     notes: list[str] = []
     with scratch_dir() as tmp, base_worktree(repo, base_sha, tmp) as tree:
         base_docs, head_docs = synthesize_both(repo, tree, tmp)
@@ -145,13 +150,20 @@ def run(args: argparse.Namespace) -> int:
         f"in {time.monotonic() - started:.1f} s",
         file=sys.stderr,
     )
-    return EXIT_BLOCK if review.verdict == "block" else EXIT_OK
+    return EXIT_REFUSED if review.verdict == "block" else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return run(args)
-    except ReviewError as exc:
+    except DocumentError as exc:  # ReviewError and GuardrailsError included
         print(f"error: {exc}\nnothing was written.", file=sys.stderr)
-        return EXIT_UNUSABLE
+        code = EXIT_BAD_INPUT
+    except Exception:
+        traceback.print_exc()
+        print("review: a bug in the review (exit 4), not a verdict; nothing was written.", file=sys.stderr)
+        code = EXIT_BUG
+    for path in (args.out_md, args.out_json):
+        path.unlink(missing_ok=True)  # an earlier review would be posted as this one
+    return code

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from infra.review.errors import ReviewError
 from infra.review.params import Ownership, load_params
+from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
 
 HEADER = (
     "# Generated from policies/ownership.yaml by `python -m infra.review.codeowners --write`.\n"
@@ -39,11 +40,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = render(load_params(args.policies_dir).ownership)
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if args.write:
         args.file.parent.mkdir(parents=True, exist_ok=True)
         args.file.write_text(text, encoding="utf-8")
-        return 0
+        return EXIT_OK
     if args.check:
         current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
         if current != text:
@@ -52,10 +53,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "`python -m infra.review.codeowners --write`",
                 file=sys.stderr,
             )
-            return 1
-        return 0
+            return EXIT_REFUSED
+        return EXIT_OK
     sys.stdout.write(text)
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ Every assumption is stated in the pricing file and printed in the report.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from infra.review.params import Pricing
-from infra.review.resources import REF, Side
-
-_MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_MONTHS = {m: i for i, m in enumerate(_MONTH_NAMES, 1)}
-_DAYS = {d: i for i, d in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), 1)}
+from infra.review.resources import Side
+from infra.tfdoc import whole_reference
+from mlops_spec.config.cron import parse as parse_cron
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,48 +34,14 @@ class CostLine:
         return asdict(self)
 
 
-def _expand(field: str, low: int, high: int, names: dict[str, int]) -> set[int] | None:
-    """Values a cron field matches; None for specials (L, W, #) priced as once per period."""
-    out: set[int] = set()
-    for part in field.upper().split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text.isdigit() else 1
-        if base in ("*", "?"):
-            lo, hi = low, high
-        elif re.fullmatch(r"[A-Z0-9]+(-[A-Z0-9]+)?", base):
-            a, _, b = base.partition("-")
-            lo = names.get(a, int(a) if a.isdigit() else low)
-            hi = names.get(b, int(b) if b.isdigit() else high) if b else (high if step_text else lo)
-        else:
-            return None
-        out.update(range(lo, hi + 1, step))
-    return out
-
-
 def runs_per_month(cron: str, days_per_month: float) -> float:
-    """How often a Quartz cron fires in an average month (approximate for L/W/# specials)."""
-    fields = cron.split()
-    if len(fields) < 6:
-        raise ValueError(f"not a Quartz cron (6 or 7 fields): {cron!r}")
-    sec, minute, hour, dom, month, dow = fields[:6]
-    per_day = 1.0
-    for text, lo, hi in ((sec, 0, 59), (minute, 0, 59), (hour, 0, 23)):
-        values = _expand(text, lo, hi, {})
-        per_day *= len(values) if values is not None else 1
-    months = _expand(month, 1, 12, _MONTHS)
-    month_share = len(months) / 12 if months is not None else 1.0
-    if dom == "?":
-        days = _expand(dow, 1, 7, _DAYS)
-        days_in_month = days_per_month * len(days) / 7 if days is not None else 1.0
-    else:
-        days = _expand(dom, 1, 31, {})
-        days_in_month = 1.0 if days is None else days_per_month if len(days) == 31 else float(len(days))
-    return per_day * days_in_month * month_share
+    """How often a Quartz cron fires in an average month; raises CronError (a ValueError) if invalid."""
+    return parse_cron(cron).runs_per_month(days_per_month)
 
 
 def _definition(side: Side, policy_ref: Any) -> tuple[str | None, dict[str, Any]]:
-    m = REF.search(policy_ref) if isinstance(policy_ref, str) else None
-    res = side.get(m.group(1), m.group(2)) if m else None
+    ref = whole_reference(policy_ref)
+    res = side.resources.get(ref.address) if ref is not None else None
     if res is None:
         return None, {}
     try:

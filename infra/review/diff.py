@@ -10,17 +10,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from infra.guardrails import GuardrailsError, Policies, Severity, evaluate, resources_from_doc
+from infra.guardrails import GuardrailsError, Policies, Severity, evaluate
 from infra.review.access import access_changes
 from infra.review.approvals import approvals
 from infra.review.attrs import attr_diffs
 from infra.review.cost import costs, monthly_total
+from infra.review.guardrail_policy import guardrail_policy_changes
 from infra.review.model import Cost, EnvReview, FindingDelta, ResourceChange, Review
 from infra.review.params import ReviewParams
 from infra.review.policy_rules import policy_diff
 from infra.review.resources import Res, Side, side_from_doc, sides_from_plan
+from infra.tfdoc import resources_from_doc
 
-PROD_ENVS = ("prod",)
+PROD_ENVS = ("prod",)  # when the guardrails' params cannot say (prod_workspace_envs)
 # Attributes whose change makes Terraform destroy and recreate the resource (provider ForceNew).
 # The synthesized diff can only guess from this table; a supplied plan says for sure.
 FORCE_NEW = {
@@ -215,12 +217,35 @@ def _cost(base: Side, head: Side, params: ReviewParams, budget: float | None) ->
     )
 
 
-def _verdict(er: EnvReview, params: ReviewParams, findings_ok: bool) -> None:
+def prod_envs(inputs: Inputs) -> tuple[str, ...]:
+    """Production environments, from the head's guardrail params (``prod_workspace_envs``)."""
+    head = inputs.head_policies
+    if head is None or not head.params:
+        return PROD_ENVS
+    return tuple(sorted({e for p in head.params.values() for e in p.prod_workspace_envs}))
+
+
+def _guardrail_reasons(er: EnvReview, inputs: Inputs, block: list[str], warn: list[str]) -> None:
+    owner = ", ".join(inputs.params.ownership.approvers_for("guardrail_loosened"))
+    floors = list(inputs.head_policies.floor_problems) if inputs.head_policies else []
+    below = [c.key for c in er.guardrails_loosened if c.below_floor]
+    if below or floors:
+        keys = ", ".join(below) or f"{len(floors)} parameter(s) past their floors (see notes)"
+        block.append(f"guardrail policy loosened below its floors: {keys}; needs {owner}")
+    elif er.guardrails_loosened:
+        keys = ", ".join(c.key for c in er.guardrails_loosened)
+        warn.append(f"guardrail policy loosened: {keys}; needs {owner}")
+
+
+def _verdict(er: EnvReview, inputs: Inputs, findings_ok: bool) -> None:
+    params = inputs.params
     t = params.ownership.thresholds
     fail_on = Severity.parse(t.guardrails_fail_on)
-    block, warn = [], []
+    block: list[str] = []
+    warn: list[str] = []
     if not findings_ok:
         block.append("guardrails could not evaluate the head (see notes)")
+    _guardrail_reasons(er, inputs, block, warn)
     introduced = [f for f in er.findings if f.change == "introduced" and not f.waived]
     failing = [f for f in introduced if Severity.parse(f.severity) >= fail_on]
     if failing:
@@ -229,7 +254,7 @@ def _verdict(er: EnvReview, params: ReviewParams, findings_ok: bool) -> None:
         warn.append(f"{len(introduced)} guardrail finding(s) below {fail_on.name} introduced")
     if er.destructive:
         text = f"{len(er.destructive)} protected resource(s) destroyed or replaced"
-        (block if er.env in PROD_ENVS else warn).append(text)
+        (block if er.env in prod_envs(inputs) else warn).append(text)
     if er.escalations:
         warn.append(f"{len(er.escalations)} access escalation(s)")
     loosened = [p.name for p in er.policies if p.loosened]
@@ -268,6 +293,8 @@ def _kinds(er: EnvReview) -> set[str]:
         kinds.add("policy_loosened")
     if any(f.change == "introduced" and not f.waived for f in er.findings):
         kinds.add("guardrail_introduced")
+    if er.guardrails_loosened:
+        kinds.add("guardrail_loosened")
     return kinds
 
 
@@ -275,7 +302,7 @@ def review_env(env: str, base: Side, head: Side, inputs: Inputs, source: str) ->
     protected = inputs.params.ownership.protected_types
     er = EnvReview(env, source)
     er.changes = plan_changes(base, head, protected) if head.actions else synth_changes(base, head, protected)
-    er.access = access_changes(env, base, head, PROD_ENVS)
+    er.access = access_changes(env, base, head, prod_envs(inputs))
     # A deleted policy is listed as destroyed; its rules are not "loosened".
     for address, a in sorted(head.resources.items()):
         b = base.resources.get(address)
@@ -299,6 +326,9 @@ def diff(
     """Compare per-environment documents. An env missing on one side is all-create or all-delete."""
     notes: list[str] = []
     deltas = guardrail_deltas(base_docs, head_docs, inputs, notes)
+    policy_changes = guardrail_policy_changes(inputs.base_policies, inputs.head_policies)
+    if inputs.head_policies is not None:
+        notes += list(inputs.head_policies.floor_problems)
     envs = []
     for env in sorted(set(base_docs) | set(head_docs), key=_env_order):
         base = side_from_doc(base_docs.get(env, {}), env, f"{base_label}:{env}")
@@ -310,8 +340,9 @@ def diff(
             source = f"plan {file}"
         er = review_env(env, base, head, inputs, source)
         er.findings = (deltas or {}).get(env, [])
+        er.guardrail_policy = [c for c in policy_changes if env in c.envs]
         er.kinds = _kinds(er)
-        _verdict(er, inputs.params, deltas is not None)
+        _verdict(er, inputs, deltas is not None)
         envs.append(er)
     review = Review(base_label, head_label, envs, notes=notes)
     review.approvals = approvals(review, inputs.params.ownership, inputs.changed_files)

@@ -7,6 +7,7 @@ from typing import Any
 
 from infra.review.access import AccessChange
 from infra.review.cost import CostLine
+from infra.review.guardrail_policy import LOOSENED, GuardrailChange
 from infra.review.policy_rules import PolicyDiff
 
 VERDICTS = ("pass", "warn", "block")
@@ -103,6 +104,7 @@ class EnvReview:
     access: list[AccessChange] = field(default_factory=list)
     policies: list[PolicyDiff] = field(default_factory=list)
     findings: list[FindingDelta] = field(default_factory=list)
+    guardrail_policy: list[GuardrailChange] = field(default_factory=list)
     cost: Cost | None = None
     kinds: set[str] = field(default_factory=set)  # change kinds for the ownership rules
     notes: list[str] = field(default_factory=list)
@@ -114,6 +116,10 @@ class EnvReview:
     @property
     def escalations(self) -> list[AccessChange]:
         return [a for a in self.access if a.escalation]
+
+    @property
+    def guardrails_loosened(self) -> list[GuardrailChange]:
+        return [c for c in self.guardrail_policy if c.direction == LOOSENED or c.below_floor]
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -134,6 +140,7 @@ class EnvReview:
             "access": [a.to_dict() for a in self.access],
             "policies": [p.to_dict() for p in self.policies],
             "findings": [asdict(f) for f in self.findings],
+            "guardrail_policy": [c.to_dict() for c in self.guardrail_policy],
             "cost": self.cost.to_dict() if self.cost else None,
             "kinds": sorted(self.kinds),
             "notes": self.notes,

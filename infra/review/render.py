@@ -69,7 +69,7 @@ def _summary(review: Review) -> list[str]:
                 str(n["delete"]),
                 f"+{gained} / -{lost}",
                 str(len(e.escalations)),
-                str(sum(len(p.changes) for p in e.policies)),
+                str(sum(len(p.changes) for p in e.policies) + len(e.guardrail_policy)),
                 f"+{intro} / -{resolved}",
                 money,
             ]
@@ -169,6 +169,23 @@ def _policies(e: EnvReview, max_rows: int | None) -> list[str]:
     return _table(["policy", "attribute", "before", "after", "direction"], rows, max_rows, "rule changes")
 
 
+def _guardrail_policy(e: EnvReview, max_rows: int | None) -> list[str]:
+    rows = []
+    for c in e.guardrail_policy:
+        mark = "⛔ below floor, " if c.below_floor else "🔺 " if c.direction == "loosened" else ""
+        rows.append(
+            [
+                f"`{_cell(c.file, 40)}`",
+                f"`{_cell(c.key, 70)}`",
+                _cell(c.before, 70),
+                _cell(c.after, 70),
+                mark + c.direction,
+            ]
+        )
+    header = ["file", "setting", "before", "after", "direction"]
+    return _table(header, rows, max_rows, "guardrail policy changes")
+
+
 def _findings(e: EnvReview, max_rows: int | None) -> list[str]:
     rows = [
         [
@@ -252,6 +269,13 @@ def _env(e: EnvReview, attrs: bool, max_rows: int | None) -> list[str]:
         out += _details(
             f"Cluster policies: {len(e.policies)} changed, {loose} loosened",
             _policies(e, max_rows),
+            loose > 0,
+        )
+    if e.guardrail_policy:
+        loose = len(e.guardrails_loosened)
+        out += _details(
+            f"Guardrail policy: {len(e.guardrail_policy)} changed, {loose} loosened",
+            _guardrail_policy(e, max_rows),
             loose > 0,
         )
     if e.findings:

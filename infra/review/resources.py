@@ -1,20 +1,18 @@
 """One side of the review (base or head) per environment: resources by address, and references.
 
 Both synthesized stacks (``cdk.tf.json``) and ``terraform show -json`` plans end up as
-``{address: Res}``; the guardrails engine's readers do the parsing, so both tools see the same input.
+``{address: Res}``; the shared document model (:mod:`infra.tfdoc`) does the parsing and finds the
+references, so the review, the guardrails and the simulator see the same input.
 ``Side.label`` turns ``${databricks_service_principal.x.application_id}`` into the SP's display name
 so that tables name people and robots, not tokens.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.guardrails import resources_from_doc
-
-REF = re.compile(r"\$\{([A-Za-z0-9_]+)\.([^.}\s]+)\.([A-Za-z0-9_]+)\}")
+from infra.tfdoc import Reference, is_interpolation, resources_from_doc, substitute, whole_reference
 
 # The attribute that names a resource of a type, when `name` is not it.
 _NAME_ATTR = {
@@ -57,17 +55,18 @@ class Side:
     resources: dict[str, Res]
     actions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # plan input only
     sensitive: dict[str, Any] = field(default_factory=dict)  # plan input: address -> *_sensitive map
+    lookups: dict[str, Res] = field(default_factory=dict)  # data sources, for names only (never diffed)
     _by_value: dict[str, str] = field(default_factory=dict)
     _type_by_value: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Plan values hold real ids (a state's application_id, group id): map them back to names.
-        for res in self.resources.values():
+        for res in [*self.resources.values(), *self.lookups.values()]:
             if res.type in ("databricks_group", "databricks_service_principal", "databricks_user"):
                 label = self.display(res)
                 for attr in ("id", "application_id", "user_name"):
                     value = res.values.get(attr)
-                    if isinstance(value, str) and value and not REF.search(value):
+                    if isinstance(value, str) and value and not is_interpolation(value):
                         self._by_value.setdefault(value, label)
                         self._type_by_value.setdefault(value, res.type)
 
@@ -84,11 +83,12 @@ class Side:
                 return str(self.label(res.values[attr]))
         return res.address
 
-    def _ref_label(self, rtype: str, name: str, attr: str) -> str:
-        res = self.get(rtype, name)
+    def _ref_label(self, ref: Reference) -> str:
+        res = self.resources.get(ref.address) or self.lookups.get(ref.address)
         if res is None:
-            return f"{rtype}.{name}"
-        if attr in ("id", "application_id", "serving_endpoint_id", "policy_id", "user_name") or (
+            return ref.address.removeprefix("data.")
+        attr = ref.attr
+        if attr in (None, "id", "application_id", "serving_endpoint_id", "policy_id", "user_name") or (
             attr not in res.values
         ):
             return self.display(res)
@@ -101,14 +101,18 @@ class Side:
             return value
         if value in self._by_value:
             return self._by_value[value]
-        return REF.sub(lambda m: self._ref_label(m.group(1), m.group(2), m.group(3)), value)
+        return substitute(value, self._ref_label)
+
+    def _type_of(self, ref: Reference) -> str:
+        res = self.resources.get(ref.address) or self.lookups.get(ref.address)
+        return res.type if res is not None else ref.address.removeprefix("data.").split(".", 1)[0]
 
     def principal_kind(self, value: Any) -> str:
         """group, service principal or user, from the reference or the plan value."""
         if not isinstance(value, str):
             return "group"
-        m = REF.search(value)
-        rtype = m.group(1) if m else self._type_by_value.get(value)
+        ref = whole_reference(value)
+        rtype = self._type_of(ref) if ref is not None else self._type_by_value.get(value)
         if rtype == "databricks_service_principal":
             return "service principal"
         if rtype == "databricks_user" or "@" in value:
@@ -117,14 +121,13 @@ class Side:
 
 
 def side_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") -> Side:
-    """Managed resources of a synthesized stack (``cdk.tf.json``)."""
-    resources = {}
+    """Managed resources of a synthesized stack (``cdk.tf.json``), with its data sources for names."""
+    resources, lookups = {}, {}
     for r in resources_from_doc(doc, env, source):
-        if r.mode == "managed":
-            resources[r.address] = Res(
-                r.address, r.type, r.name, dict(r.values), r.lifecycle or {}, r.construct_path
-            )
-    return Side(env, resources)
+        if r.mode in ("managed", "data"):
+            res = Res(r.address, r.type, r.name, dict(r.values), r.lifecycle or {}, r.construct_path)
+            (resources if r.mode == "managed" else lookups)[r.address] = res
+    return Side(env, resources, lookups=lookups)
 
 
 def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, Side]:
@@ -134,7 +137,9 @@ def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, S
     guardrails reader supplies the ``${ref}`` the configuration holds (a policy created in the
     same plan has no id yet).
     """
-    filled = {r.address: r for r in resources_from_doc(doc, env, source) if r.mode == "managed"}
+    read = resources_from_doc(doc, env, source)
+    filled = {r.address: r for r in read if r.mode == "managed"}
+    lookups = {r.address: Res(r.address, r.type, r.name, dict(r.values)) for r in read if r.mode == "data"}
     before: dict[str, Res] = {}
     after: dict[str, Res] = {}
     actions: dict[str, tuple[str, ...]] = {}
@@ -155,4 +160,7 @@ def sides_from_plan(doc: dict[str, Any], env: str, source: str) -> tuple[Side, S
                 **{k: v for k, v in body["after"].items() if v is not None},
             }
             after[address] = Res(address, rtype, name, values)
-    return Side(env, before, actions, sensitive), Side(env, after, actions, sensitive)
+    return (
+        Side(env, before, actions, sensitive, lookups=lookups),
+        Side(env, after, actions, sensitive, lookups=lookups),
+    )

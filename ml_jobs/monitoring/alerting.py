@@ -2,10 +2,10 @@
 
 A column drifts when an effect-size metric breaches its threshold AND its test (KS or chi-square)
 is significant after the multiple-testing correction across the window's columns, or when a
-data-quality metric (null share, unseen categories, schema) breaches. Requiring both an effect and
-significance keeps two known failure modes out: at a million rows every p-value is tiny even for
-undrifted columns, and at a few hundred rows effect sizes are noisy. Windows below the minimum
-sample size are "insufficient data", never drift.
+data-quality metric (a significant null-share change, schema; see ``compare``) breaches. Requiring
+both an effect and significance keeps two known failure modes out: at a million rows every p-value
+is tiny even for undrifted columns, and at a few hundred rows effect sizes are noisy. Windows below
+the minimum sample size are "insufficient data", never drift.
 """
 
 from __future__ import annotations

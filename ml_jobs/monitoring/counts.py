@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ml_jobs.monitoring.profile import CategoricalProfile, NumericProfile
-from ml_jobs.monitoring.stats import TailSums
 
 
 @dataclass
@@ -21,7 +20,8 @@ class NumericCounts:
     n_rows: int
     n_null: int
     n_inf: int
-    tails: TailSums
+    offsets: np.ndarray
+    """Per fine bin, the sum of ``x - left edge`` over its values (bin 0: ``x - e_0``, so <= 0)."""
     total: float
     """Sum of the finite values (for the mean shown in the report)."""
 
@@ -33,19 +33,39 @@ class NumericCounts:
 @dataclass
 class CategoricalCounts:
     counts: np.ndarray
-    """Rows per reference category, then one last slot for all unseen categories (length V + 1)."""
+    """Rows per reference category (length V, the profile's vocabulary order)."""
     n_rows: int
     n_null: int
     unseen: dict[str, int] = field(default_factory=dict)
-    """Unseen categories and their counts (at most ``MAX_UNSEEN_KEPT`` of the most frequent)."""
+    """Every category unseen in the reference with its rows (the ``MAX_UNSEEN_KEPT`` most frequent
+    when there are more; the rest are summed in ``unseen_other``)."""
     n_unseen_distinct: int = 0
+    unseen_other: int = 0
+
+    @property
+    def n_unseen(self) -> int:
+        return sum(self.unseen.values()) + self.unseen_other
 
     @property
     def n_valid(self) -> int:
-        return int(self.counts.sum())
+        return int(self.counts.sum()) + self.n_unseen
 
 
-MAX_UNSEEN_KEPT = 50
+MAX_UNSEEN_KEPT = 10_000
+"""Unseen categories kept by name: the statistics compare every one of them as its own category."""
+
+
+def union_counts(ref: CategoricalCounts, cur: CategoricalCounts) -> tuple[np.ndarray, np.ndarray]:
+    """Both sides' counts over the union of their categories, aligned.
+
+    The reference vocabulary comes first, then every category unseen in the reference on either side
+    (by name, so two windows that share a new category compare it as one). Only rows beyond
+    ``MAX_UNSEEN_KEPT`` named categories are pooled, in one slot shared by both sides.
+    """
+    names = sorted(ref.unseen.keys() | cur.unseen.keys())
+    r = np.concatenate((ref.counts, [ref.unseen.get(k, 0) for k in names], [ref.unseen_other]))
+    c = np.concatenate((cur.counts, [cur.unseen.get(k, 0) for k in names], [cur.unseen_other]))
+    return r.astype(np.int64), c.astype(np.int64)
 
 
 @dataclass
@@ -85,13 +105,13 @@ def reference_numeric_counts(profile: NumericProfile) -> NumericCounts:
         profile.n_rows,
         profile.n_null,
         profile.n_inf,
-        TailSums(0.0, 0.0),
+        np.asarray(profile.offsets, dtype=float),
         profile.mean * int(np.sum(profile.counts)),
     )
 
 
 def reference_categorical_counts(profile: CategoricalProfile) -> CategoricalCounts:
-    return CategoricalCounts(np.asarray([*profile.counts, 0], dtype=np.int64), profile.n_rows, profile.n_null)
+    return CategoricalCounts(np.asarray(profile.counts, dtype=np.int64), profile.n_rows, profile.n_null)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from ml_jobs.monitoring.profile import (
     edges_from_quantiles,
 )
 from ml_jobs.monitoring.schema import LogSchema
-from ml_jobs.monitoring.stats import TailSums
+from ml_jobs.monitoring.stats import bin_offsets
 
 TRUNC = {"1 hour": "hour", "1 day": "day", "1 week": "week"}
 NULL, INF = -1, -2
@@ -85,6 +85,13 @@ def join_labels(log: DataFrame, labels: DataFrame | None, schema: LogSchema = Lo
     return log.drop(schema.label).join(picked, schema.request_id, "left")
 
 
+def served_by(log: DataFrame, version: str, schema: LogSchema = LogSchema()) -> DataFrame:
+    """The rows one model version served (all rows of a log that does not record the version)."""
+    if schema.model_version not in log.columns:
+        return log
+    return log.where(F.col(schema.model_version).cast("string") == F.lit(str(version)))
+
+
 def first_window(log: DataFrame, granularity: str, schema: LogSchema = LogSchema()) -> DataFrame:
     windowed = _with_window(log, granularity, schema)
     first = windowed.agg(F.min(WINDOW)).first()[0]
@@ -122,7 +129,7 @@ def build_profile(
     for i, c in enumerate(numeric):
         quantiles = row[f"q_{i}"]
         if quantiles is None or quantiles[0] is None:
-            edges_by_column[c] = NumericProfile([], [], [0], row["n"], 0, 0, math.nan, math.nan)
+            edges_by_column[c] = NumericProfile([], [], [0], row["n"], 0, 0, math.nan, math.nan, [0.0])
             continue
         edges, coarse = edges_from_quantiles(np.asarray(quantiles, dtype=float), fine_bins, coarse_bins)
         edges_by_column[c] = NumericProfile(
@@ -134,6 +141,7 @@ def build_profile(
             0,
             float(row[f"m_{i}"]),
             float(row[f"s_{i}"] or 0.0),
+            [],
         )
     categorical_profiles: dict[str, CategoricalProfile] = {}
     for c in categorical:
@@ -165,6 +173,7 @@ def build_profile(
             counts.n_inf,
             p.mean,
             p.std,
+            counts.offsets.tolist() if p.edges else [0.0],
         )
     return ReferenceProfile(numeric_done, categorical_profiles, row["n"], fine_bins, coarse_bins)
 
@@ -305,12 +314,8 @@ def _numeric_counts(rows: list[Any], profile: NumericProfile, n_rows: int) -> Nu
         else:
             counts[r["b"]] += r["n"]
             sums[r["b"]] += r["s"] or 0.0
-    tails = TailSums(0.0, 0.0)
-    if edges:
-        tails = TailSums(
-            max(edges[0] * counts[0] - sums[0], 0.0), max(sums[-1] - edges[-1] * counts[-1], 0.0)
-        )
-    return NumericCounts(counts, n_rows, n_null, n_inf, tails, float(sums.sum()))
+    offsets = bin_offsets(sums, counts, np.asarray(edges)) if edges else np.zeros(1)
+    return NumericCounts(counts, n_rows, n_null, n_inf, offsets, float(sums.sum()))
 
 
 def _score_counts(df: DataFrame, schema: LogSchema) -> dict[Any, ScoreCounts]:

@@ -138,6 +138,20 @@ def reference_data(spec: ResolvedSpec, runtime: Runtime, champion: Any) -> pd.Da
     return training_window(frame, spec.model.data)[list(spec.model.data.features)]
 
 
+def prediction_baseline(champion: Any) -> Any | None:
+    """The champion's held-out prediction profile, stored with its training run; None (with a
+    warning) for a version trained before it was stored: then its first window is the baseline."""
+    from ml_jobs.monitoring.profile import load_prediction_profile
+
+    found = load_prediction_profile(champion.run_id or champion.tags.get("source_run_id"))
+    if found is None:
+        log.warning(
+            "champion version %s has no stored prediction baseline; its first window stands in",
+            champion.version,
+        )
+    return found
+
+
 def new_rows(metrics: pd.DataFrame, state: RetrainState) -> pd.DataFrame:
     """Only windows an earlier run has not recorded (the log is re-read whole every run)."""
     if state.last_window_end is None or metrics.empty:
@@ -195,6 +209,7 @@ def monitor(
     labels = _read_optional(runtime, *tables.labels(model.name))
     state = load_state(runtime, model.name)
     reference = reference_data(spec, runtime, champion)
+    prediction_reference = prediction_baseline(champion)
     reference_auc = (
         client.get_run(champion.run_id).data.metrics.get("test_roc_auc") if champion.run_id else None
     )
@@ -215,6 +230,8 @@ def monitor(
             reference_performance=reference_auc,
             report_dir=report_dir,
             now=now,
+            prediction_reference=prediction_reference,
+            served_version=str(champion.version),
         )
         fresh = new_rows(result.metrics, state)
         inserted = 0

@@ -1,11 +1,11 @@
 """Reference profile: computed once from the reference data, stored as JSON, reused for every window.
 
 Numeric columns keep fine reference-quantile edges (default 2,000 bins, for KS and Wasserstein) and
-the reference counts on them; the coarse PSI/JS edges (default deciles) are a subset of the fine
-edges, so one counting pass over a window yields both. Categorical columns keep their vocabulary
-and counts. Quantiles use the inverted-CDF definition (the smallest value with at least ``q`` of the
-data at or below it), which is also what Spark's exact ``percentile`` returns, so edges are real
-data values and ties stay on one side of an edge.
+the reference counts and value offsets on them; the coarse PSI/JS edges (default deciles) are a
+subset of the fine edges, so one counting pass over a window yields both. Categorical columns keep
+their vocabulary and counts. Quantiles use the inverted-CDF definition (the smallest value with at
+least ``q`` of the data at or below it), which is also what Spark's exact ``percentile`` returns, so
+edges are real data values and ties stay on one side of an edge.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-PROFILE_FORMAT = 1
+PROFILE_FORMAT = 2
+"""2: numeric bins carry offsets (format 1 had none; a format-1 profile is rebuilt, never read)."""
 MAX_CATEGORIES = 10_000
 
 
@@ -39,6 +40,8 @@ class NumericProfile:
     n_inf: int
     mean: float
     std: float
+    offsets: list[float]
+    """Per fine bin, the sum of ``x - left edge`` over the reference values in it (see ``stats``)."""
 
     @property
     def spread(self) -> float:
@@ -166,3 +169,49 @@ def build_profile(
         numeric[column] = engine_numpy.profile_numeric(df[column], fine_bins, coarse_bins)
     categorical = {c: engine_numpy.profile_categorical(df[c], c) for c in categorical_columns}
     return ReferenceProfile(numeric, categorical, len(df), fine_bins, coarse_bins)
+
+
+# --- the prediction baseline of a model version -----------------------------------------------
+
+PREDICTION_PROFILE_ARTIFACT = "monitoring/prediction_profile.json"
+"""Where a training run stores its version's prediction baseline (an MLflow run artifact)."""
+
+
+def prediction_profile(
+    scores: np.ndarray, threshold: float, score: str = "score", prediction: str = "prediction"
+) -> ReferenceProfile:
+    """The profile of a model's scores and predicted classes on its held-out split.
+
+    Written once when the version is trained and stored with it, so the score reference of a
+    monitored window is the serving version's own behaviour on unseen data: drift is visible from
+    the first production window, and after a promotion the baseline is the new champion's. The
+    predicted class is ``score >= threshold``, as the scoring job decides it.
+    """
+    values = np.asarray(scores, dtype=np.float64)
+    frame = pd.DataFrame({score: values, prediction: (values >= threshold).astype(np.int64)})
+    return build_profile(frame, [score], [prediction])
+
+
+def with_prediction_baseline(profile: ReferenceProfile, baseline: ReferenceProfile) -> ReferenceProfile:
+    """``profile`` whose score and prediction columns come from ``baseline`` (they win over the data's)."""
+    return ReferenceProfile(
+        numeric={**profile.numeric, **baseline.numeric},
+        categorical={**profile.categorical, **baseline.categorical},
+        n_rows=profile.n_rows,
+        fine_bins=profile.fine_bins,
+        coarse_bins=profile.coarse_bins,
+    )
+
+
+def load_prediction_profile(run_id: str | None) -> ReferenceProfile | None:
+    """The prediction baseline a training run stored, or None (no run, or trained before it existed)."""
+    if not run_id:
+        return None
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    try:
+        text = mlflow.artifacts.load_text(f"runs:/{run_id}/{PREDICTION_PROFILE_ARTIFACT}")
+    except (MlflowException, OSError):
+        return None
+    return ReferenceProfile.from_json(text)

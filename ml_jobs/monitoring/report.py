@@ -97,8 +97,8 @@ def _overlays(result: MonitoringResult, max_columns: int = 40) -> list[str]:
         elif isinstance(r, CategoricalCounts) and isinstance(c, CategoricalCounts):
             names = [*result.profile.categorical[column].categories[:15], "(unseen)"]
             idx = np.arange(len(names))
-            rs = np.r_[r.counts[:-1][:15], r.counts[-1]] / max(r.counts.sum(), 1)
-            cs = np.r_[c.counts[:-1][:15], c.counts[-1]] / max(c.counts.sum(), 1)
+            rs = np.r_[r.counts[:15], r.n_unseen] / max(r.n_valid, 1)
+            cs = np.r_[c.counts[:15], c.n_unseen] / max(c.n_valid, 1)
             ax.bar(idx - 0.2, rs, 0.4, label="reference")
             ax.bar(idx + 0.2, cs, 0.4, label="latest")
             ax.set_xticks(idx, names, rotation=60, fontsize=7)

@@ -27,7 +27,7 @@ from ml_jobs.monitoring.alerting import (
 from ml_jobs.monitoring.compare import INSUFFICIENT, OK, MetricRow, compare_column
 from ml_jobs.monitoring.counts import WindowCounts, reference_categorical_counts, reference_numeric_counts
 from ml_jobs.monitoring.performance import Performance, performance
-from ml_jobs.monitoring.profile import ReferenceProfile, build_profile
+from ml_jobs.monitoring.profile import ReferenceProfile, build_profile, with_prediction_baseline
 from ml_jobs.monitoring.schema import LogSchema
 from mlops_spec.config.monitoring import MonitoringSpec
 
@@ -248,6 +248,8 @@ def run_monitoring(
     report_dir: str | Path | None = None,
     now: datetime | None = None,
     n_threads: int = 1,
+    prediction_reference: ReferenceProfile | None = None,
+    served_version: str | None = None,
 ) -> MonitoringResult:
     """Monitor an inference log (pandas for ``numpy``, Spark DataFrame for ``spark``).
 
@@ -255,6 +257,10 @@ def run_monitoring(
     ``score``/``prediction`` when available), a stored ``ReferenceProfile``, or ``None`` to use the
     first production window as the baseline (``monitoring.reference: baseline_window``). Score and
     prediction columns missing from the reference are profiled on the first window.
+
+    ``prediction_reference`` is the served version's own prediction baseline (its held-out scores,
+    ``profile.prediction_profile``); it replaces any other score reference. ``served_version`` keeps
+    only the rows that version served, so its windows are judged against its baselines.
     """
     features = [*numeric_features, *categorical_features]
     if engine == "spark":
@@ -264,6 +270,8 @@ def run_monitoring(
     else:
         raise ValueError(f"engine {engine!r} is not supported; allowed: numpy, spark")
     log = eng.join_labels(current, labels, schema)
+    if served_version is not None:
+        log = eng.served_by(log, served_version, schema)
     skip_first = False
     if reference is None:
         reference = eng.first_window(log, spec.granularity, schema)
@@ -278,6 +286,8 @@ def run_monitoring(
         ]
         profiler = engine_numpy if isinstance(reference, pd.DataFrame) else eng
         profile = profiler.build_profile(reference, numeric, categorical)
+    if prediction_reference is not None:
+        profile = with_prediction_baseline(profile, prediction_reference)
     missing_pred = [c for c in (schema.score, schema.prediction) if c not in profile.columns]
     first = None
     if missing_pred and set(missing_pred) <= set(log.columns):

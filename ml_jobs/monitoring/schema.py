@@ -13,3 +13,5 @@ class LogSchema:
     score: str = "score"
     label: str = "label"
     label_timestamp: str = "label_timestamp"
+    model_version: str = "model_version"
+    """The version that served the row: windows are judged against that version's own baselines."""

@@ -65,6 +65,15 @@ class TrainResult:
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
+def log_prediction_baseline(held_out_scores: Any) -> None:
+    """The version's prediction baseline (its held-out scores and classes) as an artifact of its run:
+    the monitor compares the scores this version serves with it (``ml_jobs.monitoring.profile``)."""
+    from ml_jobs.monitoring.profile import PREDICTION_PROFILE_ARTIFACT, prediction_profile
+    from ml_jobs.training.pipeline import THRESHOLD
+
+    mlflow.log_text(prediction_profile(held_out_scores, THRESHOLD).to_json(), PREDICTION_PROFILE_ARTIFACT)
+
+
 def _requirements() -> list[str]:
     """Pinned from this process: inferring them starts a subprocess per model (about 6 s)."""
     return mlflow.sklearn.get_default_pip_requirements(include_skops=True)
@@ -246,6 +255,7 @@ def _train_in_run(
     proba = predict_proba(fitted, x_test)
     metrics = classification_metrics(y_test, proba)
     mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+    log_prediction_baseline(proba)
 
     importance = feature_importance(fitted, x_test, y_test, seed)
     with tempfile.TemporaryDirectory() as tmp:

@@ -35,6 +35,7 @@ DEPLOYMENT_NAME_RULE = (
 SUBNET_PREFIXES = (17, 26)
 """Databricks requires customer-managed VPC subnets with a netmask between /17 and /26."""
 ENV_PLACEHOLDER = "{env}"
+IAM_ROLE = r"^arn:aws:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$"
 
 
 class AccountSettings(Spec):
@@ -50,6 +51,14 @@ class AccountSettings(Spec):
         pattern=r"^[a-z0-9][a-z0-9-]*[a-z0-9]$",
         description="Deployment name prefix Databricks set for the account; None = URLs known after apply.",
     )
+    admin_application_id: str = Field(
+        pattern=UUID,
+        description=(
+            "Application id of the account-admin service principal that applies this stack (OAuth M2M). "
+            "It is assigned to one workspace per region to grant metastore privileges (Unity Catalog grants "
+            "are a workspace API)."
+        ),
+    )
 
 
 class MetastoreConfig(Spec):
@@ -63,6 +72,13 @@ class MetastoreConfig(Spec):
         None, pattern=UUID, description="Use this metastore instead of creating one."
     )
     admin_group: str = Field(description="Key of identities.groups that owns the metastore (never a person).")
+    grants_workspace: str | None = Field(
+        None,
+        description=(
+            "Environment whose workspace the account stack uses to grant metastore privileges to each "
+            "deployer; None = the first non-prod workspace of the region (the prod one may be private)."
+        ),
+    )
 
     @model_validator(mode="after")
     def _create_or_reuse(self) -> MetastoreConfig:
@@ -76,7 +92,9 @@ class MetastoreConfig(Spec):
 class IdentitiesConfig(Spec):
     """Account-level principals, created once and assigned to workspaces (identity federation)."""
 
-    groups: dict[str, str] = Field(description="Role key -> account group display name.")
+    groups: dict[str, str] = Field(
+        description="Role key -> account group display name; '{env}' in it makes one group per workspace."
+    )
     service_principals: dict[str, str] = Field(
         default_factory=dict,
         description="Role key -> display name; '{env}' in it makes one principal per workspace.",
@@ -115,7 +133,14 @@ class GreenfieldWorkspace(Spec):
     workspace_name: str | None = Field(None, description="Name shown in the UI; None = mlops-<env>.")
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
     pricing_tier: Literal["PREMIUM", "ENTERPRISE"] = "PREMIUM"
-    credentials_role_arn: str = Field(pattern=r"^arn:aws:iam::\d{12}:role/[A-Za-z0-9+=,.@_/-]+$")
+    credentials_role_arn: str = Field(pattern=IAM_ROLE)
+    catalog_storage_role_arn: str = Field(
+        pattern=IAM_ROLE,
+        description=(
+            "IAM role Unity Catalog assumes for the environment's catalog storage (catalog.storage_root): "
+            "the account stack registers it as a storage credential owned by the environment's deployer."
+        ),
+    )
     root_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
     subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(min_length=2)
@@ -134,6 +159,12 @@ class BrownfieldWorkspace(Spec):
     workspace_url: str | None = Field(None, pattern=r"^https://[A-Za-z0-9.-]+$")
     workspace_id: str | None = Field(None, pattern=r"^\d+$")
     region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    catalog_storage_role_arn: str | None = Field(
+        None,
+        pattern=IAM_ROLE,
+        description="IAM role of the storage credential for the environment's catalog; None = bring "
+        "your own.",
+    )
 
 
 Workspace = Annotated[GreenfieldWorkspace | BrownfieldWorkspace, Field(discriminator="mode")]
@@ -161,6 +192,18 @@ class AccountConfig(Spec):
 
     def service_principal_name(self, role: str, env: str) -> str:
         return self.identities.service_principals[role].replace(ENV_PLACEHOLDER, env)
+
+    def group_name(self, role: str, env: str) -> str:
+        return self.identities.groups[role].replace(ENV_PLACEHOLDER, env)
+
+    def grants_workspace(self, region: str) -> str | None:
+        """The environment whose workspace grants metastore privileges in ``region`` (the one helper)."""
+        configured = self.metastores[region].grants_workspace
+        if configured is not None:
+            return configured
+        envs = [env for env, ws in self.workspaces.items() if ws.region == region]
+        non_prod = [env for env in envs if env != "prod"]
+        return (non_prod or envs or [None])[0]
 
 
 # -- checks across fields -------------------------------------------------------------------------
@@ -213,10 +256,11 @@ def _check_identities(cfg: AccountConfig, file: str) -> Iterator[Problem]:
             key,
             "distinct role keys for groups and service principals",
         )
-    for key, name in ids.service_principals.items():
-        rest = name.replace(ENV_PLACEHOLDER, "")
-        if "{" in rest or "}" in rest:
-            yield Problem(file, ("identities", "service_principals", key), "bad placeholder", name, "{env}")
+    for section, names in (("groups", ids.groups), ("service_principals", ids.service_principals)):
+        for key, name in names.items():
+            rest = name.replace(ENV_PLACEHOLDER, "")
+            if "{" in rest or "}" in rest:
+                yield Problem(file, ("identities", section, key), "bad placeholder", name, "{env}")
     for i, key in enumerate(ids.workspace_admins):
         if key not in ids.groups and key not in ids.service_principals:
             yield Problem(
@@ -241,6 +285,21 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
             )
         elif ms.admin_group not in cfg.identities.groups:
             yield Problem(file, path, "unknown group", ms.admin_group, _allowed(cfg.identities.groups))
+        elif ENV_PLACEHOLDER in cfg.identities.groups[ms.admin_group]:
+            yield Problem(
+                file, path, "a per-environment group cannot own the region's metastore", ms.admin_group
+            )
+        chosen = cfg.grants_workspace(region)
+        if ms.grants_workspace is not None and (
+            chosen not in cfg.workspaces or cfg.workspaces[chosen].region != region
+        ):
+            yield Problem(
+                file,
+                ("metastores", region, "grants_workspace"),
+                "not a workspace of this region",
+                ms.grants_workspace,
+                _allowed({e for e, w in cfg.workspaces.items() if w.region == region}),
+            )
 
 
 def _check_brownfield(ws: BrownfieldWorkspace, file: str, path: tuple[str, ...]) -> Iterator[Problem]:
@@ -381,7 +440,7 @@ def check_account_against_env(
         )
         yield Problem(env_file, ("workspace", "host"), why, env.workspace.host, expected)
     for key, display in env.groups.items():
-        account_name = cfg.identities.groups.get(key)
+        account_name = cfg.group_name(key, name) if key in cfg.identities.groups else None
         if account_name != display:
             yield Problem(
                 env_file,
@@ -409,7 +468,28 @@ def check_account_against_env(
                 sp.display_name,
                 account_name,
             )
+    yield from _check_catalog_storage(cfg, env, ws, account_file, env_file)
 
 
-def is_greenfield(cfg: AccountConfig | None, env: str) -> bool:
-    return cfg is not None and isinstance(cfg.workspaces.get(env), GreenfieldWorkspace)
+def _check_catalog_storage(
+    cfg: AccountConfig, env: EnvironmentConfig, ws: Workspace, account_file: str, env_file: str
+) -> Iterator[Problem]:
+    """A metastore without root storage needs one per catalog, and a credential to reach it."""
+    ms = cfg.metastores.get(ws.region)
+    if not env.catalog.create or ms is None or ms.storage_root:
+        return
+    if env.catalog.storage_root is None:
+        yield Problem(
+            env_file,
+            ("catalog", "storage_root"),
+            f"metastore {ws.region} in {account_file} has no storage root, so the catalog needs one",
+            None,
+            "s3://<bucket>/<prefix> (terraform-provider-databricks docs/resources/catalog.md)",
+        )
+    if ws.catalog_storage_role_arn is None and env.catalog.storage_credential is None:
+        yield Problem(
+            env_file,
+            ("catalog", "storage_credential"),
+            f"no storage credential: set workspaces.{env.environment}.catalog_storage_role_arn in "
+            f"{account_file} (the account stack creates one) or name an existing credential here",
+        )

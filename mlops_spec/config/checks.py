@@ -10,6 +10,7 @@ from mlops_spec.config.environment import REQUIRED_TAGS, EnvironmentConfig
 from mlops_spec.config.errors import Problem
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
+from mlops_spec.naming import PLATFORM_SCHEMAS
 
 
 def _allowed(values: object) -> str:
@@ -48,13 +49,13 @@ def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
     for i, name in enumerate(names):
         if name in names[:i]:
             yield Problem(file, ("secret_scopes", i, "name"), "duplicate secret scope", name)
-    if env.artifacts.schema_name not in env.catalog.schemas:
+    if env.artifacts.schema_name not in PLATFORM_SCHEMAS:
         yield Problem(
             file,
             ("artifacts", "schema_name"),
             "not a platform schema",
             env.artifacts.schema_name,
-            _allowed(env.catalog.schemas),
+            _allowed(PLATFORM_SCHEMAS),
         )
 
 
@@ -155,10 +156,10 @@ def _check_grant_target(
     kind, _, name = securable.partition(":")
     if kind == "catalog" and not name:
         valid = CATALOG_PRIVILEGES
-    elif kind == "schema" and name in env.catalog.schemas:
+    elif kind == "schema" and name in PLATFORM_SCHEMAS:
         valid = SCHEMA_PRIVILEGES
     else:
-        allowed = "catalog, " + ", ".join(f"schema:{s}" for s in env.catalog.schemas)
+        allowed = "catalog, " + ", ".join(f"schema:{s}" for s in PLATFORM_SCHEMAS)
         yield Problem(file, (*path, "securable"), "unknown securable", securable, allowed)
         return
     for j, privilege in enumerate(privileges):
@@ -181,13 +182,38 @@ def _unknown_privileges(
 
 
 def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> Iterator[Problem]:
+    sps = roles.service_principals()
+    owner = roles.roles[roles.model_owner_role]
+    if owner.kind != "group":
+        yield Problem(
+            file,
+            ("model_owner_role",),
+            "must be a group role",
+            roles.model_owner_role,
+            _allowed(roles.groups()),
+        )
     for key, role in roles.roles.items():
+        for i, member in enumerate(role.members):
+            if role.kind != "group":
+                yield Problem(file, ("roles", key, "members", i), "only a group has members", member)
+            elif member not in sps:
+                yield Problem(
+                    file, ("roles", key, "members", i), "not a service principal role", member, _allowed(sps)
+                )
         for env in envs:
             base = ("roles", key)
             yield from _unknown_privileges(
                 role.catalog.for_env(env), CATALOG_PRIVILEGES, "catalog", file, (*base, "catalog", env)
             )
             for schema, per_env in role.schemas.items():
+                if schema not in PLATFORM_SCHEMAS and env == envs[0]:
+                    yield Problem(
+                        file,
+                        (*base, "schemas", schema),
+                        "not a platform schema",
+                        schema,
+                        _allowed(PLATFORM_SCHEMAS),
+                    )
                 yield from _unknown_privileges(
                     per_env.for_env(env), SCHEMA_PRIVILEGES, "schema", file, (*base, "schemas", schema, env)
                 )

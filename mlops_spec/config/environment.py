@@ -68,10 +68,20 @@ class ServicePrincipal(Spec):
 class CatalogConfig(Spec):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,254}$", description="Unity Catalog catalog name.")
     create: bool = Field(True, description="False = use an existing catalog (the stack only grants).")
-    storage_root: str | None = Field(None, description="Managed location; None = the metastore's.")
-    schemas: tuple[str, ...] = Field(
-        ("features", "inference_logs", "monitoring", "models"),
-        description="Schemas the platform owns in the catalog.",
+    storage_root: str | None = Field(
+        None,
+        pattern=r"^(s3|abfss|gs)://[^\s]+$",
+        description=(
+            "Managed location of the catalog; None = the metastore's (required when the metastore has none). "
+            "The stack registers it as an external location on the storage credential."
+        ),
+    )
+    storage_credential: str | None = Field(
+        None,
+        description=(
+            "Existing storage credential for storage_root; None = the one the account stack creates "
+            "(workspaces.<env>.catalog_storage_role_arn in account.yaml)."
+        ),
     )
 
 
@@ -86,7 +96,10 @@ class Grant(Spec):
 class JobsConfig(Spec):
     run_as: str | None = Field(
         None,
-        description="Service principal key (service_principals.<key>) jobs run as; required outside dev.",
+        description=(
+            "Service principal role (service_principals.<key>) jobs run as; None = the deploying identity, "
+            "allowed in dev only."
+        ),
     )
     notification_emails: tuple[str, ...] = Field(min_length=1, description="Failure notifications.")
     timeout_seconds: int = Field(7200, ge=60, le=172800)

@@ -6,12 +6,9 @@ checked before anything is built, and all problems are reported together.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from mlops_spec.config.account import (
     CLOUDS,
@@ -31,10 +28,21 @@ from mlops_spec.config.checks import (
 )
 from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
 from mlops_spec.config.errors import ConfigError, Problem
+from mlops_spec.config.kernel import came_from, deep_merge, display_path, read_yaml, validate
 from mlops_spec.config.model_spec import ModelSpec
-from mlops_spec.config.pydantic_errors import problems_from
 from mlops_spec.config.roles import RoleMatrix
-from mlops_spec.config.yaml_io import display_path, read_yaml
+from mlops_spec.config.secrets import plaintext_secrets
+
+__all__ = [
+    "PlatformConfig",
+    "check_platform_against_account",
+    "deep_merge",
+    "load_account",
+    "load_environment",
+    "load_models",
+    "load_platform",
+    "load_roles",
+]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG_DIR = REPO_ROOT / "stacks"
@@ -61,22 +69,12 @@ class PlatformConfig:
         raise KeyError(f"unknown model {name!r}; configured: {', '.join(m.name for m in self.models)}")
 
 
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else in ``override`` replaces the base value."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _parse(model_cls: Any, data: Any, file: str, problems: list[Problem], prefix: tuple = ()) -> Any:
+def _parse(model_cls: Any, data: Any, file: str, problems: list[Problem]) -> Any:
+    """Validate ``data``; problems are collected, not raised."""
     try:
-        return model_cls.model_validate(data)
-    except ValidationError as exc:
-        problems.extend(problems_from(exc, file, model_cls, prefix))
+        return validate(model_cls, data, file)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
         return None
 
 
@@ -86,8 +84,9 @@ def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environ
             display_path(config_dir), (), "unknown environment", env, ", ".join(ENV_NAMES)
         )
     path = config_dir / f"{env}.yaml"
-    problems: list[Problem] = []
-    parsed = _parse(EnvironmentConfig, read_yaml(path), display_path(path), problems)
+    data = read_yaml(path)
+    problems = plaintext_secrets(data, display_path(path))
+    parsed = _parse(EnvironmentConfig, data, display_path(path), problems)
     if parsed is not None and parsed.environment != env:
         problems.append(
             Problem(display_path(path), ("environment",), "must match the file name", parsed.environment, env)
@@ -95,16 +94,6 @@ def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environ
     if problems:
         raise ConfigError(problems)
     return parsed
-
-
-def _override_path(raw: dict[str, Any], env: str, loc: tuple[str | int, ...]) -> bool:
-    """True when the value at ``loc`` came from the model's ``overrides.<env>`` block."""
-    node: Any = raw.get("overrides", {}).get(env, {})
-    for part in loc:
-        if not isinstance(node, dict) or part not in node:
-            return False
-        node = node[part]
-    return True
 
 
 def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelSpec, ...]:
@@ -120,7 +109,7 @@ def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelS
     defaults, raw_models = data.get("defaults") or {}, data.get("models")
     if not isinstance(raw_models, list) or not raw_models:
         raise ConfigError.single(file, ("models",), "must be a non-empty list of models", raw_models)
-    problems: list[Problem] = []
+    problems = plaintext_secrets(data, file)
     models: list[ModelSpec] = []
     seen: dict[str, int] = {}
     for i, raw in enumerate(raw_models):
@@ -148,7 +137,8 @@ def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelS
         model = _parse(ModelSpec, merged, file, problems)
         for j in range(before, len(problems)):  # point at the override that introduced the value
             p = problems[j]
-            base = ("models", i, "overrides", env) if _override_path(raw, env, p.path) else ("models", i)
+            from_override = came_from(overrides.get(env) or {}, p.path)
+            base = ("models", i, "overrides", env) if from_override else ("models", i)
             problems[j] = Problem(p.file, (*base, *p.path), p.message, p.value, p.allowed, p.show_value)
         if model is not None:
             models.append(model)
@@ -160,8 +150,9 @@ def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelS
 def load_roles(policies_dir: Path = DEFAULT_POLICIES_DIR) -> RoleMatrix:
     path = policies_dir / "rbac" / "roles.yaml"
     file = display_path(path)
-    problems: list[Problem] = []
-    roles = _parse(RoleMatrix, read_yaml(path), file, problems)
+    data = read_yaml(path)
+    problems = plaintext_secrets(data, file)
+    roles = _parse(RoleMatrix, data, file, problems)
     if roles is not None:
         problems.extend(check_role_matrix(roles, file, ENV_NAMES))
     if problems:
@@ -227,7 +218,7 @@ def load_account(config_dir: Path = DEFAULT_CONFIG_DIR) -> AccountConfig | None:
         )
     problems: list[Problem] = []
     parsed = _parse(AccountConfig, data, file, problems)
-    problems = [_untag_workspace_problem(p) for p in problems]
+    problems = plaintext_secrets(data, file) + [_untag_workspace_problem(p) for p in problems]
     if parsed is not None:
         problems.extend(check_account(parsed, file))
     if problems:

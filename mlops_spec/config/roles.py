@@ -30,7 +30,7 @@ WRITE_PRIVILEGES = frozenset(
 )  # fmt: skip
 
 FolderLevel = Literal["CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"]
-JobLevel = Literal["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE"]
+JobLevel = Literal["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"]
 ExperimentLevel = Literal["CAN_READ", "CAN_EDIT", "CAN_MANAGE"]
 EndpointLevel = Literal["CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"]
 SecretLevel = Literal["READ", "WRITE", "MANAGE"]
@@ -64,6 +64,9 @@ class Entitlements(Spec):
 class RoleSpec(Spec):
     description: str
     kind: Literal["group", "service_principal"] = "group"
+    members: tuple[str, ...] = Field(
+        (), description="Service principal roles that are members of this group (groups only)."
+    )
     entitlements: Entitlements = Entitlements()
     catalog: PerEnv[tuple[str, ...]] = PerEnv()
     schemas: dict[str, PerEnv[tuple[str, ...]]] = Field(default_factory=dict)
@@ -81,10 +84,16 @@ class RoleMatrix(Spec):
     platform_role: str = Field(description="Role that administers the platform (MANAGE on secrets).")
     job_runner_role: str = Field(description="Service principal role that runs jobs outside dev.")
     deployer_role: str = Field(description="Service principal role that deploys (CI/CD).")
+    model_owner_role: str = Field(
+        description=(
+            "Group that owns the registered models: Unity Catalog lets only an owner create versions, move "
+            "aliases and change a model, so the deployer and the job runner are its members."
+        )
+    )
 
     @model_validator(mode="after")
     def _named_roles_exist(self) -> RoleMatrix:
-        for field in ("platform_role", "job_runner_role", "deployer_role"):
+        for field in ("platform_role", "job_runner_role", "deployer_role", "model_owner_role"):
             if getattr(self, field) not in self.roles:
                 raise ValueError(
                     f"{field} {getattr(self, field)!r} is not one of roles: {sorted(self.roles)}"

@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from infra.guardrails import evaluate, load_policies  # noqa: E402
-from infra.guardrails.inputs import discover, load_paths  # noqa: E402
+from infra.tfdoc import discover, load_paths  # noqa: E402
 from tests.benchmarks.guardrails_platform import generate  # noqa: E402
 
 CHECKOV_VERSION = "3.3.30"
@@ -100,6 +100,7 @@ def main() -> None:
     parser.add_argument("--skip-checkov", action="store_true")
     args = parser.parse_args()
 
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="guardrails-bench-") as tmp:
         root = Path(tmp)
         count, planted = generate(root, args.resources)
@@ -124,6 +125,7 @@ def main() -> None:
             f"rules: {len(report.rules)}"
         )
         if args.skip_checkov:
+            print(f"load average (1 min): {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} now")
             return
         exe = ensure_checkov()
         ck_s, ck_code, ck = time_checkov(exe, root)
@@ -138,7 +140,10 @@ def main() -> None:
             f"target < 1 s for 10k resources: engine {verdict[engine_s < 1]}, CLI {verdict[cli_s < 1]}; "
             f">= 20x checkov: {verdict[ck_s / cli_s >= 20]}"
         )
-        print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(
+            f"load average (1 min): {load_at_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end, "
+            f"on {os.cpu_count()} cores"
+        )
 
 
 if __name__ == "__main__":

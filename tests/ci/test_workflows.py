@@ -1,6 +1,9 @@
 """The CI/CD workflows cannot run here: validate them against GitHub's schema, audit them with
 zizmor (offline), and check the conventions they must keep (pinned actions, minimal permissions,
-no credentials persisted, no expression injection into shell, OAuth M2M only, CODEOWNERS in sync).
+no credentials persisted, no expression injection into shell, OAuth M2M only, CODEOWNERS in sync),
+and the deploy contract: PR code plans with read-only identities only, deploys apply the plan
+reviewed in the same run, prod and the account stack only from the default branch, each behind its
+own environment.
 """
 
 from __future__ import annotations
@@ -35,8 +38,9 @@ def steps(workflow: dict):
             yield job_id, job, step
 
 
-def test_the_three_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"pr.yml", "deploy-staging.yml", "deploy-prod.yml"}
+def test_the_four_workflows_exist() -> None:
+    names = {p.name for p in WORKFLOWS}
+    assert names == {"pr.yml", "deploy-staging.yml", "deploy-prod.yml", "deploy-account.yml"}
 
 
 def test_workflows_match_githubs_schema() -> None:
@@ -141,20 +145,133 @@ def test_databricks_auth_is_a_service_principal_never_a_token(path: Path) -> Non
             assert "DATABRICKS_AUTH_TYPE" in env
 
 
-def test_prod_deploys_from_release_tags_behind_the_production_environment() -> None:
-    workflow = load(GITHUB / "workflows" / "deploy-prod.yml")
-    assert workflow["on"] == {"push": {"tags": ["v*"]}}
-    (deploy,) = [
-        j for j in workflow["jobs"].values() if "deploy" in " ".join(s.get("run", "") for s in j["steps"])
-    ]
-    assert deploy["environment"] == "production"
-    assert deploy["needs"] == "test"
+def workflow(name: str) -> dict:
+    return load(GITHUB / "workflows" / name)
 
 
-def test_staging_deploys_from_main() -> None:
-    workflow = load(GITHUB / "workflows" / "deploy-staging.yml")
-    assert workflow["on"] == {"push": {"branches": ["main"]}}
-    assert any(j.get("environment") == "staging" for j in workflow["jobs"].values())
+def runs(job: dict) -> str:
+    return "\n".join(s.get("run", "") for s in job.get("steps", []))
+
+
+def uses(job: dict, action: str) -> list[dict]:
+    return [s for s in job.get("steps", []) if s.get("uses", "").startswith(f"{action}@")]
+
+
+# workflow -> (environment of the plan job, environment of the apply job, stack, apply command)
+DEPLOYS = {
+    "deploy-staging.yml": ("staging-plan", "staging", "staging", 'make apply ENV="${TARGET_ENV}"'),
+    "deploy-prod.yml": ("production-plan", "production", "prod", 'make apply ENV="${TARGET_ENV}"'),
+    "deploy-account.yml": ("account-plan", "account", "account", "make apply-account"),
+}
+
+
+@pytest.mark.parametrize("name", DEPLOYS)
+def test_deploys_apply_the_plan_reviewed_in_the_same_run(name: str) -> None:
+    plan_env, apply_env, stack, apply_cmd = DEPLOYS[name]
+    jobs = workflow(name)["jobs"]
+    plan, apply = jobs["plan"], jobs["apply"]
+    assert plan["needs"] == "test" and apply["needs"] == "plan"
+    assert plan["environment"] == plan_env and apply["environment"] == apply_env
+    # The plan job saves the plan, reviews that very plan JSON into the run summary, uploads it.
+    assert "make plan" in runs(plan)
+    assert f'--plan "{"${TARGET_ENV}" if stack != "account" else "account"}=plans/' in runs(plan)
+    assert "GITHUB_STEP_SUMMARY" in runs(plan)
+    (upload,) = uses(plan, "actions/upload-artifact")
+    assert upload["with"]["name"] == f"plan-{stack}" and upload["with"]["path"] == f"plans/{stack}/"
+    # The apply job downloads that artifact of this run and applies it for this commit only.
+    (download,) = uses(apply, "actions/download-artifact")
+    assert download["with"] == {"name": f"plan-{stack}", "path": f"plans/{stack}"}
+    assert apply_cmd in runs(apply) and "--commit ${GITHUB_SHA}" in runs(apply)
+    assert "PLAN_MAX_AGE" in apply["env"]
+    # No CDK, no Node, no npm where the deploy credentials are.
+    assert not uses(apply, "actions/setup-node") and "synth" not in runs(apply)
+    # One Terraform version for plan and apply.
+    for job in (plan, apply):
+        (tf,) = uses(job, "hashicorp/setup-terraform")
+        assert tf["with"]["terraform_version"] == "${{ env.TERRAFORM_VERSION }}"
+
+
+def test_prod_deploys_release_tags_of_default_branch_commits_only() -> None:
+    prod = workflow("deploy-prod.yml")
+    assert prod["on"] == {"push": {"tags": ["v*"]}}
+    gate = runs(prod["jobs"]["test"])
+    assert '-m infra.deploy check-ref --commit "${GITHUB_SHA}" --branch "origin/${DEFAULT_BRANCH}"' in gate
+    assert gate.index("check-ref") < gate.index("make test")
+    assert prod["jobs"]["test"]["steps"][0]["with"]["fetch-depth"] == 0
+
+
+def test_the_account_stack_has_its_own_workflow_and_only_it_applies_the_account() -> None:
+    account = workflow("deploy-account.yml")
+    assert set(account["on"]) == {"workflow_dispatch", "push"}
+    assert account["on"]["push"]["branches"] == ["main"]
+    assert "check-ref" in runs(account["jobs"]["test"])
+    assert "make plan-account" in runs(account["jobs"]["plan"])
+    for path in WORKFLOWS:
+        text = path.read_text(encoding="utf-8")
+        if path.name != "deploy-account.yml":
+            assert "-account" not in text.replace("deploy-account.yml", ""), path.name
+            assert "ENV=account" not in text and "environment: account" not in text, path.name
+
+
+def test_prod_runs_on_a_configurable_runner_for_the_privatelink_workspace() -> None:
+    jobs = workflow("deploy-prod.yml")["jobs"]
+    for name in ("plan", "apply"):
+        assert jobs[name]["runs-on"] == "${{ fromJSON(vars.PROD_RUNS_ON || '\"ubuntu-24.04\"') }}"
+
+
+def test_pull_request_code_never_holds_write_credentials() -> None:
+    jobs = workflow("pr.yml")["jobs"]
+    plan = jobs["plan"]
+    assert (
+        plan["environment"]
+        == "${{ matrix.env == 'prod' && 'production-plan' || format('{0}-plan', matrix.env) }}"
+    )
+    assert set(plan["strategy"]["matrix"]["env"]) == {"dev", "staging", "prod"}  # no account plan from PRs
+    assert 'make plan ENV="${TARGET_ENV}" ARGS=--no-lock' in runs(plan)
+    for job_id, job in jobs.items():
+        if job_id != "plan":
+            assert "environment" not in job and "DATABRICKS_CLIENT_ID" not in job.get("env", {}), job_id
+    assert "make apply" not in (GITHUB / "workflows" / "pr.yml").read_text(encoding="utf-8")
+
+
+def test_pr_review_reads_the_real_plans_of_the_run() -> None:
+    jobs = workflow("pr.yml")["jobs"]
+    (download,) = uses(jobs["review"], "actions/download-artifact")
+    assert download["with"] == {"pattern": "plan-*", "path": "plans"}
+    assert 'plans+=(--plan "${env%/plan.json}=${plan}")' in runs(jobs["review"])
+    assert "infra.guardrails --plan" in runs(jobs["plan"])
+    assert jobs["review"]["needs"] == "plan"
+
+
+def test_ci_synthesizes_with_the_cli_and_compares_both_toolchains() -> None:
+    jobs = workflow("pr.yml")["jobs"]
+    commands = runs(jobs["test"])
+    assert "make test" in commands and "make synth" in commands  # the CDKTF CLI must start on this Node
+    assert "make toolchains-check" in runs(jobs["toolchains"])
+    for name in ("deploy-staging.yml", "deploy-prod.yml", "deploy-account.yml"):
+        assert "make check" in runs(workflow(name)["jobs"]["test"])  # make check synthesizes
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_node_22_everywhere(path: Path) -> None:
+    assert load(path)["env"]["NODE_VERSION"] == "22"
+
+
+@pytest.mark.parametrize("name", ["pr.yml", "deploy-staging.yml"])
+def test_pip_and_npm_are_cached_where_no_release_credentials_are(name: str) -> None:
+    for job_id, job in workflow(name)["jobs"].items():
+        for step in uses(job, "actions/setup-python"):
+            assert step["with"].get("cache") == "pip", f"{name}: jobs.{job_id}"
+        for step in uses(job, "actions/setup-node"):
+            assert step["with"].get("cache") == "npm", f"{name}: jobs.{job_id}"
+
+
+@pytest.mark.parametrize("name", ["deploy-prod.yml", "deploy-account.yml"])
+def test_release_workflows_restore_no_cache(name: str) -> None:
+    for job_id, job in workflow(name)["jobs"].items():
+        for step in [*uses(job, "actions/setup-python"), *uses(job, "actions/setup-node")]:
+            assert "cache" not in step.get("with", {}), f"{name}: jobs.{job_id}"
+        assert not uses(job, "actions/cache"), f"{name}: jobs.{job_id}"
 
 
 def test_pr_workflow_posts_one_review_comment_and_uploads_sarif() -> None:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate, load_policies, resources_from_doc
+from infra.guardrails import Policies, Report, evaluate, load_policies
+from infra.tfdoc import resources_from_doc
 from tests.guardrails.builders import TODAY, Stack
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import Report, evaluate, resources_from_doc
+from infra.guardrails import Report, evaluate
+from infra.tfdoc import resources_from_doc
 from tests.guardrails.builders import TODAY, Stack, account, platform, ref
 from tests.guardrails.test_inputs import plan_doc, planned
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from infra.guardrails import Policies, evaluate
-from infra.guardrails.inputs import discover, load_paths
+from infra.tfdoc import discover, load_paths
 from tests.benchmarks.guardrails_platform import generate
 from tests.guardrails.builders import TODAY
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import GuardrailsError, Policies, evaluate, load_file, resources_from_doc
-from infra.guardrails.inputs import discover
+from infra.guardrails import GuardrailsError, Policies, evaluate
+from infra.tfdoc import DocumentError, discover, load_file, resources_from_doc
 from tests.guardrails.builders import TODAY, platform, policy_definition
 
 
@@ -155,7 +155,7 @@ def test_fails_unusable_input(tmp_path: Path, content: str, expected: str) -> No
     path = tmp_path / "dev" / "cdk.tf.json"
     path.parent.mkdir()
     path.write_text(content)
-    with pytest.raises(GuardrailsError, match=expected) as exc:
+    with pytest.raises(DocumentError, match=expected) as exc:
         load_file(path)
     assert str(path) in str(exc.value)
 
@@ -163,12 +163,12 @@ def test_fails_unusable_input(tmp_path: Path, content: str, expected: str) -> No
 def test_fails_plan_without_env(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan_doc([])))
-    with pytest.raises(GuardrailsError, match="--env"):
+    with pytest.raises(DocumentError, match="--env"):
         load_file(path)
 
 
 def test_fails_when_nothing_was_synthesized(tmp_path: Path) -> None:
-    with pytest.raises(GuardrailsError, match="make synth"):
+    with pytest.raises(DocumentError, match="make synth"):
         discover(tmp_path)
 
 

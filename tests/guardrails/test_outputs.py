@@ -56,7 +56,11 @@ def test_sarif_shape(weakened_report: Report) -> None:
     assert levels == {"DBX001": "error", "DBX018": "warning"}
     for result in run["results"]:
         assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
-        assert "prod_jobs_churn" in result["message"]["text"]
+        # The location names the resource; the message does not repeat it (issue 13).
+        assert "prod_jobs_churn" not in result["message"]["text"]
+        assert result["message"]["text"].startswith("[prod] ")
+        logical = result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
+        assert logical == "prod/databricks_job.prod_jobs_churn"
         location = result["locations"][0]["physicalLocation"]
         assert location["artifactLocation"]["uri"] == "prod/cdk.tf.json"
         assert location["region"]["startLine"] >= 1
@@ -126,3 +130,37 @@ def test_sarif_validates_against_the_shape_github_requires(weakened_report: Repo
         },
     }
     jsonschema.validate(json.loads(to_sarif(weakened_report, Severity.low)), schema)
+
+
+def test_findings_name_what_they_were_held_against_and_where_it_is_set(weakened_report: Report) -> None:
+    (dbx001,) = [f for f in weakened_report.findings if f.rule.id == "DBX001"]
+    assert dbx001.held_against == (
+        "allowed_access_modes = ['SINGLE_USER', 'USER_ISOLATION', 'DATA_SECURITY_MODE_AUTO', "
+        "'DATA_SECURITY_MODE_STANDARD', 'DATA_SECURITY_MODE_DEDICATED'] "
+        "(policies/guardrails/params.yaml: defaults.allowed_access_modes)",
+    )
+    text = table(weakened_report, Severity.low)
+    assert "held against: allowed_access_modes = ['SINGLE_USER'" in text
+    doc = json.loads(to_json(weakened_report, Severity.low))
+    assert {tuple(f["held_against"]) for f in doc["findings"]} >= {dbx001.held_against}
+    sarif = json.loads(to_sarif(weakened_report, Severity.low))["runs"][0]["results"]
+    assert any("Held against allowed_access_modes" in r["message"]["text"] for r in sarif)
+
+
+def test_env_override_is_named_as_the_setting_held_against(run: Callable[..., Report]) -> None:
+    stack = platform("prod")
+    definition = json.loads(stack.get("databricks_cluster_policy.prod_policies_cpu")["definition"])
+    definition["autoscale.max_workers"]["maxValue"] = 64
+    stack.get("databricks_cluster_policy.prod_policies_cpu")["definition"] = json.dumps(definition)
+    (finding,) = run(stack).findings
+    assert finding.rule.id == "DBX006"
+    assert "max_workers = 32 (policies/guardrails/params.yaml: envs.prod.max_workers)" in finding.held_against
+
+
+def test_messages_never_start_with_the_address_they_are_filed_under(run: Callable[..., Report]) -> None:
+    stack = platform("prod")
+    stack.get("databricks_job.prod_jobs_churn")["task"][0]["existing_cluster_id"] = "0101-abc"
+    report = run(stack)
+    assert report.findings
+    for finding in report.findings:
+        assert not finding.message.startswith(finding.address), finding.message

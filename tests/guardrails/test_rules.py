@@ -490,6 +490,193 @@ WEAKENED: dict[str, tuple[str, str, Callable[[Stack], None], str]] = {
         ),
         "databricks_permissions.staging_tokens",
     ),
+    # --- issue 13: what got through the hold-out run ------------------------------------------
+    "secret scope managed by every user": (
+        "DBX009",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_secret_scope", "secrets_ml")).update(
+            initial_manage_principal="users"
+        ),
+        "databricks_secret_scope.prod_secrets_ml",
+    ),
+    "python file from DBFS": (
+        "DBX011",
+        "staging",
+        lambda s: job(s)["task"][0].update(spark_python_task={"python_file": "dbfs:/jobs/train.py"}),
+        "databricks_job.staging_jobs_churn",
+    ),
+    "notebook from DBFS": (
+        "DBX011",
+        "dev",
+        lambda s: job(s)["task"][0].update(notebook_task={"notebook_path": "/dbfs/FileStore/train"}),
+        "databricks_job.dev_jobs_churn",
+    ),
+    "wheel library from DBFS": (
+        "DBX011",
+        "prod",
+        lambda s: job(s)["task"][0].update(library=[{"whl": "dbfs:/FileStore/jobs/platform.whl"}]),
+        "databricks_job.prod_jobs_churn",
+    ),
+    "init script on DBFS behind a volumes source": (
+        "DBX011",
+        "dev",
+        lambda s: job_cluster(s).update(init_scripts=[{"volumes": {"destination": "dbfs:/init/setup.sh"}}]),
+        "databricks_job.dev_jobs_churn",
+    ),
+    "task nested in for_each runs code from DBFS": (
+        "DBX011",
+        "dev",
+        lambda s: job(s)["task"].append(
+            {
+                "task_key": "fan_out",
+                "for_each_task": {
+                    "inputs": "[1, 2]",
+                    "task": {"task_key": "one", "spark_python_task": {"python_file": "dbfs:/x.py"}},
+                },
+            }
+        ),
+        "databricks_job.dev_jobs_churn",
+    ),
+    "token in a serving endpoint's environment_vars": (
+        "DBX003",
+        "prod",
+        lambda s: endpoint(s).update(
+            config={
+                "served_entities": [
+                    {
+                        "entity_name": "prod.ml.churn",
+                        "entity_version": "1",
+                        "environment_vars": {"FEATURE_STORE_TOKEN": "s3cr3t-value"},
+                    }
+                ]
+            }
+        ),
+        "databricks_model_serving.prod_serving_churn",
+    ),
+    "policy fixes a secret env var": (
+        "DBX003",
+        "dev",
+        lambda s: edit_policy(
+            s,
+            "policies_cpu",
+            lambda d: d.update(
+                {"spark_env_vars.AWS_SECRET_ACCESS_KEY": {"type": "fixed", "value": "wJalrX"}}
+            ),
+        ),
+        "databricks_cluster_policy.dev_policies_cpu",
+    ),
+    "policy fixes spark conf with a key": (
+        "DBX003",
+        "staging",
+        lambda s: edit_policy(
+            s,
+            "policies_gpu",
+            lambda d: d.update({"spark_conf.spark.api.key": {"type": "unlimited", "defaultValue": "k-123"}}),
+        ),
+        "databricks_cluster_policy.staging_policies_gpu",
+    ),
+    "Azure storage account key in spark conf": (
+        "DBX003",
+        "prod",
+        lambda s: job_cluster(s).update(
+            spark_conf={"fs.azure.account.key.lake.dfs.core.windows.net": "bXlrZXk9PQ=="}
+        ),
+        "databricks_job.prod_jobs_churn",
+    ),
+    "package index URL with credentials": (
+        "DBX003",
+        "dev",
+        lambda s: job(s)["task"][0].update(
+            library=[{"pypi": {"package": "acme-ml", "repo": "https://ci:hunter2@pypi.acme.example/simple"}}]
+        ),
+        "databricks_job.dev_jobs_churn",
+    ),
+    "token in spark_submit_task parameters": (
+        "DBX003",
+        "staging",
+        lambda s: job(s)["task"][0].update(
+            spark_submit_task={"parameters": ["--class", "Main", "--conf", "spark.token=abc", "app.jar"]}
+        ),
+        "databricks_job.staging_jobs_churn",
+    ),
+    "webhook URL with a token in a job parameter": (
+        "DBX003",
+        "dev",
+        lambda s: job(s)["task"][0]["python_wheel_task"]["named_parameters"].update(
+            alert_url="https://alerts.acme.example/hook?token=0a1b2c3d"
+        ),
+        "databricks_job.dev_jobs_churn",
+    ),
+    "prod catalog readable by all account users": (
+        "DBX002",
+        "prod",
+        lambda s: grants(s).append({"principal": "account users", "privileges": ["USE_CATALOG", "SELECT"]}),
+        "databricks_grants.prod_uc_catalog_grants",
+    ),
+    "prod schema usable by users": (
+        "DBX002",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_grants", "uc_ml_grants"))["grant"].append(
+            {"principal": "users", "privileges": ["USE_SCHEMA"]}
+        ),
+        "databricks_grants.prod_uc_ml_grants",
+    ),
+    "data scientists may create clusters": (
+        "DBX109",
+        "dev",
+        lambda s: s.add(
+            "databricks_entitlements",
+            "rbac_ds_entitlements",
+            {"group_id": ref(addr(s, "databricks_group", "rbac_ds")), "allow_cluster_create": True},
+        ),
+        "databricks_entitlements.dev_rbac_ds_entitlements",
+    ),
+    "a group created with instance pool rights": (
+        "DBX109",
+        "staging",
+        lambda s: s.get(addr(s, "databricks_group", "rbac_ds")).update(allow_instance_pool_create=True),
+        "databricks_group.staging_rbac_ds",
+    ),
+    "data scientists use the prod GPU policy": (
+        "DBX017",
+        "prod",
+        lambda s: s.add(
+            "databricks_permissions",
+            "policies_gpu_permissions",
+            {
+                "cluster_policy_id": ref(addr(s, "databricks_cluster_policy", "policies_gpu")),
+                "access_control": [
+                    {
+                        "group_name": ref(addr(s, "databricks_group", "rbac_ds"), "display_name"),
+                        "permission_level": "CAN_USE",
+                    }
+                ],
+            },
+        ),
+        "databricks_permissions.prod_policies_gpu_permissions",
+    ),
+    "prod inference on spot only": (
+        "DBX110",
+        "prod",
+        lambda s: (
+            s.get(addr(s, "databricks_cluster_policy", "policies_cpu")).update(name="prod-inference"),
+            job_cluster(s).update(aws_attributes={"availability": "SPOT", "first_on_demand": 0}),
+        ),
+        "databricks_job.prod_jobs_churn",
+    ),
+    "GPU job every minute": (
+        "DBX111",
+        "dev",
+        lambda s: (
+            job_cluster(s).update(
+                policy_id=ref(addr(s, "databricks_cluster_policy", "policies_gpu")),
+                node_type_id="g5.xlarge",
+                spark_version="16.4.x-gpu-ml-scala2.12",
+            ),
+            job(s).update(schedule={"quartz_cron_expression": "0 * * * * ?", "timezone_id": "UTC"}),
+        ),
+        "databricks_job.dev_jobs_churn",
+    ),
 }
 
 

@@ -266,3 +266,25 @@ def test_environment_host_must_be_absent_when_the_url_cannot_be_predicted(stacks
     assert "dev.yaml: workspace.host: the account stack creates this workspace" in msg
     edit(stacks / "dev.yaml", lambda d: d.pop("workspace"))
     assert cross_check(stacks, "dev") == ""
+
+
+def test_fails_on_a_catalog_without_storage_root_when_the_metastore_has_none(stacks: Path) -> None:
+    edit(stacks / "staging.yaml", lambda d: d["catalog"].pop("storage_root"))
+    assert (
+        "staging.yaml: catalog.storage_root: metastore eu-west-1 in stacks/account.yaml has no storage root, "
+        "so the catalog needs one"
+    ) in cross_check(stacks, "staging").replace(str(stacks), "stacks")
+
+
+def test_fails_on_a_metastore_grants_workspace_of_another_region(stacks: Path) -> None:
+    edit_account(stacks, lambda d: d["metastores"]["eu-west-1"].update(grants_workspace="qa"))
+    assert "metastores.eu-west-1.grants_workspace: not a workspace of this region; got 'qa'" in account_error(
+        stacks
+    )
+
+
+def test_per_environment_groups_resolve_per_workspace() -> None:
+    account = load_account()
+    assert account is not None
+    assert account.group_name("model_owners", "prod") == "mlops-model-owners-prod"
+    assert account.grants_workspace("eu-west-1") == "dev"  # the first non-prod workspace of the region

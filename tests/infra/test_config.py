@@ -224,3 +224,84 @@ def test_reports_every_problem_at_once(config_copy: tuple[Path, Path]) -> None:
 )
 def test_valid_quartz_crons_pass(cron: str) -> None:
     assert cron_problem(cron) is None
+
+
+# --- plaintext credentials are refused at config load (issue 13): config is bundled into the job
+# --- wheel and copied into the synthesized stacks, so a token there would ship.
+
+
+@pytest.mark.parametrize(
+    ("url", "kind"),
+    [
+        ("https://alerts.acme.example/hook?token=0a1b2c3d4e", "a URL with a 'token' query parameter"),
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXX",
+            "an incoming-webhook URL (hooks.slack.com)",
+        ),
+        ("https://bot:s3cret@alerts.acme.example/hook", "a URL with credentials in its user info"),
+    ],
+)
+def test_fails_webhook_url_with_a_credential_without_echoing_it(
+    config_copy: tuple[Path, Path], url: str, kind: str
+) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][0]["monitoring"].update(webhook_url=url))
+    msg = error_for("dev", stacks, policies)
+    assert f"stacks/models.yaml: models[0].monitoring.webhook_url: holds {kind}" in msg
+    assert "secret scope" in msg
+    assert url not in msg  # the error must not print the secret it refuses
+
+
+def test_fails_credential_anywhere_in_the_config_by_key_path(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["defaults"].update(description="ci token dapi" + "a1" * 16))
+    edit(stacks / "prod.yaml", lambda d: d["tags"].update(owner="ghp_" + "A" * 36))
+    msg = error_for("prod", stacks, policies)
+    assert "stacks/models.yaml: defaults.description: holds a Databricks personal access token" in msg
+    assert "stacks/prod.yaml: tags.owner: holds a GitHub token" in msg
+
+
+def test_passes_webhook_url_without_a_credential(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    url = "https://alerts.acme.example/mlops/drift"
+    edit(stacks / "models.yaml", lambda d: d["models"][0]["monitoring"].update(webhook_url=url))
+    assert load_platform("dev", stacks, policies).models[0].monitoring.webhook_url == url
+
+
+def test_fails_duplicated_key_in_the_role_matrix(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    path = policies / "rbac" / "roles.yaml"
+    path.write_text(path.read_text() + "\nplatform_role: analysts\n")
+    assert "rbac/roles.yaml: <root>: YAML syntax error" in error_for("dev", stacks, policies)
+    assert "duplicate key 'platform_role'" in error_for("dev", stacks, policies)
+
+
+def test_fails_on_a_role_grant_in_a_schema_the_platform_does_not_create(
+    config_copy: tuple[Path, Path],
+) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["analysts"]["schemas"].update(reporting={"all": ["SELECT"]}),
+    )
+    assert (
+        "roles.yaml: roles.analysts.schemas.reporting: not a platform schema; got 'reporting'; "
+        "allowed: features, inference_logs, models, monitoring"
+    ) in error_for("dev", stacks, policies)
+
+
+def test_fails_on_the_removed_catalog_schemas_setting(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(stacks / "dev.yaml", lambda d: d["catalog"].update(schemas=["features"]))
+    assert "dev.yaml: catalog.schemas: unknown key" in error_for("dev", stacks, policies)
+
+
+def test_fails_on_a_role_with_members_that_are_not_service_principals(config_copy: tuple[Path, Path]) -> None:
+    stacks, policies = config_copy
+    edit(
+        policies / "rbac" / "roles.yaml",
+        lambda d: d["roles"]["model_owners"].update(members=["deployer", "analysts"]),
+    )
+    assert "roles.model_owners.members[1]: not a service principal role; got 'analysts'" in error_for(
+        "dev", stacks, policies
+    )

@@ -30,6 +30,7 @@ from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.train import TrainResult, train_model
 from ml_jobs.validation.validate import ValidationReport, validate_version
+from mlops_spec.naming import experiment_path
 
 from .conftest import local_runtime, spec_for, write_churn
 
@@ -262,7 +263,7 @@ def test_search_and_fit_are_deterministic_for_a_seed(flow: Flow) -> None:
     frame, _ = flow.runtime.read_table("features", "churn_training", 0)
     train, test = split(frame, data, 0.2, seed=3)
     experiment = flow.client.get_experiment_by_name(
-        f"/Shared/mlops/Development/experiments/{flow.spec.model.name}"
+        experiment_path("dev", flow.spec.model.name)
     )
     results = []
     for _ in range(2):
@@ -297,7 +298,7 @@ def test_fails_midway_through_training_leaves_aliases_and_versions_as_they_were(
     failed = flow.client.search_runs(
         [
             flow.client.get_experiment_by_name(
-                f"/Shared/mlops/Development/experiments/{flow.spec.model.name}"
+                experiment_path("dev", flow.spec.model.name)
             ).experiment_id
         ],
         "attributes.status = 'FAILED'",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_PARTS = ("stacks", "infra", "policies", "ml_jobs", "pyproject.toml", "README.md")
+PROJECT_PARTS = ("stacks", "infra", "mlops_spec", "policies", "ml_jobs", "pyproject.toml", "README.md")
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "cdktf.out", ".local", "data")
 
 

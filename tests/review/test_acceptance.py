@@ -2,7 +2,8 @@
 
 The head commit (1) grants data scientists MODIFY on the prod features schema, (2) loosens the dev
 interactive policy's autotermination from 30 to 120 minutes, (3) adds a daily GPU training model,
-(4) removes the features schema from staging. The review runs once; every test reads its result.
+(4) renames the staging artifacts volume (a destroy), (5) raises the guardrails' prod DBU cap to
+100000, past its floor. The review runs once; every test reads its result.
 """
 
 from __future__ import annotations
@@ -75,10 +76,14 @@ def apply_known_changes(repo: Path) -> None:
     (stacks / "models.yaml").write_text(
         (stacks / "models.yaml").read_text().rstrip("\n") + "\n" + NEW_MODEL_YAML
     )
+    # Renaming the artifacts volume destroys the old one (volumes are protected types).
+    (stacks / "staging.yaml").write_text(
+        (stacks / "staging.yaml").read_text() + "artifacts:\n  volume: wheels\n"
+    )
     edit_text(
-        stacks / "staging.yaml",
-        "  name: mlops_staging\n",
-        "  name: mlops_staging\n  schemas: [inference_logs, monitoring, models]\n",
+        repo / "policies" / "guardrails" / "params.yaml",
+        "  prod:\n    max_dbus_per_hour: 100\n",
+        "  prod:\n    max_dbus_per_hour: 100000\n",
     )
 
 
@@ -177,15 +182,17 @@ def test_dev_autotermination_above_the_guardrail_is_an_introduced_finding(outcom
         assert any("autotermination" in f["message"] for f in introduced), introduced
 
 
-def test_removed_schema_gets_the_destructive_banner(outcome: Outcome) -> None:
+def test_removed_volume_gets_the_destructive_banner(outcome: Outcome) -> None:
     staging = outcome.env("staging")
-    deleted = [c for c in staging["changes"] if c["type"] == "databricks_schema" and c["action"] == "delete"]
-    assert [c["name"] for c in deleted] == ["mlops_staging.features"]
+    deleted = [
+        c
+        for c in staging["changes"]
+        if c["type"] == "databricks_volume" and c["action"] in ("delete", "replace")
+    ]
+    assert [c["name"] for c in deleted] == ["mlops_staging.models.artifacts"]
     assert deleted[0]["address"] in staging["destructive"]
     assert "> [!CAUTION]" in outcome.md
-    assert (
-        f"> - **staging**: delete schema `mlops_staging.features` — `{deleted[0]['address']}`" in outcome.md
-    )
+    assert f"volume `mlops_staging.models.artifacts` — `{deleted[0]['address']}`" in outcome.md
     assert staging["verdict"] in ("warn", "block")
 
 
@@ -234,3 +241,27 @@ def test_review_of_three_environments_runs_within_budget(outcome: Outcome) -> No
 def test_worktree_is_removed_and_tree_untouched(outcome: Outcome) -> None:
     assert git(outcome.repo, "worktree", "list").count("\n") == 0  # only the main worktree
     assert git(outcome.repo, "status", "--porcelain") == ""
+
+
+def test_guardrail_cap_past_its_floor_blocks_prod_naming_the_security_team(outcome: Outcome) -> None:
+    prod = outcome.env("prod")
+    assert prod["verdict"] == "block"
+    assert any(
+        "guardrail policy loosened below its floors" in r and "@acme/security" in r for r in prod["reasons"]
+    )
+    (change,) = [c for c in prod["guardrail_policy"] if c["key"] == "envs.prod.max_dbus_per_hour"]
+    assert (change["before"], change["after"], change["direction"], change["below_floor"]) == (
+        "100.0",
+        "100000.0",
+        "loosened",
+        True,
+    )
+    assert "guardrail_loosened" in prod["kinds"]
+    assert any(
+        "@acme/security" in a["approvers"] and "guardrails' limits" in a["reason"]
+        for a in outcome.data["approvals"]
+    )
+    assert "Guardrail policy: 1 changed, 1 loosened" in outcome.md
+    assert "⛔ below floor, loosened" in outcome.md
+    # Only prod's gate moved: the other environments show no guardrail policy change.
+    assert outcome.env("dev")["guardrail_policy"] == []

@@ -75,3 +75,33 @@ def test_fails_on_a_plan_for_an_unknown_file(repo: Path, tmp_path: Path, capsys)
     assert review(repo, tmp_path, "--base", "HEAD", "--plan", f"prod={tmp_path / 'missing.json'}") == 2
     assert "cannot read" in capsys.readouterr().err
     assert leftovers(repo, tmp_path) == []
+
+
+def test_a_crash_in_the_review_is_exit_4_and_leaves_no_stale_review(
+    repo: Path, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import infra.review.cli as review_cli
+
+    def broken(*args, **kwargs):
+        raise AttributeError("a bug in the review")
+
+    monkeypatch.setattr(review_cli, "parse_plans", broken)
+    (tmp_path / "r.md").write_text("an earlier review")
+    (tmp_path / "r.json").write_text("{}")
+    assert review(repo, tmp_path, "--base", "HEAD") == 4
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "AttributeError: a bug in the review" in err and "not a verdict" in err
+    assert leftovers(repo, tmp_path) == []  # CI would post the earlier review as this one
+
+
+def test_unusable_input_removes_an_earlier_review(repo: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "r.md").write_text("an earlier review")
+    assert review(repo, tmp_path, "--base", "no-such-branch") == 2
+    assert leftovers(repo, tmp_path) == []
+
+
+def test_fails_on_a_plan_that_is_not_utf8(repo: Path, tmp_path: Path, capsys) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(b"\xff\xfe{}")
+    assert review(repo, tmp_path, "--base", "HEAD", "--plan", f"prod={plan}") == 2
+    assert "not UTF-8 text" in capsys.readouterr().err

@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
-from mlops_spec.config import ENV_NAMES, load_account
+from infra.cdk import provider_version
+from mlops_spec.config import ENV_NAMES, load_account, load_roles
 from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
 from stacks.account_stack import ACCOUNT_STACK, AccountStack, workspace_name
 from stacks.main import build_app, main
@@ -75,13 +76,13 @@ def account_doc(synth_dir: Path) -> dict:
 def test_account_provider_talks_to_the_account_console_as_a_service_principal(
     account_doc: dict, account: AccountConfig
 ) -> None:
-    (provider,) = account_doc["provider"]["databricks"]
-    assert provider == {
-        "host": account.account.host,
-        "account_id": account.account.account_id,
-        "auth_type": "oauth-m2m",
-    }
-    assert account_doc["terraform"]["required_providers"]["databricks"]["version"] == "1.99.0"
+    account_provider, grants_provider = account_doc["provider"]["databricks"]
+    # No auth_type: it comes from the environment (OAuth M2M or GitHub OIDC); explicit settings would win.
+    assert account_provider == {"host": account.account.host, "account_id": account.account.account_id}
+    # Metastore grants are a workspace API: one aliased provider on a non-prod workspace of the region.
+    assert grants_provider["alias"] == "grants_eu_west_1"
+    assert ref_name(grants_provider["host"]) == workspace_key(account_doc, "dev")
+    assert account_doc["terraform"]["required_providers"]["databricks"]["version"] == provider_version()
 
 
 def test_one_workspace_per_environment_with_credentials_storage_and_network(
@@ -133,7 +134,8 @@ def test_identities_are_created_once_and_assigned_to_each_workspace(
 ) -> None:
     groups = resources(account_doc, "databricks_group")
     sps = resources(account_doc, "databricks_service_principal")
-    assert sorted(g["display_name"] for g in groups.values()) == sorted(account.identities.groups.values())
+    expected_groups = {account.group_name(k, e) for k in account.identities.groups for e in ENV_NAMES}
+    assert sorted(g["display_name"] for g in groups.values()) == sorted(expected_groups)
     expected_sps = {
         account.service_principal_name(k, e) for k in account.identities.service_principals for e in ENV_NAMES
     }
@@ -153,6 +155,8 @@ def test_identities_are_created_once_and_assigned_to_each_workspace(
         mine = [a for a in assignments if ref_name(a["workspace_id"]) == ws]
         by_principal = {}
         for a in mine:
+            if a["principal_id"] == "${data.databricks_service_principal.account-admin.id}":
+                continue  # the account admin, assigned to grant metastore privileges
             match = REF.match(a["principal_id"])
             principal = (groups if match["type"] == "databricks_group" else sps)[match["name"]]
             by_principal[principal["display_name"]] = a["permissions"]
@@ -160,7 +164,8 @@ def test_identities_are_created_once_and_assigned_to_each_workspace(
             (dep,) = a["depends_on"]
             assert ref_name("${" + dep + ".x}") in metastore_assignments
         env_sps = {account.service_principal_name(k, env) for k in account.identities.service_principals}
-        assert set(by_principal) == set(account.identities.groups.values()) | env_sps
+        env_groups = {account.group_name(k, env) for k in account.identities.groups}
+        assert set(by_principal) == env_groups | env_sps
         for name, permissions in by_principal.items():
             assert permissions == (["ADMIN"] if name in admins(env) else ["USER"]), (env, name)
 
@@ -186,9 +191,11 @@ def test_prod_is_reachable_only_through_private_link_and_uses_its_own_keys(accou
 
 
 def test_testing_api_sees_workspace_metastore_and_provider(account: AccountConfig) -> None:
-    synth = CdktfTesting.synth(AccountStack(CdktfTesting.app(), ACCOUNT_STACK, account))
+    synth = CdktfTesting.synth(AccountStack(CdktfTesting.app(), ACCOUNT_STACK, account, load_roles()))
     assert CdktfTesting.to_have_provider_with_properties(
-        synth, "databricks", {"host": "https://accounts.cloud.databricks.com", "auth_type": "oauth-m2m"}
+        synth,
+        "databricks",
+        {"host": "https://accounts.cloud.databricks.com", "account_id": account.account.account_id},
     )
     for env, cfg in account.workspaces.items():
         assert isinstance(cfg, GreenfieldWorkspace)
@@ -237,7 +244,13 @@ def test_environment_stacks_look_identities_up_instead_of_creating_them(synth_di
         doc = load(synth_dir, env)
         assert not resources(doc, "databricks_group") and not resources(doc, "databricks_service_principal")
         looked_up = {v["display_name"] for v in doc["data"]["databricks_group"].values()}
-        assert looked_up == {"mlops-engineers", "ml-engineers", "data-scientists", "analysts"}
+        assert looked_up == {
+            "mlops-engineers",
+            "ml-engineers",
+            "data-scientists",
+            "analysts",
+            f"mlops-model-owners-{env}",
+        }
         sps = {v["display_name"] for v in doc["data"]["databricks_service_principal"].values()}
         assert sps == {f"sp-mlops-jobs-{env}", f"sp-mlops-deployer-{env}"}
 
@@ -268,6 +281,7 @@ def test_brownfield_workspace_comes_from_config(
         "workspace_url": dev_host,
         "workspace_id": "1234567890123456",
         "region": "eu-west-1",
+        "catalog_storage_role_arn": "arn:aws:iam::123456789012:role/databricks-mlops-dev-catalog",
     }
     (config_dir / "account.yaml").write_text(yaml.safe_dump(account))
     out = tmp_path / "out"
@@ -275,7 +289,9 @@ def test_brownfield_workspace_comes_from_config(
 
     dev, acct = load(out, "dev"), load(out, ACCOUNT_STACK)
     assert dev["provider"]["databricks"] == [{"host": dev_host}]
-    assert "terraform_remote_state" not in dev["data"]
+    # The host is configured; the catalog's storage credential still comes from the account stack.
+    (location,) = resources(dev, "databricks_external_location").values()
+    assert REMOTE.match(location["credential_name"])
     assert "databricks_group" in dev["data"]  # still federated: the account stack assigns them
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["stacks"]["dev"]["dependencies"] == [ACCOUNT_STACK]
@@ -289,8 +305,10 @@ def test_brownfield_workspace_comes_from_config(
         for a in resources(acct, "databricks_mws_permission_assignment").values()
         if a["workspace_id"] == 1234567890123456
     ]
-    assert len(dev_assignments) == len(account["identities"]["groups"]) + len(
-        account["identities"]["service_principals"]
+    # Every group and service principal of dev, and the account admin (dev grants metastore privileges).
+    assert (
+        len(dev_assignments)
+        == len(account["identities"]["groups"]) + len(account["identities"]["service_principals"]) + 1
     )
 
 
@@ -303,7 +321,10 @@ def test_without_account_file_environment_stacks_stand_alone(
     assert [p.name for p in (out / "stacks").iterdir()] == ["dev"]
     dev = load(out, "dev")
     assert dev["provider"]["databricks"][0]["host"].startswith("https://")
-    assert resources(dev, "databricks_group")  # created in the workspace, as before
+    # Identities belong to the account even without the account stack: a group created through the
+    # workspace API would be workspace-local, which Unity Catalog refuses (sql-ref-principal).
+    assert not resources(dev, "databricks_group") and not resources(dev, "databricks_service_principal")
+    assert "databricks_group" in dev["data"]
 
 
 def test_fails_with_exit_2_and_writes_nothing_on_bad_account_config(

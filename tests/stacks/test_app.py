@@ -70,3 +70,36 @@ def test_fails_with_exit_2_on_a_broken_policy_template(
     assert "inference.json.j2" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["policies"]  # no staging folder left behind
+
+
+def test_under_the_cdktf_cli_left_out_stacks_stay_for_the_cli_to_remove(
+    tmp_path: Path, platform_wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make synth` then `make synth ENV=prod`: the CLI deletes the folders of stacks it no longer sees
+    after the app exits (without `force`); they must still be there, or it fails with ENOENT."""
+    out = tmp_path / "cdktf.out"
+    (out / "stacks" / "dev").mkdir(parents=True)
+    (out / "stacks" / "dev" / "cdk.tf.json").write_text("{}")
+    monkeypatch.setenv("CDKTF_OUTDIR", str(out))
+    assert main(["--outdir", str(out), "--env", "prod", "--wheel", str(platform_wheel)]) == 0
+    assert (out / "stacks" / "dev").is_dir() and (out / "stacks" / "prod" / "cdk.tf.json").is_file()
+    monkeypatch.delenv("CDKTF_OUTDIR")
+    assert main(["--outdir", str(out), "--env", "prod", "--wheel", str(platform_wheel)]) == 0
+    assert sorted(p.name for p in (out / "stacks").iterdir()) == ["account", "prod"]
+
+
+def test_fails_with_exit_2_once_on_a_template_that_raises_while_rendering(
+    tmp_path: Path, platform_wheel: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policies = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", policies)
+    template = policies / "cluster_policies" / "inference.json.j2"
+    template.write_text("{{ 1 / 0 }}")
+    code = main(
+        ["--outdir", str(tmp_path / "out"), "--policies-dir", str(policies), "--wheel", str(platform_wheel)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("inference.json.j2: fails to render: ZeroDivisionError") == 1
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

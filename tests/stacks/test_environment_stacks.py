@@ -7,6 +7,7 @@ tests stop at the JSON that ``cdktf deploy`` would hand to Terraform.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
+from infra.cdk import provider_version
 from mlops_spec.config import ENV_NAMES, load_platform
 from mlops_spec.naming import endpoint_name, folder_path
 from stacks.environment_stack import EnvironmentStack
@@ -36,11 +38,20 @@ def one(doc: dict, rtype: str) -> dict:
 
 
 def resolve(doc: dict, value: str) -> object:
-    """``${type.name.attr}`` -> that attribute of the referenced resource when it is set in the JSON."""
+    """``${type.name.attr}`` -> that attribute of the referenced resource or data source when set."""
     ref = REF.match(value)
     if not ref:
         return value
-    return resources(doc, ref["type"])[ref["name"]].get(ref["attr"], value)
+    section = doc.get("data", {}) if ref["data"] else doc.get("resource", {})
+    found = section[ref["type"]][ref["name"]].get(ref["attr"], value)
+    return resolve(doc, found) if isinstance(found, str) and found != value else found
+
+
+def principal(doc: dict, value: str) -> str:
+    """A principal reference -> the looked-up group's display name or service principal's display name."""
+    ref = REF.match(value)
+    assert ref and ref["data"], f"principals are named by reference to their lookup: {value}"
+    return doc["data"][ref["type"]][ref["name"]]["display_name"]
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +72,11 @@ def test_every_environment_is_synthesized(synth_dir: Path) -> None:
     assert sorted(p.name for p in (synth_dir / "stacks").iterdir()) == sorted([*ENV_NAMES, "account"])
 
 
-def test_provider_is_pinned_to_databricks_1_99(stacks: dict[str, dict]) -> None:
+def test_provider_is_pinned_to_the_version_the_binding_was_generated_for(stacks: dict[str, dict]) -> None:
+    # 1.99.0 with cdktf's binding, 1.138.0 with CDK Terrain's: derived from the installed binding.
     for doc in stacks.values():
         provider = doc["terraform"]["required_providers"]["databricks"]
-        assert provider == {"source": "databricks/databricks", "version": "1.99.0"}
+        assert provider == {"source": "databricks/databricks", "version": provider_version()}
 
 
 def test_testing_api_sees_the_hardened_workspace(dev_stack_json: str) -> None:
@@ -136,23 +148,15 @@ def test_interactive_policy_fixes_autotermination(stacks: dict[str, dict]) -> No
     assert policy["cluster_type"]["value"] == "all-purpose"
 
 
-def expected_catalog_grants(env: str, doc: dict) -> dict[str, list[str]]:
+def expected_catalog_grants(env: str) -> dict[str, list[str]]:
+    """Display name -> privileges, from the role matrix."""
     platform = load_platform(env)
-    # Service principals are created by the stack, or looked up when the account stack owns them.
-    sps = {
-        v["display_name"]: f"${{databricks_service_principal.{k}.application_id}}"
-        for k, v in resources(doc, "databricks_service_principal").items()
-    } | {
-        v["display_name"]: f"${{data.databricks_service_principal.{k}.application_id}}"
-        for k, v in doc.get("data", {}).get("databricks_service_principal", {}).items()
-    }
     expected = {}
     for role, spec in platform.roles.roles.items():
         privileges = spec.catalog.for_env(env)
-        if not privileges:
-            continue
-        name = platform.env.groups.get(role) or sps[platform.env.service_principals[role].display_name]
-        expected[name] = sorted(privileges)
+        if privileges:
+            name = platform.env.groups.get(role) or platform.env.service_principals[role].display_name
+            expected[name] = sorted(privileges)
     return expected
 
 
@@ -160,14 +164,18 @@ def expected_catalog_grants(env: str, doc: dict) -> dict[str, list[str]]:
 def test_catalog_grants_equal_the_role_matrix(stacks: dict[str, dict], env: str) -> None:
     doc = stacks[env]
     catalog_grants = next(g for g in resources(doc, "databricks_grants").values() if "catalog" in g)
-    actual = {g["principal"]: g["privileges"] for g in catalog_grants["grant"]}
-    assert actual == expected_catalog_grants(env, doc)
+    actual = {principal(doc, g["principal"]): g["privileges"] for g in catalog_grants["grant"]}
+    assert actual == expected_catalog_grants(env)
 
 
 def test_data_scientists_write_in_dev_and_only_read_in_prod(stacks: dict[str, dict]) -> None:
     def privileges(env: str) -> set[str]:
         grants = next(g for g in resources(stacks[env], "databricks_grants").values() if "catalog" in g)
-        return next(set(g["privileges"]) for g in grants["grant"] if g["principal"] == "data-scientists")
+        return next(
+            set(g["privileges"])
+            for g in grants["grant"]
+            if principal(stacks[env], g["principal"]) == "data-scientists"
+        )
 
     assert {"MODIFY", "CREATE_TABLE"} <= privileges("dev")
     assert privileges("prod") == {"USE_CATALOG", "USE_SCHEMA", "SELECT", "BROWSE"}
@@ -191,14 +199,13 @@ def test_prod_differs_from_dev_where_it_must(stacks: dict[str, dict]) -> None:
     assert not any(
         v["name"].endswith("interactive") for v in resources(prod, "databricks_cluster_policy").values()
     )
-    for job in resources(prod, "databricks_job").values():
+    for job in [*resources(prod, "databricks_job").values(), *resources(dev, "databricks_job").values()]:
         assert REF.match(job["run_as"]["service_principal_name"])["type"] == "databricks_service_principal"
+    for job in resources(prod, "databricks_job").values():
         assert job["job_cluster"][0]["new_cluster"]["cluster_log_conf"]["volumes"]["destination"].startswith(
             "/Volumes/"
         )
         assert job.get("schedule", {}).get("pause_status", "UNPAUSED") == "UNPAUSED"
-    for job in resources(dev, "databricks_job").values():
-        assert "run_as" not in job
     for rtype in (
         "databricks_catalog",
         "databricks_schema",
@@ -236,17 +243,19 @@ def test_each_model_gets_experiment_registered_model_and_three_jobs(stacks: dict
                 assert job["email_notifications"]["on_failure"]
                 assert {"team", "cost_center", "env", "model"} <= set(job["tags"])
                 for task in job["task"]:
-                    wheel = task["library"][0]["whl"]
-                    assert wheel.startswith(f"/Volumes/{platform.env.catalog.name}/models/artifacts/")
+                    # By reference: the job waits for the upload (create_before_destroy orders it).
+                    assert REF.match(task["library"][0]["whl"])["type"] == "databricks_file"
                     assert task["python_wheel_task"]["package_name"] == "dbx_mlops_platform"
                     assert task["python_wheel_task"]["named_parameters"]["model"] == model.name
 
 
 def test_wheel_is_shipped_by_the_same_stack(stacks: dict[str, dict]) -> None:
     for doc in stacks.values():
-        wheel_file = one(doc, "databricks_file")
+        ((file_key, wheel_file),) = resources(doc, "databricks_file").items()
         whl = {t["library"][0]["whl"] for j in resources(doc, "databricks_job").values() for t in j["task"]}
-        assert whl == {wheel_file["path"]}
+        assert whl == {f"${{databricks_file.{file_key}.path}}"}
+        volume = REF.match(wheel_file["path"].split("}")[0] + "}")
+        assert volume["type"] == "databricks_volume" and volume["attr"] == "volume_path"
         assert wheel_file["source"].startswith("assets/")
         assert wheel_file["lifecycle"] == {"create_before_destroy": True}
 
@@ -259,7 +268,8 @@ def test_serving_endpoint_survives_first_deploy_and_promotions(stacks: dict[str,
         assert "config" not in endpoint  # no model version needed on the first deploy
         assert endpoint["lifecycle"]["ignore_changes"] == ["config"]  # the deploy job owns versions
         table = endpoint["ai_gateway"]["inference_table_config"]
-        assert table["enabled"] and table["schema_name"] == "inference_logs"
+        assert table["enabled"] and resolve(doc, table["schema_name"]) == "inference_logs"
+        assert REF.match(table["catalog_name"])["type"] == "databricks_schema"
         assert endpoint["ai_gateway"]["rate_limits"][0]["renewal_period"] == "minute"
         deploy = next(
             t
@@ -277,21 +287,27 @@ def test_secret_scopes_have_acls_and_no_values(stacks: dict[str, dict], synth_di
         acls = resources(doc, "databricks_secret_acl").values()
         levels = {a["permission"] for a in acls}
         assert levels == {"READ", "MANAGE"}
-        assert next(a for a in acls if a["permission"] == "MANAGE")["principal"] == "mlops-engineers"
+        manage = next(a for a in acls if a["permission"] == "MANAGE")["principal"]
+        assert principal(doc, manage) == "mlops-engineers"
         assert not resources(doc, "databricks_secret")
         text = (synth_dir / "stacks" / env / "cdk.tf.json").read_text()
         assert "string_value" not in text and "dapi" not in text
 
 
-def test_uc_securables_are_owned_by_the_platform_group(stacks: dict[str, dict]) -> None:
-    for doc in stacks.values():
+def test_uc_securables_are_owned_by_the_deployer_and_models_by_the_model_owner_group(
+    stacks: dict[str, dict],
+) -> None:
+    for env, doc in stacks.items():
         for rtype in (
             "databricks_catalog",
             "databricks_schema",
-            "databricks_registered_model",
             "databricks_volume",
+            "databricks_external_location",
         ):
-            assert {r["owner"] for r in resources(doc, rtype).values()} == {"mlops-engineers"}, rtype
+            owners = {principal(doc, r["owner"]) for r in resources(doc, rtype).values()}
+            assert owners == {f"sp-mlops-deployer-{env}"}, rtype
+        owners = {principal(doc, r["owner"]) for r in resources(doc, "databricks_registered_model").values()}
+        assert owners == {f"mlops-model-owners-{env}"}
 
 
 def test_local_state_backend_by_default(stacks: dict[str, dict]) -> None:
@@ -299,3 +315,18 @@ def test_local_state_backend_by_default(stacks: dict[str, dict]) -> None:
         path = doc["terraform"]["backend"]["local"]["path"]
         # Terraform runs in cdktf.out/stacks/<env>; synth replaces cdktf.out, so state lives in the root.
         assert os.path.normpath(f"/repo/cdktf.out/stacks/{env}/{path}") == f"/repo/terraform.{env}.tfstate"
+
+
+def test_jobs_run_as_the_configured_service_principal_role(platform_wheel: Path) -> None:
+    """``jobs.run_as: deployer`` is honoured, not replaced by the job runner (a reviewer then sees it)."""
+    platform = load_platform("staging")
+    env = platform.env.model_copy(
+        update={"jobs": platform.env.jobs.model_copy(update={"run_as": "deployer"})}
+    )
+    stack = EnvironmentStack(
+        CdktfTesting.app(), "staging", dataclasses.replace(platform, env=env), platform_wheel
+    )
+    doc = json.loads(CdktfTesting.synth(stack))
+    for job in resources(doc, "databricks_job").values():
+        ref = REF.match(job["run_as"]["service_principal_name"])
+        assert doc["data"][ref["type"]][ref["name"]]["display_name"] == "sp-mlops-deployer-staging"

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate, load_policies, resources_from_doc
+from infra.guardrails import Policies, Report, evaluate, load_policies
+from infra.tfdoc import resources_from_doc
 from stacks.account_stack import ACCOUNT_STACK
 
 Docs = dict[str, dict[str, Any]]

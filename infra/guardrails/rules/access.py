@@ -6,9 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from infra.guardrails.model import Resource
-from infra.guardrails.policy_files import EnvParams, normalize_privilege
-from infra.guardrails.rules import Violation, rule
+from infra.guardrails.params import EnvParams, normalize_privilege
+from infra.guardrails.rules import Violation, is_prod, rule
 from infra.guardrails.rules.compute import is_gpu_policy
 from infra.guardrails.stack import (
     GROUP_TYPES,
@@ -16,9 +15,12 @@ from infra.guardrails.stack import (
     USER_TYPES,
     Principal,
     StackIndex,
+    as_bool,
     blocks,
     is_interpolation,
+    listing,
 )
+from infra.tfdoc import Resource
 
 SECURABLES = (
     "metastore",
@@ -72,7 +74,7 @@ def _grants(index: StackIndex) -> Iterator[Grant]:
         target = index.resolve(res.values.get(securable))
         entries = blocks(res.values, "grant") if res.type == "databricks_grants" else [res.values]
         for entry in entries:
-            privileges = tuple(normalize_privilege(str(p)) for p in entry.get("privileges", []) or [])
+            privileges = tuple(normalize_privilege(str(p)) for p in listing(entry.get("privileges")))
             yield Grant(res, securable, target, index.principal(entry.get("principal")), privileges)
 
 
@@ -94,12 +96,19 @@ def permissions(index: StackIndex, target_key: str | None = None) -> Iterator[Ac
                     yield Access(res, index.principal(entry[key], kind), level)
 
 
-@rule("DBX002")
+@rule("DBX002", "prod_workspace_envs")
 def no_broad_privileges(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    prod = is_prod(index, params)
     for grant in grants(index):
         broad = BROAD_PRIVILEGES & set(grant.privileges)
         if grant.principal.is_broad and broad:
             yield Violation(grant.resource, f"{grant.describe()}: {sorted(broad)} to everyone")
+        elif grant.principal.is_broad and prod and grant.privileges:
+            yield Violation(
+                grant.resource,
+                f"{grant.describe()}: everyone in the account may read production data "
+                f"({index.env} is in prod_workspace_envs); grant named groups",
+            )
         elif grant.principal.kind == "user":
             yield Violation(grant.resource, f"{grant.describe()}: grants go to groups or service principals")
     for access in permissions(index):
@@ -149,8 +158,17 @@ def job_identity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(job, "no group holds CAN_MANAGE (or IS_OWNER): ownership falls to one identity")
 
 
-@rule("DBX009")
+@rule("DBX009", "platform_group", "secret_read_groups")
 def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    for scope in index.of("databricks_secret_scope"):
+        initial = scope.values.get("initial_manage_principal")
+        if initial not in (None, ""):
+            # The API accepts only "users": MANAGE on the scope for every user of the workspace.
+            yield Violation(
+                scope,
+                f"initial_manage_principal {initial!r} gives every workspace user MANAGE on the scope; "
+                f"only {params.platform_group!r} may manage it (a databricks_secret_acl)",
+            )
     for acl in index.of("databricks_secret_acl"):
         principal = index.principal(acl.values.get("principal"))
         permission = str(acl.values.get("permission", "")).upper()
@@ -173,7 +191,7 @@ def secret_acls(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             )
 
 
-@rule("DBX017")
+@rule("DBX017", "data_scientists_group", "read_privileges")
 def data_scientists_read_only(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     group = params.data_scientists_group
     for grant in grants(index):
@@ -186,9 +204,23 @@ def data_scientists_read_only(index: StackIndex, params: EnvParams) -> Iterator[
         owner = index.principal(res.values.get("owner")) if res.values.get("owner") else None
         if owner is not None and owner.name == group:
             yield Violation(res, f"owned by {owner} in {index.env}")
+    for access in permissions(index, "cluster_policy_id"):
+        if access.principal.kind != "group" or access.principal.name != group:
+            continue
+        policy = index.policy_for(access.resource.values.get("cluster_policy_id"))
+        kind = "GPU " if policy is not None and is_gpu_policy(index, policy, params) else ""
+        name = (
+            f"'{policy.name}'" if policy is not None else str(access.resource.values.get("cluster_policy_id"))
+        )
+        yield Violation(
+            access.resource,
+            f"{access.principal} has {access.level} on the {kind}cluster policy {name} in {index.env}: "
+            "prod compute runs reviewed jobs as service principals, not people's clusters",
+            params=("data_scientists_group", "gpu_policy_name_pattern"),
+        )
 
 
-@rule("DBX102")
+@rule("DBX102", "admin_groups", "privileged_privileges")
 def privileged_grants(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     admins = set(params.admin_groups)
     for grant in grants(index):
@@ -253,14 +285,14 @@ def _admin_problem(index: StackIndex, principal_id: Any) -> str | None:
     return f"{target.address}, neither a group nor a service principal"
 
 
-@rule("DBX105")
+@rule("DBX105", "admin_groups")
 def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for metastore in index.of("databricks_metastore"):
         why = _metastore_owner_problem(index, params, metastore.values.get("owner"))
         if why:
             yield Violation(metastore, f"metastore admin (owner) is {why}; make it an admin group")
     for assignment in index.of("databricks_mws_permission_assignment", "databricks_permission_assignment"):
-        if "ADMIN" not in (assignment.values.get("permissions") or []):
+        if "ADMIN" not in listing(assignment.values.get("permissions")):
             continue
         why = _admin_problem(index, assignment.values.get("principal_id"))
         if why:
@@ -269,7 +301,7 @@ def admins_are_groups(index: StackIndex, params: EnvParams) -> Iterator[Violatio
             )
 
 
-@rule("DBX108")
+@rule("DBX108", "gpu_policy_name_pattern", "prod_workspace_envs")
 def broad_can_use(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for access in permissions(index):
         if not access.principal.is_broad or access.level != "CAN_USE":
@@ -279,11 +311,50 @@ def broad_can_use(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(access.resource, f"{access.principal} may create personal access tokens")
         policy_ref = values.get("cluster_policy_id")
         if policy_ref is not None:
-            target, _ = index.target(policy_ref)
-            policy = index.policies.get(target.address) if target else None
+            policy = index.policy_for(policy_ref)
             if policy is not None and is_gpu_policy(index, policy, params):
                 yield Violation(
                     access.resource, f"{access.principal} may start clusters under GPU policy '{policy.name}'"
                 )
-            elif index.env == "prod":
+            elif is_prod(index, params):
                 yield Violation(access.resource, f"{access.principal} may use a prod cluster policy")
+
+
+ENTITLEMENTS = ("allow_cluster_create", "allow_instance_pool_create")
+WORKSPACE_ADMINS = "admins"  # the workspace's built-in admin group holds every entitlement anyway
+_ENTITLED_PRINCIPALS = (
+    ("group_id", "group"),
+    ("service_principal_id", "service_principal"),
+    ("user_id", "user"),
+)
+
+
+def _entitled(index: StackIndex, res: Resource) -> Principal:
+    if res.type == "databricks_entitlements":
+        for key, kind in _ENTITLED_PRINCIPALS:
+            if res.values.get(key):
+                return index.principal(res.values[key], kind)
+        return Principal("unknown", res.address)
+    return index.principal(f"${{{res.address}.id}}")
+
+
+@rule("DBX109", "admin_groups")
+def cluster_create_entitlements(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    admins = {*params.admin_groups, WORKSPACE_ADMINS}
+    types = ("databricks_entitlements", "databricks_group", "databricks_user", "databricks_service_principal")
+    for res in index.of(*types):
+        granted = [
+            e
+            for e in ENTITLEMENTS
+            if as_bool(res.values.get(e)) is True or is_interpolation(res.values.get(e))
+        ]
+        if not granted:
+            continue
+        principal = _entitled(index, res)
+        if principal.kind == "group" and principal.name in admins:
+            continue
+        yield Violation(
+            res,
+            f"{principal} gets {granted}: unrestricted cluster creation bypasses every cluster policy "
+            f"(caps, node types, access modes); only {sorted(admins)} may hold it",
+        )

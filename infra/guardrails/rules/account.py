@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.rules.workspace import ip_restriction_gaps
 from infra.guardrails.stack import StackIndex, as_bool, blocks, is_interpolation
+from infra.tfdoc import Resource
 
 WORKSPACE = "databricks_mws_workspaces"
 PRIVATE_ACCESS = "databricks_mws_private_access_settings"
@@ -82,7 +82,7 @@ def _private_access(index: StackIndex, ws: Resource) -> str | None:
     return f"{settings.address} has public_access_enabled {public!r}"
 
 
-@rule("DBX021")
+@rule("DBX021", "prod_workspace_envs", "env_tag")
 def private_prod_workspace(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for ws in index.of(WORKSPACE):
         env, tagged = workspace_env(ws, params)
@@ -156,7 +156,7 @@ def workspace_metastore_assignment(index: StackIndex, params: EnvParams) -> Iter
             continue
         if perm.lifecycle is None or len(assigned[key]) > 1:
             continue  # plans carry no depends_on (the engine notes it); two metastores are reported above
-        depends = perm.values.get("depends_on") or []
+        depends = perm.depends_on
         missing = [a.address for a in assigned[key] if a.address not in depends]
         if missing:
             yield Violation(
@@ -181,7 +181,7 @@ METASTORE_WHY = "destroying the metastore loses every catalog's metadata and gra
 WORKSPACE_WHY = "destroying the prod workspace deletes its jobs, endpoints and workspace files"
 
 
-@rule("DBX023")
+@rule("DBX023", "prod_workspace_envs")
 def account_destroy_protection(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for metastore in index.of(METASTORE):
         force = metastore.values.get("force_destroy")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import (
     Cluster,
@@ -16,9 +16,17 @@ from infra.guardrails.stack import (
     as_number,
     block,
     blocks,
+    job_tasks,
+    listing,
+    strings,
 )
 
 INIT_SCRIPT_SOURCES = ("workspace", "volumes")
+# Any workspace user can replace a file on DBFS; Databricks deprecated libraries and init scripts in
+# the DBFS root for that reason (docs: "Storing libraries in DBFS root is deprecated and disabled by
+# default", https://docs.databricks.com/aws/en/libraries/; "Migrate init scripts from DBFS",
+# https://docs.databricks.com/aws/en/init-scripts/). Code comes from workspace files or UC volumes.
+DBFS_PREFIXES = ("dbfs:/", "/dbfs/")
 
 
 def effective(cluster: Cluster, policy: Policy | None, key: str) -> Any:
@@ -79,7 +87,7 @@ def unverifiable_input(index: StackIndex, params: EnvParams) -> Iterator[Violati
             yield Violation(conf, f"custom_config is not a literal map ({str(config)[:60]!r})")
 
 
-@rule("DBX001")
+@rule("DBX001", "allowed_access_modes")
 def uc_access_mode(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     allowed = params.allowed_access_modes
     for cluster in index.clusters():
@@ -119,7 +127,7 @@ def platform_policy(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             )
 
 
-@rule("DBX005")
+@rule("DBX005", "max_autotermination_minutes")
 def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     cap = params.max_autotermination_minutes
     for policy in _readable(index):
@@ -151,7 +159,7 @@ def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             )
 
 
-@rule("DBX006")
+@rule("DBX006", "max_dbus_per_hour", "max_workers")
 def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     caps = {"dbus_per_hour": params.max_dbus_per_hour, "autoscale.max_workers": params.max_workers}
     for policy in _readable(index):
@@ -168,6 +176,29 @@ def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
                 )
 
 
+def _from_dbfs(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower().startswith(DBFS_PREFIXES)
+
+
+def _dbfs_code(where: str, node: Any) -> Iterator[str]:
+    """Paths under ``dbfs:/`` in a task, library or environment spec: code any user could replace."""
+    for path, _, text in strings(node, where):
+        if _from_dbfs(text):
+            yield f"{path} runs {text!r} from DBFS"
+
+
+def _init_scripts(cluster: Cluster) -> Iterator[str]:
+    for i, script in enumerate(blocks(cluster.values, "init_scripts")):
+        sources = [k for k, v in script.items() if v]
+        bad = [s for s in sources if s not in INIT_SCRIPT_SOURCES]
+        if bad or not sources:
+            yield f"init_scripts[{i}] from {bad or 'nowhere'}; allowed: {', '.join(INIT_SCRIPT_SOURCES)}"
+        for source in sources:
+            destination = block(script, source).get("destination")
+            if source in INIT_SCRIPT_SOURCES and _from_dbfs(destination):
+                yield f"init_scripts[{i}].{source}.destination {destination!r} is on DBFS"
+
+
 @rule("DBX011")
 def ssh_and_init_scripts(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for script in index.of("databricks_global_init_script"):
@@ -175,20 +206,35 @@ def ssh_and_init_scripts(index: StackIndex, params: EnvParams) -> Iterator[Viola
     for cluster in index.clusters():
         if cluster.values.get("ssh_public_keys"):
             yield Violation(cluster.owner, f"{cluster.where}: ssh_public_keys set")
-        for i, script in enumerate(blocks(cluster.values, "init_scripts")):
-            sources = [k for k, v in script.items() if v]
-            bad = [s for s in sources if s not in INIT_SCRIPT_SOURCES]
-            if bad or not sources:
-                yield Violation(
-                    cluster.owner,
-                    f"{cluster.where}: init_scripts[{i}] from {bad or 'nowhere'}; "
-                    f"allowed: {', '.join(INIT_SCRIPT_SOURCES)}",
-                )
+        for why in _init_scripts(cluster):
+            yield Violation(cluster.owner, f"{cluster.where}: {why}")
+    for res in index.of("databricks_cluster", "databricks_library"):
+        for why in (
+            _dbfs_code("library", res.values.get("library")) if res.type == "databricks_cluster" else ()
+        ):
+            yield Violation(res, why)
+        if res.type == "databricks_library":
+            for why in _dbfs_code(res.address, res.values):
+                yield Violation(res, why)
+    for job in index.of("databricks_job"):
+        for task in job_tasks(job):
+            label = f'task "{task.get("task_key", "?")}"'
+            body = {k: v for k, v in task.items() if k not in ("for_each_task", "new_cluster")}
+            for why in _dbfs_code(label, body):
+                yield Violation(job, why)
+        for why in _dbfs_code("environment", job.values.get("environment")):
+            yield Violation(job, why)
     for policy in _readable(index):
         keys = [k for k in (policy.definition or {}) if k.startswith("ssh_public_keys")]
         for key in keys:
             if (policy.rule(key) or {}).get("type") != "forbidden":
                 yield Violation(policy.resource, f"policy '{policy.name}' lets clusters set {key}")
+        for key, entry in (policy.definition or {}).items():
+            if key.startswith(("init_scripts", "libraries")) and isinstance(entry, dict):
+                values = [entry.get("value"), entry.get("defaultValue"), *listing(entry.get("values"))]
+                dbfs = [v for v in values if _from_dbfs(v)]
+                if dbfs or (".dbfs." in key and entry.get("type") != "forbidden"):
+                    yield Violation(policy.resource, f"policy '{policy.name}' {key} admits DBFS ({dbfs})")
 
 
 def _node_problem(node: Any, gpu_ok: bool, params: EnvParams) -> str | None:
@@ -199,7 +245,7 @@ def _node_problem(node: Any, gpu_ok: bool, params: EnvParams) -> str | None:
     return f"node type {node!r} is not allowlisted"
 
 
-@rule("DBX013")
+@rule("DBX013", "runtimes", "runtime_pattern", "cpu_node_types", "gpu_node_types")
 def allowlists(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         policy = index.policy_of(cluster)
@@ -282,7 +328,7 @@ def cluster_logs(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
             yield Violation(cluster.owner, f"{cluster.where}: no cluster_log_conf (nor fixed by its policy)")
 
 
-@rule("DBX101")
+@rule("DBX101", "lts_runtimes")
 def lts_runtimes(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         version = effective(cluster, index.policy_of(cluster), "spark_version")
@@ -319,7 +365,7 @@ def job_policy_cluster_type(index: StackIndex, params: EnvParams) -> Iterator[Vi
             )
 
 
-@rule("DBX107")
+@rule("DBX107", "max_sql_auto_stop_mins")
 def warehouse_auto_stop(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     cap = params.max_sql_auto_stop_mins
     for warehouse in index.of("databricks_sql_endpoint"):
@@ -328,3 +374,59 @@ def warehouse_auto_stop(index: StackIndex, params: EnvParams) -> Iterator[Violat
             yield Violation(
                 warehouse, f"auto_stop_mins {warehouse.values.get('auto_stop_mins')!r}; allowed 1..{cap}"
             )
+
+
+CLOUD_ATTRIBUTES = ("aws_attributes", "azure_attributes", "gcp_attributes")
+SPOT_ONLY = frozenset({"SPOT", "SPOT_AZURE", "PREEMPTIBLE_GCP"})
+
+
+def _nested(cluster: Cluster, policy: Policy | None, block_key: str, key: str) -> Any:
+    """A cloud attribute as the cluster runs with it: its own, else the policy's fixed or default."""
+    own = block(cluster.values, block_key).get(key)
+    if own is not None or policy is None:
+        return own
+    path = f"{block_key}.{key}"
+    fixed = policy.fixed(path)
+    if fixed is not None:
+        return fixed
+    return policy.default(path) if as_bool(cluster.values.get("apply_policy_default_values")) else None
+
+
+def _spot_only(availability: Any, first_on_demand: Any) -> bool:
+    """Every node, the driver included, on reclaimable capacity with no fallback.
+
+    ``availability`` applies past the first ``first_on_demand`` nodes, and to the whole cluster when
+    that is 0 (databricks-sdk compute.AwsAttributes / AzureAvailability docstrings).
+    """
+    return str(availability).upper() in SPOT_ONLY and (as_number(first_on_demand) or 0) < 1
+
+
+@rule("DBX110", "inference_policy_name_pattern")
+def prod_inference_capacity(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
+    pattern = re.compile(params.inference_policy_name_pattern, re.IGNORECASE)
+    for cluster in index.clusters():
+        policy = index.policy_of(cluster)
+        if policy is None or not pattern.search(policy.name):
+            continue
+        for attrs in CLOUD_ATTRIBUTES:
+            availability = _nested(cluster, policy, attrs, "availability")
+            first = _nested(cluster, policy, attrs, "first_on_demand")
+            if _spot_only(availability, first):
+                yield Violation(
+                    cluster.owner,
+                    f"{cluster.where}: {attrs}.availability {availability!r} with first_on_demand {first!r}: "
+                    f"prod inference on policy '{policy.name}' runs on spot only, driver included; keep an "
+                    "on-demand driver (first_on_demand >= 1) or a *_WITH_FALLBACK availability",
+                )
+    for policy in _readable(index):
+        if not pattern.search(policy.name):
+            continue
+        for attrs in CLOUD_ATTRIBUTES:
+            availability = policy.fixed(f"{attrs}.availability")
+            first = policy.maximum(f"{attrs}.first_on_demand")
+            if _spot_only(availability, first):
+                yield Violation(
+                    policy.resource,
+                    f"policy '{policy.name}' fixes {attrs}.availability {availability!r} and admits "
+                    f"first_on_demand up to {first!r}: prod inference would run on spot only",
+                )

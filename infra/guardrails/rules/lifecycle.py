@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
 from infra.guardrails.stack import StackIndex, as_bool
 
 
-@rule("DBX019")
+@rule("DBX019", "protected_types")
 def prevent_destroy(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     protected = set(params.protected_types)
     for res in index.of(*params.protected_types):

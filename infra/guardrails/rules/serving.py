@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks
+from infra.guardrails.stack import StackIndex, as_bool, as_number, block, blocks, job_tasks, mapping, scalar
+from infra.tfdoc import Resource
 
 UC_NAME = re.compile(r"^[^.\s]+\.[^.\s]+\.[^.\s]+$")
 
@@ -30,29 +30,29 @@ class DeployTasks:
     def __init__(self, index: StackIndex, params: EnvParams) -> None:
         self.index = index
         self.spec = params.deploy_task
-        self.model_names = {m.values.get("name") for m in index.of("databricks_registered_model")}
+        self.model_names = {scalar(m.values.get("name")) for m in index.of("databricks_registered_model")}
         self.by_endpoint: dict[Any, list[tuple[Resource, dict[str, Any]]]] = {}
         self.by_model: dict[Any, list[tuple[Resource, dict[str, Any]]]] = {}
         for job in index.of("databricks_job"):
-            for task in blocks(job.values, "task"):
+            for task in job_tasks(job):
                 wheel = block(task, "python_wheel_task")
                 if wheel.get("entry_point") in self.spec.entry_points:
-                    self._add(job, wheel.get("named_parameters") or {})
+                    self._add(job, mapping(wheel.get("named_parameters")))
 
     def _add(self, job: Resource, named: dict[str, Any]) -> None:
         value = named.get(self.spec.endpoint_param) if self.spec.endpoint_param else None
         if value is not None:
             target, _ = self.index.target(value)
-            key = target.address if target is not None else value
+            key = target.address if target is not None else scalar(value)
             self.by_endpoint.setdefault(key, []).append((job, named))
         else:
-            self.by_model.setdefault(named.get(self.spec.model_param), []).append((job, named))
+            self.by_model.setdefault(scalar(named.get(self.spec.model_param)), []).append((job, named))
 
     def serving(self, endpoint: Resource) -> list[tuple[Resource, dict[str, Any]]]:
         found = self.by_endpoint.get(endpoint.address, []) + self.by_endpoint.get(
-            endpoint.values.get("name"), []
+            scalar(endpoint.values.get("name")), []
         )
-        tagged = _tag(endpoint, self.spec.endpoint_tag) if self.spec.endpoint_tag else None
+        tagged = scalar(_tag(endpoint, self.spec.endpoint_tag)) if self.spec.endpoint_tag else None
         return found + (self.by_model.get(tagged, []) if tagged is not None else [])
 
     def uc_model(self, value: Any, short_ok: bool = True) -> bool:
@@ -76,7 +76,7 @@ def _served(endpoint: Resource) -> list[tuple[str, dict[str, Any]]]:
     return out + [("model_name", m) for m in blocks(config, "served_models")]
 
 
-@rule("DBX015")
+@rule("DBX015", "require_scale_to_zero", "deploy_task")
 def serving_endpoints(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     endpoints = list(index.of("databricks_model_serving"))
     tasks = DeployTasks(index, params)

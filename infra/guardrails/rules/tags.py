@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from infra.guardrails.model import Resource
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, block, blocks
+from infra.guardrails.stack import StackIndex, block, blocks, mapping, scalar
+from infra.tfdoc import Resource
 
 
 def _kv_list(entries: list[dict[str, Any]]) -> dict[str, Any]:
-    return {str(e.get("key")): e.get("value") for e in entries if e.get("key") is not None}
+    return {str(e.get("key")): e.get("value") for e in entries if scalar(e.get("key")) is not None}
 
 
 def _check(
@@ -40,16 +40,16 @@ def _policy_tags(index: StackIndex, policy_ref: Any) -> dict[str, Any]:
     }
 
 
-@rule("DBX012")
+@rule("DBX012", "required_tags", "env_tag")
 def required_tags(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for cluster in index.clusters():
         tags = {
             **_policy_tags(index, cluster.values.get("policy_id")),
-            **(cluster.values.get("custom_tags") or {}),
+            **mapping(cluster.values.get("custom_tags")),
         }
         yield from _check(cluster.owner, cluster.where, tags, index, params)
     for job in index.of("databricks_job"):
-        yield from _check(job, job.address, job.values.get("tags") or {}, index, params)
+        yield from _check(job, job.address, mapping(job.values.get("tags")), index, params)
     for policy in index.policies.values():
         if policy.definition is not None:
             fixed = _policy_tags(index, "${" + policy.resource.address + ".id}")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
-from infra.guardrails.model import Resource
-from infra.guardrails.policy_files import EnvParams
+from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
-from infra.guardrails.stack import StackIndex, as_bool, as_number
+from infra.guardrails.stack import StackIndex, as_bool, as_number, listing
+from infra.tfdoc import Resource
 
 CONF = "databricks_workspace_conf"
 
@@ -34,7 +34,7 @@ def _at(index: StackIndex) -> object:
     return next(iter(index.of(CONF)))
 
 
-@rule("DBX007")
+@rule("DBX007", "max_token_lifetime_days")
 def token_lifetime_cap(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     config = workspace_config(index)
     if config is None:
@@ -74,7 +74,7 @@ def active_allow_lists(index: StackIndex) -> list[Resource]:
 def open_ranges(res: Resource) -> list[str]:
     """CIDRs of an ALLOW list that admit the whole internet."""
     found = []
-    for cidr in res.values.get("ip_addresses") or []:
+    for cidr in listing(res.values.get("ip_addresses")):
         try:
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
@@ -116,7 +116,7 @@ def ip_access_lists(index: StackIndex, params: EnvParams) -> Iterator[Violation]
             yield Violation(res, f"ALLOW list contains {cidr}: open to the internet")
 
 
-@rule("DBX016")
+@rule("DBX016", "workspace_settings")
 def sra_settings(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     config = workspace_config(index)
     if config is None:

@@ -56,8 +56,7 @@ def test_spark_counts_equal_numpy_counts_on_the_same_profile(spark) -> None:
             assert (ac.n_null, ac.n_rows) == (ec.n_null, ec.n_rows), column
             if isinstance(ec, NumericCounts):
                 assert ac.n_inf == ec.n_inf
-                assert ac.tails.below == pytest.approx(ec.tails.below, abs=1e-9)
-                assert ac.tails.above == pytest.approx(ec.tails.above, abs=1e-9)
+                np.testing.assert_allclose(ac.offsets, ec.offsets, rtol=1e-9, atol=1e-9)
             else:
                 assert isinstance(ac, CategoricalCounts) and ac.unseen == ec.unseen
 
@@ -71,6 +70,7 @@ def test_spark_profile_equals_numpy_profile_on_small_data(spark) -> None:
     for column in NUMERIC:
         a, e = actual.numeric[column], expected.numeric[column]
         assert a.edges == e.edges and a.coarse_edges == e.coarse_edges and a.counts == e.counts
+        np.testing.assert_allclose(a.offsets, e.offsets, rtol=1e-9, atol=1e-9)
         assert a.mean == pytest.approx(e.mean) and a.std == pytest.approx(e.std)
     assert actual.categorical == expected.categorical
 
@@ -96,3 +96,15 @@ def test_run_monitoring_gives_the_same_metrics_on_both_engines(spark) -> None:
         .isin({"num_01", "cat_1", "__dataset__", "__prediction__", "cat_0"})
         .all()
     )
+
+
+def test_both_engines_keep_the_rows_of_the_served_version(spark) -> None:
+    from ml_jobs.monitoring import engine_spark
+
+    log = _log()
+    log["model_version"] = np.where(np.arange(len(log)) % 3 == 0, "2", "1")
+    log.loc[3, "model_version"] = None  # a row with no version was served by none
+    expected = engine_numpy.served_by(log, "2")
+    actual = engine_spark.served_by(_spark_frame(spark, log), "2").toPandas()
+    assert sorted(actual["request_id"]) == sorted(expected["request_id"])
+    assert len(expected) == (np.arange(len(log)) % 3 == 0).sum() - 1

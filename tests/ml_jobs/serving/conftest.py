@@ -91,10 +91,20 @@ class FakeServing:
     # -- state machine ------------------------------------------------------------------------------
     @staticmethod
     def _config(split: dict[str, int], version: int) -> dict[str, Any]:
-        entities = [{"name": f"{MODEL.replace('_', '-')}-{v}", "entity_name": REGISTERED, "entity_version": v,
-                     "workload_size": "Small", "scale_to_zero_enabled": True} for v in split]
-        routes = [{"served_entity_name": e["name"], "traffic_percentage": p}
-                  for e, p in zip(entities, split.values(), strict=True)]
+        entities = [
+            {
+                "name": f"{MODEL.replace('_', '-')}-{v}",
+                "entity_name": REGISTERED,
+                "entity_version": v,
+                "workload_size": "Small",
+                "scale_to_zero_enabled": True,
+            }
+            for v in split
+        ]
+        routes = [
+            {"served_entity_name": e["name"], "traffic_percentage": p}
+            for e, p in zip(entities, split.values(), strict=True)
+        ]
         return {"config_version": version, "served_entities": entities, "traffic_config": {"routes": routes}}
 
     def _poll(self, ep: FakeEndpoint) -> None:
@@ -146,8 +156,10 @@ class FakeServing:
             return 409, {"error_code": "RESOURCE_CONFLICT", "message": "an update is in progress"}
         names = {e["name"] for e in body.get("served_entities", [])}
         routes = body.get("traffic_config", {}).get("routes", [])
-        if not names or sum(r["traffic_percentage"] for r in routes) != 100 or any(
-            r["served_entity_name"] not in names for r in routes
+        if (
+            not names
+            or sum(r["traffic_percentage"] for r in routes) != 100
+            or any(r["served_entity_name"] not in names for r in routes)
         ):
             return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad traffic config"}
         ep.config_version += 1
@@ -273,8 +285,15 @@ def set_aliases(registry_root: Path) -> Callable[..., None]:
 @pytest.fixture
 def deploy_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No ambient Databricks or MLflow settings: the test decides where deploy points."""
-    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "DATABRICKS_RUNTIME_VERSION", "DATABRICKS_HOST",
-                "DATABRICKS_TOKEN", "DATABRICKS_CONFIG_PROFILE", "MLOPS_CONFIG_DIR"):
+    for key in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_REGISTRY_URI",
+        "DATABRICKS_RUNTIME_VERSION",
+        "DATABRICKS_HOST",
+        "DATABRICKS_TOKEN",
+        "DATABRICKS_CONFIG_PROFILE",
+        "MLOPS_CONFIG_DIR",
+    ):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(tmp_path / "no-databrickscfg"))
     monkeypatch.setenv("MLOPS_TRACKING_RETRIES", "1")

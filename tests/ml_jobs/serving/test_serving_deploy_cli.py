@@ -19,10 +19,24 @@ def run(fake_serving, registry_root, monkeypatch, capsys):
     _, url = fake_serving
     monkeypatch.setenv("DATABRICKS_TOKEN", "x")
 
-    def run_(*extra: str, host: str | None = url, model: str = "marketing_churn_gbm"
-             ) -> tuple[int, dict | None, str]:
-        argv = ["--model", model, "--env", "dev", "--local-root", str(registry_root),
-                "--bake-seconds", "0", "--poll-seconds", "0.01", "--api-retry-seconds", "1", *extra]
+    def run_(
+        *extra: str, host: str | None = url, model: str = "marketing_churn_gbm"
+    ) -> tuple[int, dict | None, str]:
+        argv = [
+            "--model",
+            model,
+            "--env",
+            "dev",
+            "--local-root",
+            str(registry_root),
+            "--bake-seconds",
+            "0",
+            "--poll-seconds",
+            "0.01",
+            "--api-retry-seconds",
+            "1",
+            *extra,
+        ]
         if host:
             argv += ["--host", host]
         code = main(argv)
@@ -40,8 +54,10 @@ def failing_metrics(entity: str):
     """Cumulative counters where ``entity`` answers 10% of its requests with a 5xx."""
 
     def text(n: int) -> str:
-        return (f'request_count_total{{served_entity_name="{entity}"}} {100 * n}\n'
-                f'request_5xx_count_total{{served_entity_name="{entity}"}} {10 * n}\n')
+        return (
+            f'request_count_total{{served_entity_name="{entity}"}} {100 * n}\n'
+            f'request_5xx_count_total{{served_entity_name="{entity}"}} {10 * n}\n'
+        )
 
     return text
 
@@ -54,7 +70,9 @@ def test_deploys_the_champion_with_the_job_parameters(fake, run, set_aliases):
     assert fake.updates() == [{"1": 90, "2": 10}, {"1": 50, "2": 50}, {"1": 0, "2": 100}, {"2": 100}]
     sent = first_put(fake)["served_entities"]
     assert {e["name"]: (e["workload_size"], e["scale_to_zero_enabled"]) for e in sent} == {
-        "marketing-churn-gbm-1": ("Small", True), "marketing-churn-gbm-2": ("Small", True)}
+        "marketing-churn-gbm-1": ("Small", True),
+        "marketing-churn-gbm-2": ("Small", True),
+    }
     assert all(e["entity_name"] == "mlops_dev.models.marketing_churn_gbm" for e in sent)
 
 
@@ -64,7 +82,9 @@ def test_the_new_entity_gets_the_requested_compute(fake, run, set_aliases):
     run("--workload_size", "Medium", "--scale_to_zero", "false", "--rollout", "blue_green")
     sent = first_put(fake)["served_entities"]
     assert {e["name"]: (e["workload_size"], e["scale_to_zero_enabled"]) for e in sent} == {
-        "marketing-churn-gbm-1": ("Small", True), "marketing-churn-gbm-2": ("Medium", False)}
+        "marketing-churn-gbm-1": ("Small", True),
+        "marketing-churn-gbm-2": ("Medium", False),
+    }
     assert fake.updates() == [{"1": 100, "2": 0}, {"1": 0, "2": 100}]
 
 

@@ -10,10 +10,15 @@ NEW = "marketing-churn-gbm-4"
 
 
 def view(ready: str = "READY", deployment: str = "DEPLOYMENT_READY") -> EndpointView:
-    return EndpointView(ENDPOINT, "NOT_UPDATING", ready, (
-        Served("marketing-churn-gbm-3", None, "3", 90, "DEPLOYMENT_READY"),
-        Served(NEW, None, "4", 10, deployment),
-    ))
+    return EndpointView(
+        ENDPOINT,
+        "NOT_UPDATING",
+        ready,
+        (
+            Served("marketing-churn-gbm-3", None, "3", 90, "DEPLOYMENT_READY"),
+            Served(NEW, None, "4", 10, deployment),
+        ),
+    )
 
 
 def counters(requests: float, errors: float, p99: float | None = None, other_errors: float = 0) -> str:

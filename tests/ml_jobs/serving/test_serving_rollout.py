@@ -56,8 +56,11 @@ def test_canary_raises_traffic_in_steps_then_drops_the_old_version(fake, new_cli
     result = rollout(new_client(), plan(), endpoint_state_check)
     assert result.status == DONE and result.exit_code == 0
     assert fake.updates() == [{"3": 90, "4": 10}, {"3": 50, "4": 50}, {"3": 0, "4": 100}, {"4": 100}]
-    assert fake.calls() == ["GET /marketing-churn-gbm-dev"] + [
-        "PUT /marketing-churn-gbm-dev/config", "GET /marketing-churn-gbm-dev"] * 4
+    assert (
+        fake.calls()
+        == ["GET /marketing-churn-gbm-dev"]
+        + ["PUT /marketing-churn-gbm-dev/config", "GET /marketing-churn-gbm-dev"] * 4
+    )
     assert fake.serving() == {"4": 100}
     assert [s.health.ok for s in result.steps if s.health] == [True, True, True]
 
@@ -117,8 +120,11 @@ def test_blue_green_readies_beside_then_switches_at_once_keeping_the_old_warm(fa
     result = rollout(new_client(), plan(strategy="blue_green"), check)
     assert result.status == DONE
     assert fake.updates() == [{"3": 100, "4": 0}, {"3": 0, "4": 100}]
-    assert fake.calls() == ["GET /marketing-churn-gbm-dev"] + [
-        "PUT /marketing-churn-gbm-dev/config", "GET /marketing-churn-gbm-dev"] * 2
+    assert (
+        fake.calls()
+        == ["GET /marketing-churn-gbm-dev"]
+        + ["PUT /marketing-churn-gbm-dev/config", "GET /marketing-churn-gbm-dev"] * 2
+    )
     assert fake.serving() == {"3": 0, "4": 100}
     assert check.seen == [0, 100]
 
@@ -218,8 +224,12 @@ def test_fails_on_an_endpoint_serving_another_model(fake, new_client):
 # -- crash and resume -------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("event", "split"),
-    [("applied", {"3": 50, "4": 50}), ("ready", {"3": 50, "4": 50}), ("applied", {"3": 0, "4": 100}),
-     ("applied", {"4": 100})],
+    [
+        ("applied", {"3": 50, "4": 50}),
+        ("ready", {"3": 50, "4": 50}),
+        ("applied", {"3": 0, "4": 100}),
+        ("applied", {"4": 100}),
+    ],
 )
 def test_resumes_a_crashed_canary_and_sends_each_config_once(fake, new_client, event, split):
     fake.add(ENDPOINT, {"3": 100})
@@ -244,8 +254,12 @@ def test_a_resumed_canary_rechecks_the_step_it_died_in(fake, new_client):
 def test_resumes_a_crashed_blue_green_after_the_switch(fake, new_client):
     fake.add(ENDPOINT, {"3": 100})
     with pytest.raises(Crash):
-        rollout(new_client(), plan(strategy="blue_green"), endpoint_state_check,
-                hook=crash_on("applied", {"3": 0, "4": 100}))
+        rollout(
+            new_client(),
+            plan(strategy="blue_green"),
+            endpoint_state_check,
+            hook=crash_on("applied", {"3": 0, "4": 100}),
+        )
     check = unhealthy_at(-1)
     result = rollout(new_client(), plan(strategy="blue_green"), check)
     assert result.status == DONE and check.seen == [100]

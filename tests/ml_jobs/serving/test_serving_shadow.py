@@ -76,11 +76,15 @@ def test_requests_from_feature_columns_keep_only_the_features(logged):
 
 
 def test_requests_from_payload_json_in_every_documented_shape():
-    payload = pd.DataFrame({"request": [
-        json.dumps({"dataframe_records": [{"tenure_months": 1, "monthly_charges": 10.0}]}),
-        json.dumps({"dataframe_split": {"columns": FEATURES, "data": [[2, 20.0], [3, 30.0]]}}),
-        json.dumps({"instances": [{"tenure_months": 4, "monthly_charges": 40.0}]}),
-    ]})
+    payload = pd.DataFrame(
+        {
+            "request": [
+                json.dumps({"dataframe_records": [{"tenure_months": 1, "monthly_charges": 10.0}]}),
+                json.dumps({"dataframe_split": {"columns": FEATURES, "data": [[2, 20.0], [3, 30.0]]}}),
+                json.dumps({"instances": [{"tenure_months": 4, "monthly_charges": 40.0}]}),
+            ]
+        }
+    )
     frame = requests_frame(payload, FEATURES, "payload")
     assert frame["tenure_months"].tolist() == [1, 2, 3, 4]
 

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.usefixtures("deploy_env")
 def request_log(registry_root):
     """500 logged requests (feature columns) in the local inference log table."""
     runtime = get_runtime("dev", root=registry_root, environ={})
-    runtime.write_table(generate_churn(500, seed=3), "inference_logs", "marketing_churn_gbm_payload",
-                        mode="overwrite")
+    runtime.write_table(
+        generate_churn(500, seed=3), "inference_logs", "marketing_churn_gbm_payload", mode="overwrite"
+    )
 
 
 def scorer(shift: float):
@@ -51,8 +52,19 @@ def loaded(monkeypatch) -> list[tuple[str, str]]:
 @pytest.fixture
 def shadow(registry_root, request_log, capsys):
     def run(*extra: str) -> tuple[int, dict | None, str]:
-        code = main(["--model", "marketing_churn_gbm", "--env", "dev", "--local-root", str(registry_root),
-                     "--rollout", "shadow", *extra])
+        code = main(
+            [
+                "--model",
+                "marketing_churn_gbm",
+                "--env",
+                "dev",
+                "--local-root",
+                str(registry_root),
+                "--rollout",
+                "shadow",
+                *extra,
+            ]
+        )
         out, err = capsys.readouterr()
         return code, (json.loads(out) if out.strip() else None), err
 

@@ -1,0 +1,139 @@
+"""What each entry point does to the world, declared once, derived from the model spec.
+
+The deployability simulator (``infra.simulate``) checks every declared operation against the privileges
+of the job's ``run_as`` identity; ``tests/ml_jobs/test_operations.py`` runs the entry points against a
+recording runtime and fails when the code performs an operation its declaration does not list (or the
+other way round). Keep this module light: the simulator imports it, and it must not pull in mlflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ml_jobs import tables
+from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.naming import endpoint_name, experiment_path, job_name
+from mlops_spec.operations import (
+    LOAD_VERSION,
+    LOG_RUN,
+    READ_TABLE,
+    REGISTER_VERSION,
+    SET_ALIAS,
+    SET_VERSION_DESCRIPTION,
+    SET_VERSION_TAG,
+    START_JOB,
+    UPDATE_ENDPOINT,
+    WRITE_TABLE,
+    Operation,
+)
+
+Declaration = Callable[[ModelSpec, str, str], list[Operation]]
+
+
+def _table(catalog: str, schema_table: tuple[str, str]) -> str:
+    return ".".join((catalog, *schema_table))
+
+
+def _model(catalog: str, model: ModelSpec) -> str:
+    return model.full_name(catalog)
+
+
+def train(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    name = _model(catalog, model)
+    return [
+        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(LOG_RUN, experiment_path(env, model.name)),
+        Operation(REGISTER_VERSION, name),
+        Operation(SET_VERSION_TAG, name),
+        Operation(SET_ALIAS, name),
+    ]
+
+
+def validate(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    name = _model(catalog, model)
+    return [
+        Operation(LOAD_VERSION, name),
+        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(LOG_RUN, experiment_path(env, model.name)),
+        Operation(SET_VERSION_TAG, name),
+    ]
+
+
+def promote(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    name = _model(catalog, model)
+    return [
+        Operation(LOAD_VERSION, name),
+        Operation(SET_VERSION_TAG, name),
+        Operation(SET_VERSION_DESCRIPTION, name),
+        Operation(SET_ALIAS, name),
+    ]
+
+
+def approve(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    name = _model(catalog, model)
+    return [Operation(LOAD_VERSION, name), Operation(SET_VERSION_TAG, name)]
+
+
+def rollback(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    name = _model(catalog, model)
+    return [Operation(LOAD_VERSION, name), Operation(SET_VERSION_TAG, name), Operation(SET_ALIAS, name)]
+
+
+def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    m = model.name
+    return [
+        Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
+        Operation(READ_TABLE, _table(catalog, tables.labels(m))),
+        Operation(READ_TABLE, _table(catalog, tables.monitor_state(m))),
+        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(LOAD_VERSION, _model(catalog, model)),
+        Operation(LOG_RUN, experiment_path(env, m)),
+        Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
+        Operation(WRITE_TABLE, _table(catalog, tables.monitor_state(m))),
+        Operation(START_JOB, job_name(env, m, "retrain")),
+    ]
+
+
+def retrain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    m = model.name
+    own = [
+        Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
+        Operation(READ_TABLE, _table(catalog, tables.labels(m))),
+        Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(m))),
+        Operation(WRITE_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(WRITE_TABLE, _table(catalog, tables.retrain_decisions(m))),
+    ]
+    # retrain trains, validates and promotes a challenger in-process.
+    inner = train(model, env, catalog) + validate(model, env, catalog) + promote(model, env, catalog)
+    return sorted(set(own + inner))
+
+
+def deploy(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    return [
+        Operation(LOAD_VERSION, _model(catalog, model)),
+        Operation(UPDATE_ENDPOINT, endpoint_name(env, model.name)),
+        Operation(READ_TABLE, _table(catalog, tables.inference_log(model.name))),
+    ]
+
+
+DECLARATIONS: dict[str, Declaration] = {
+    "train": train,
+    "validate": validate,
+    "promote": promote,
+    "approve": approve,
+    "rollback": rollback,
+    "monitor": monitor,
+    "retrain": retrain,
+    "deploy": deploy,
+}
+"""Entry point (``[project.scripts]`` in pyproject.toml, ``python_wheel_task.entry_point``) -> declaration."""
+
+
+def declared(entry_point: str, model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    try:
+        declaration = DECLARATIONS[entry_point]
+    except KeyError:
+        raise KeyError(
+            f"entry point {entry_point!r} declares no operations; known: {', '.join(DECLARATIONS)}"
+        ) from None
+    return sorted(set(declaration(model, env, catalog)))
