@@ -98,6 +98,8 @@ class Context:
 
 def context(args: argparse.Namespace) -> Context:
     spec = resolve(args.model, args.env, args.config_dir, parse_overrides(args.overrides))
+    if spec.model.monitoring.webhook_url:  # a webhook URL in the spec is as secret as one in the environment
+        _SECRETS.append(spec.model.monitoring.webhook_url)
     return Context(spec, get_runtime(args.env, root=args.local_root, catalog=spec.catalog))
 
 
@@ -164,14 +166,18 @@ def read_only(exc: BaseException) -> OSError | None:
     return None
 
 
+_SECRETS: list[str] = []
+"""What the running job must never print: the settings' secrets, and any the spec adds."""
+
+
 class _Redacting(io.TextIOBase):
     """A text stream that replaces every secret before it reaches the real one."""
 
-    def __init__(self, stream: Any, secrets: Sequence[str]) -> None:
-        self._stream, self._secrets = stream, [s for s in secrets if s]
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
 
     def write(self, text: str) -> int:
-        for secret in self._secrets:
+        for secret in _SECRETS:
             text = text.replace(secret, REDACTED)
         return self._stream.write(text)
 
@@ -191,17 +197,16 @@ class _Redacting(io.TextIOBase):
 
 @contextmanager
 def _redacted(secrets: Sequence[str]) -> Iterator[None]:
-    """Secrets (``Settings.secrets``) never reach stdout or stderr, whoever prints: us, a library,
-    a traceback. They are also never passed to a log call or a record; this is the net under that."""
-    if not any(secrets):
-        yield
-        return
+    """Secrets (``Settings.secrets``, a spec's webhook URL) never reach stdout or stderr, whoever
+    prints: us, a library, a traceback. They are also never passed to a print, a log call or a
+    record; this is the net under that rule."""
+    _SECRETS[:] = [s for s in secrets if s]
     saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _Redacting(sys.stdout, secrets), _Redacting(sys.stderr, secrets)
+    sys.stdout, sys.stderr = _Redacting(sys.stdout), _Redacting(sys.stderr)
     handlers = [h for h in logging.getLogger().handlers if isinstance(h, logging.StreamHandler)]
     streams = [(h, h.stream) for h in handlers if h.stream in saved]
     for handler, stream in streams:
-        handler.setStream(_Redacting(stream, secrets))
+        handler.setStream(_Redacting(stream))
     try:
         yield
     finally:
