@@ -209,15 +209,17 @@ def move_champion(
 def _next_claim(
     runtime: Runtime,
     model: str,
-    decision: str,
+    decision: str | None,
     kind: str,
     current: str | None,
     target: str,
     actor: str,
     reason: str,
 ) -> Claim:
+    """The claim of the next move; without a named decision, the move itself is the decision."""
     moves = ledger(runtime, model)
     seq = moves[-1].seq + 1 if moves else 1
+    decision = decision or f"{kind}:v{current or 'none'}->v{target}:move:{seq}"
     return Claim(
         seq, decision, kind, current or "none", str(target), actor, runtime.identity(), reason, _now()
     )
@@ -328,8 +330,7 @@ def promote(
     if champion == str(mv.version):
         return AliasMove(name, str(mv.version), None, False, f"v{mv.version} is already the champion")
     reason = check_promotion(spec, mv, champion)
-    key = decision or f"promote:v{mv.version}:from:{champion or 'none'}"
-    claim = _next_claim(runtime, model, key, PROMOTE, champion, str(mv.version), actor, reason)
+    claim = _next_claim(runtime, model, decision, PROMOTE, champion, str(mv.version), actor, reason)
     winner, ours = move_champion(spec, runtime, client, claim)
     if ours:
         return AliasMove(name, str(mv.version), champion, True, reason, winner.seq)
@@ -408,8 +409,7 @@ def rollback(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, actor: 
         raise Refused(f"{name} has no '{reg.PREVIOUS_CHAMPION}' and '{reg.CHAMPION}' pair to roll back")
     at = _now()
     reason = f"rolled back from v{current} by {actor} at {at}"
-    key = f"rollback:v{current}:to:v{previous.version}:after:{moves[-1].seq if moves else 0}"
-    claim = _next_claim(runtime, model, key, ROLLBACK, current, str(previous.version), actor, reason)
+    claim = _next_claim(runtime, model, None, ROLLBACK, current, str(previous.version), actor, reason)
     winner, ours = move_champion(spec, runtime, client, claim)
     if not ours:
         raise Refused(
