@@ -264,7 +264,7 @@ def monitor(
         # The decision, as pending, before the trigger: a re-run after a kill finds these windows
         # counted and this request pending, and starts the same request (which ran or resumes).
         pending = replace(new_state, pending_request=request.request_id, pending_reason=request.reason)
-        save_state(runtime, model.name, pending, f"pending: {decision.reason}")
+        save_state(runtime, model.name, pending, f"pending: {request.reason}")
     if request is not None and trigger is not None:
         log.info("retraining %s (%s): %s", name, request.request_id, request.reason)
         try:
@@ -299,7 +299,10 @@ def monitor(
             "alert_status": alert,
         },
     )
-    save_state(runtime, model.name, new_state, decision.reason)
+    # The row's reason names the request it settles: a re-run, whose windows are already counted,
+    # writes the same row as the run it finishes.
+    reason = decision.reason if request is None else f"{'started' if outcome is not None else 'pending'}: "
+    save_state(runtime, model.name, new_state, reason if request is None else reason + request.reason)
     return MonitorOutcome(
         result,
         str(champion.version),

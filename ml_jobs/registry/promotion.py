@@ -319,10 +319,9 @@ def promote(
     model, name = spec.model.name, runtime.registered_name(spec.model.name)
     finish_pending(spec, runtime, client)
     if decision is not None and (done := claimed(runtime, model, decision)) is not None:
-        if not _applied(client, name, done) and _champion_version(client, name) in (
-            done.from_version,
-            done.to_version,
-        ):
+        # Re-applied even when applied: the caller's re-run (e.g. its validation card) may have
+        # overwritten part of what the move wrote, and every step is idempotent.
+        if _champion_version(client, name) in (done.from_version, done.to_version):
             _apply(spec, client, name, done)
         return AliasMove(name, done.to_version, _none(done.from_version), True, done.reason, done.seq)
     mv = resolve_version(client, name, version, reg.CHALLENGER)

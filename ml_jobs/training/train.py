@@ -119,8 +119,11 @@ def _canonical(client: MlflowClient, experiment_id: str, name: str, key: str) ->
     return first
 
 
-def _reused(client: MlflowClient, mv: Any, key: str) -> TrainResult:
+def _reused(client: MlflowClient, mv: Any, key: str, reused: bool | None = None) -> TrainResult:
+    """The result for a version registered before; ``reused`` defaults to "its training finished":
+    a version whose run was killed after registering it is this training's own, adopted."""
     run = client.get_run(mv.run_id)
+    reused = run.info.status == "FINISHED" if reused is None else reused
     return TrainResult(
         mv.name,
         str(mv.version),
@@ -130,7 +133,7 @@ def _reused(client: MlflowClient, mv: Any, key: str) -> TrainResult:
         str(reg.tag(mv, reg.TAG_DATA_TABLE)),
         int(reg.tag(mv, reg.TAG_DATA_VERSION) or -1),
         key,
-        reused=True,
+        reused=reused,
     )
 
 
@@ -199,7 +202,7 @@ def train_model(
             first.version,
             trained.version,
         )
-        trained = _reused(client, first, key)
+        trained = _reused(client, first, key, reused=True)
     _make_challenger(client, name, trained.version)  # last step: it is now a challenger
     return trained
 
