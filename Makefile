@@ -50,7 +50,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint typecheck unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
 # --- The gates keep their tool's exit code (mlops_spec/exit_codes.py) ----------------------------
@@ -88,13 +88,27 @@ endif
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
+# The dev/CI environment is the lock (hashes, every transitive package), resolved under the runtime's
+# constraints: a clean clone installs the same versions, the ones the job clusters run.
+LOCK := requirements/dev.lock
+UV_VERSION := 0.13.9
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; Python 3.11 is required" >&2; exit 2; }
 	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	@echo "Installing Python dependencies into $(VENV) ..."
+	@echo "Installing Python dependencies into $(VENV) from $(LOCK) ..."
 	@$(PY) -m pip install --quiet --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
-	@$(PY) -m pip install --quiet -e '.[infra,dev]' 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pip install --quiet --require-hashes -r $(LOCK) 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@$(PY) -m pip install --quiet --no-deps --no-build-isolation -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
 	@touch $@
+
+lock: ## Re-resolve requirements/dev.lock (hashes) under the runtime's constraints (mlops_spec/dbr.py)
+	@rm -rf .uv && $(PYTHON) -m pip install --quiet --target .uv uv==$(UV_VERSION)
+	@PYTHONPATH=.uv .uv/bin/uv pip compile pyproject.toml --extra local --extra infra --extra dev \
+	  -c "$$($(PYTHON) -c 'from mlops_spec.dbr import CONSTRAINTS_FILE; print(CONSTRAINTS_FILE)')" \
+	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --no-header --annotation-style line --quiet -o $(LOCK)
+	@rm -rf .uv
 
 node_modules/.installed: package.json package-lock.json
 	@echo "Installing cdktf-cli from package-lock.json ..."
@@ -180,7 +194,10 @@ lint: $(VENV)/.installed ## ruff
 unit: install ## The test suite only
 	@$(VENV)/bin/pytest -q
 
-test: install lint unit ## Lint and the whole test suite
+typecheck: $(VENV)/.installed ## mypy over infra, stacks, mlops_spec, ml_jobs (settings in pyproject.toml)
+	@$(VENV)/bin/mypy
+
+test: install lint typecheck unit ## Lint, type check and the whole test suite
 
 chaos: install ## Every ML job SIGKILLed at every step boundary and at random, re-run; two of each at once
 	@CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/ml_jobs/chaos

@@ -14,7 +14,100 @@ import functools
 import importlib
 import os
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # The checker reads the default toolchain's bindings, so a call to a construct or a struct is checked
+    # against its generated signature; CDK Terrain keeps the API (only package names differ). At run time
+    # the same names come from the selected toolchain (the globals() update below); a test
+    # (tests/deploy/test_toolchains.py) keeps this list and CORE_NAMES/PROVIDER_NAMES the same.
+    # (F401: these are this module's exports, not used in it.)
+    from cdktf import (  # noqa: F401
+        App,
+        AssetType,
+        AzurermBackend,
+        Fn,
+        GcsBackend,
+        ITerraformDependable,
+        LocalBackend,
+        S3Backend,
+        TerraformAsset,
+        TerraformOutput,
+        TerraformStack,
+        Testing,
+        Token,
+    )
+    from cdktf_cdktf_provider_databricks.access_control_rule_set import (  # noqa: F401
+        AccessControlRuleSet,
+        AccessControlRuleSetGrantRules,
+    )
+    from cdktf_cdktf_provider_databricks.catalog import Catalog  # noqa: F401
+    from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy  # noqa: F401
+    from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup  # noqa: F401
+    from cdktf_cdktf_provider_databricks.data_databricks_service_principal import (  # noqa: F401
+        DataDatabricksServicePrincipal,
+    )
+    from cdktf_cdktf_provider_databricks.directory import Directory  # noqa: F401
+    from cdktf_cdktf_provider_databricks.entitlements import Entitlements  # noqa: F401
+    from cdktf_cdktf_provider_databricks.external_location import ExternalLocation  # noqa: F401
+    from cdktf_cdktf_provider_databricks.file import File  # noqa: F401
+    from cdktf_cdktf_provider_databricks.grant import Grant  # noqa: F401
+    from cdktf_cdktf_provider_databricks.grants import Grants, GrantsGrant  # noqa: F401
+    from cdktf_cdktf_provider_databricks.group import Group  # noqa: F401
+    from cdktf_cdktf_provider_databricks.group_member import GroupMember  # noqa: F401
+    from cdktf_cdktf_provider_databricks.ip_access_list import IpAccessList  # noqa: F401
+    from cdktf_cdktf_provider_databricks.job import (  # noqa: F401
+        Job,
+        JobJobCluster,
+        JobTask,
+        JobTaskDependsOn,
+        JobTaskLibrary,
+    )
+    from cdktf_cdktf_provider_databricks.metastore import Metastore  # noqa: F401
+    from cdktf_cdktf_provider_databricks.metastore_assignment import MetastoreAssignment  # noqa: F401
+    from cdktf_cdktf_provider_databricks.mlflow_experiment import MlflowExperiment  # noqa: F401
+    from cdktf_cdktf_provider_databricks.model_serving import (  # noqa: F401
+        ModelServing,
+        ModelServingAiGatewayRateLimits,
+        ModelServingTags,
+    )
+    from cdktf_cdktf_provider_databricks.mws_credentials import MwsCredentials  # noqa: F401
+    from cdktf_cdktf_provider_databricks.mws_customer_managed_keys import (  # noqa: F401
+        MwsCustomerManagedKeys,
+        MwsCustomerManagedKeysAwsKeyInfo,
+    )
+    from cdktf_cdktf_provider_databricks.mws_networks import (  # noqa: F401
+        MwsNetworks,
+        MwsNetworksVpcEndpoints,
+    )
+    from cdktf_cdktf_provider_databricks.mws_permission_assignment import (  # noqa: F401
+        MwsPermissionAssignment,
+    )
+    from cdktf_cdktf_provider_databricks.mws_private_access_settings import (  # noqa: F401
+        MwsPrivateAccessSettings,
+    )
+    from cdktf_cdktf_provider_databricks.mws_storage_configurations import (  # noqa: F401
+        MwsStorageConfigurations,
+    )
+    from cdktf_cdktf_provider_databricks.mws_vpc_endpoint import MwsVpcEndpoint  # noqa: F401
+    from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces  # noqa: F401
+    from cdktf_cdktf_provider_databricks.permissions import (  # noqa: F401
+        Permissions,
+        PermissionsAccessControl,
+    )
+    from cdktf_cdktf_provider_databricks.provider import DatabricksProvider  # noqa: F401
+    from cdktf_cdktf_provider_databricks.registered_model import RegisteredModel  # noqa: F401
+    from cdktf_cdktf_provider_databricks.schema import Schema  # noqa: F401
+    from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl  # noqa: F401
+    from cdktf_cdktf_provider_databricks.secret_scope import SecretScope  # noqa: F401
+    from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal  # noqa: F401
+    from cdktf_cdktf_provider_databricks.storage_credential import (  # noqa: F401
+        StorageCredential,
+        StorageCredentialAwsIamRole,
+    )
+    from cdktf_cdktf_provider_databricks.volume import Volume  # noqa: F401
+    from cdktf_cdktf_provider_databricks.workspace_conf import WorkspaceConf  # noqa: F401
+    from constructs import Construct  # noqa: F401
 
 TOOLCHAIN_VARIABLE = "MLOPS_TOOLCHAIN"
 # toolchain -> (core package, provider binding package, what installs it)
@@ -30,6 +123,7 @@ CORE_NAMES = (
     "AzurermBackend",
     "Fn",
     "GcsBackend",
+    "ITerraformDependable",
     "LocalBackend",
     "S3Backend",
     "TerraformAsset",

@@ -7,37 +7,37 @@ Exit codes (the Databricks job UI and the CLI show them; scripts branch on them)
 * 2 bad input or config: missing table or version, schema mismatch, empty or single-class data
 * 3 infrastructure: tracking server or registry unreachable after bounded retries (also mid-job)
 * 4 unexpected error, i.e. a bug: the traceback is on stderr (Python's own 1 would read as "refused")
+
+The kinds (``Refused``, ``BadInput``, ``InfraError``) are the platform's one hierarchy, shared with
+``infra.deploy``; ``JobError`` is its base under the name the jobs use.
 """
 
 from __future__ import annotations
 
-from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_INFRA, EXIT_OK, EXIT_REFUSED
+from mlops_spec.exit_codes import (
+    EXIT_BAD_INPUT,
+    EXIT_BUG,
+    EXIT_INFRA,
+    EXIT_OK,
+    EXIT_REFUSED,
+    BadInput,
+    InfraError,
+    Refused,
+)
+from mlops_spec.exit_codes import ToolError as JobError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_BUG", "EXIT_INFRA", "EXIT_OK", "EXIT_REFUSED"]
-
-
-class JobError(Exception):
-    """Base class: ``exit_code`` is what the entry point returns."""
-
-    exit_code = EXIT_REFUSED
-
-
-class Refused(JobError):
-    """A gate failed or a registry action is not allowed right now."""
-
-    exit_code = EXIT_REFUSED
-
-
-class BadInput(JobError):
-    """The data or the arguments do not fit the spec; nothing in the registry was touched."""
-
-    exit_code = EXIT_BAD_INPUT
-
-
-class InfraError(JobError):
-    """A service (tracking server, registry, metastore) did not answer."""
-
-    exit_code = EXIT_INFRA
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "EXIT_BUG",
+    "EXIT_INFRA",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "BadInput",
+    "InfraError",
+    "JobError",
+    "NoCandidate",
+    "Refused",
+]
 
 
 class NoCandidate(BadInput):

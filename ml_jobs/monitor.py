@@ -10,47 +10,55 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
 from mlops_spec.exit_codes import EXIT_ALERT_FAILED, EXIT_DRIFT, EXIT_RETRAIN_PENDING
 
+if TYPE_CHECKING:  # the job module imports pandas: not at the entry point's import
+    from ml_jobs.monitoring.job import RetrainRequest, Trigger
 
-def _trigger(ctx: cli.Context, args: Any) -> Any:
-    """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started."""
+
+def _trigger(ctx: cli.Context, args: Any) -> Trigger | None:
+    """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started, once
+    per breach episode (``ml_jobs.trigger``): the request id is the episode's token."""
     if args.no_retrain:
         return None
     if ctx.runtime.on_databricks:
         from databricks.sdk import WorkspaceClient
 
-        from ml_jobs.monitoring.sinks import trigger_databricks_job
-        from mlops_spec.naming import job_name
-
-        def run_job(request: Any) -> int:
-            return trigger_databricks_job(
-                WorkspaceClient(),
-                job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
-                idempotency_token=request.request_id,
-                python_named_params={
-                    "model": ctx.spec.model.name,
-                    "env": ctx.runtime.env,
-                    "reason": request.reason[:500],
-                    "request_id": request.request_id,
-                },
-            )
-
-        return run_job
+        return databricks_trigger(ctx, WorkspaceClient())
     from ml_jobs.retraining.retrain import retrain
+    from ml_jobs.trigger import recorded_trigger, trigger_kind
 
     return lambda request: retrain(
         ctx.spec,
         ctx.runtime,
         ctx.client(),
-        trigger=request.reason,
+        trigger=recorded_trigger(trigger_kind(request.reason), request.reason),
         actor="monitor",
         request_id=request.request_id,
     ).to_dict()
+
+
+def databricks_trigger(ctx: cli.Context, workspace: Any) -> Trigger:
+    """``jobs.run_now`` on the retraining job with the request's id as the idempotency token, and the
+    reason, the trigger kind and the request id as job parameters (the retraining records its
+    decision under that id, so the pending request the monitor saved is settled exactly once)."""
+    from ml_jobs.monitoring.sinks import trigger_databricks_job
+    from ml_jobs.trigger import job_parameters, trigger_kind
+    from mlops_spec.naming import job_name
+
+    def run_job(request: RetrainRequest) -> int:
+        return trigger_databricks_job(
+            workspace,
+            job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
+            idempotency_token=request.request_id,
+            job_parameters=job_parameters(request.reason, trigger_kind(request.reason), request.request_id),
+        )
+
+    return run_job
 
 
 def main(argv: Sequence[str] | None = None) -> int:

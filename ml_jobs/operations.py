@@ -16,6 +16,7 @@ from mlops_spec.naming import endpoint_name, experiment_path, job_name
 from mlops_spec.operations import (
     LOAD_VERSION,
     LOG_RUN,
+    MAINTAIN_TABLE,
     READ_TABLE,
     REGISTER_VERSION,
     SET_ALIAS,
@@ -23,6 +24,7 @@ from mlops_spec.operations import (
     SET_VERSION_TAG,
     START_JOB,
     UPDATE_ENDPOINT,
+    VIEW_ENDPOINT,
     WRITE_TABLE,
     Operation,
 )
@@ -127,6 +129,32 @@ def deploy(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     ]
 
 
+def unpack(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    from ml_jobs.inference.payload import payload_table  # light: no Spark at import
+
+    m = model.name
+    own = [
+        Operation(READ_TABLE, _table(catalog, payload_table(m))),
+        Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
+        Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
+    ]
+    return own + ([Operation(VIEW_ENDPOINT, endpoint_name(env, m))] if model.serving.enabled else [])
+
+
+def score(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    m = model.name
+    return [
+        Operation(LOAD_VERSION, _model(catalog, model)),
+        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
+        Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
+    ]
+
+
+def maintain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    return [Operation(MAINTAIN_TABLE, _table(catalog, tables.inference_log(model.name)))]
+
+
 DECLARATIONS: dict[str, Declaration] = {
     "train": train,
     "validate": validate,
@@ -136,6 +164,9 @@ DECLARATIONS: dict[str, Declaration] = {
     "monitor": monitor,
     "retrain": retrain,
     "deploy": deploy,
+    "unpack": unpack,
+    "score": score,
+    "maintain": maintain,
 }
 """Entry point (``[project.scripts]`` in pyproject.toml, ``python_wheel_task.entry_point``) -> declaration."""
 

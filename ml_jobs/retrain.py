@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
+from ml_jobs.trigger import KINDS, recorded_trigger
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,11 +24,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reason", default="manual", help="Why retraining runs (the monitor passes its decision)."
     )
     p.add_argument(
+        "--trigger",
+        default="manual",
+        choices=KINDS,
+        help="What started it (the job parameter the monitor sets; a person's run is manual).",
+    )
+    p.add_argument(
         "--request-id",
         "--request_id",
         dest="request_id",
         default=None,
-        help="Id of this retraining (default: derived from --reason and the production data read).",
+        help="Id of this retraining (default, or empty: derived from --reason and the production data "
+        "read). The monitor passes its pending request's.",
     )
     cli.add_param_option(p)
     args = p.parse_args(argv)
@@ -41,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ctx.spec,
             ctx.runtime,
             ctx.client(),
-            trigger=args.reason,
+            trigger=recorded_trigger(args.trigger, args.reason),
             actor=cli.actor(),
             fixed_params=fixed,
-            request_id=args.request_id,
+            request_id=args.request_id or None,
         )
         return EXIT_OK, record.to_dict()
 

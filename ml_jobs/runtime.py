@@ -137,7 +137,9 @@ class Runtime:
 
         path = self._table_path(schema, table)
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_deltalake(str(path), df, mode=mode, schema_mode="overwrite" if mode == "overwrite" else None)
+        # pandas < 3 (the runtime's) turns a filtered frame's index into an extra arrow column.
+        frame = df.reset_index(drop=True)
+        write_deltalake(str(path), frame, mode=mode, schema_mode="overwrite" if mode == "overwrite" else None)
         return self.table_version(schema, table)
 
     def merge_table(

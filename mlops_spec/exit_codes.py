@@ -28,3 +28,34 @@ EXIT_ALERT_FAILED = 6
 """The webhook stayed unreachable after its retries; state and retraining went ahead without it."""
 EXIT_RETRAIN_PENDING = 7
 """Retraining was decided but could not start (refused or failed); it stays pending for the next run."""
+
+
+class ToolError(Exception):
+    """Raised on purpose by a tool: its entry point prints the message and returns ``exit_code``.
+
+    ``ml_jobs`` (``JobError``) and ``infra.deploy`` raise the kinds below; one hierarchy, so a kind
+    means the same exit code in every tool.
+    """
+
+    exit_code = EXIT_BUG  # a kind says which code it means; the base alone is not one of them
+
+
+class Refused(ToolError):
+    """The tool worked and the answer is no: a gate failed, a registry action is not allowed right now,
+    a plan is from another commit, too old or tampered with."""
+
+    exit_code = EXIT_REFUSED
+
+
+class BadInput(ToolError):
+    """The data, the arguments or the files do not fit (missing synth output or table, schema
+    mismatch, an unreadable plan bundle): nothing was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class InfraError(ToolError):
+    """A service (tracking server, registry, metastore, Terraform's backend, provider registry,
+    workspace API) did not answer or failed: nothing to trust."""
+
+    exit_code = EXIT_INFRA

@@ -22,6 +22,8 @@ SET_VERSION_DESCRIPTION = "set_version_description"  # ownership of the register
 LOAD_VERSION = "load_version"  # EXECUTE on the registered model
 START_JOB = "start_job"  # CAN_MANAGE_RUN on the job (a job name)
 UPDATE_ENDPOINT = "update_endpoint"  # CAN_MANAGE on the serving endpoint (a name)
+VIEW_ENDPOINT = "view_endpoint"  # CAN_VIEW, CAN_QUERY or CAN_MANAGE on the serving endpoint (a name)
+MAINTAIN_TABLE = "maintain_table"  # ownership of the table: SET TBLPROPERTIES, DELETE, VACUUM
 READ_SECRET = "read_secret"  # READ on the secret scope (``scope/key``)
 
 ACTIONS = (
@@ -36,6 +38,8 @@ ACTIONS = (
     LOAD_VERSION,
     START_JOB,
     UPDATE_ENDPOINT,
+    VIEW_ENDPOINT,
+    MAINTAIN_TABLE,
     READ_SECRET,
 )
 

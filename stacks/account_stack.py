@@ -13,6 +13,7 @@ from infra.cdk import (
     Construct,
     DatabricksProvider,
     DataDatabricksServicePrincipal,
+    MetastoreAssignment,
     MwsPermissionAssignment,
     TerraformOutput,
     TerraformStack,
@@ -30,6 +31,7 @@ from infra.constructs.account import (
     RegionMetastoreProps,
 )
 from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
+from mlops_spec.config.environment import EnvName
 from mlops_spec.config.roles import RoleMatrix
 from mlops_spec.naming import local_state_path, platform_tags, storage_credential_name
 from stacks.environment_stack import add_backend
@@ -82,13 +84,13 @@ class AccountStack(TerraformStack):
             )
             for region, ms in sorted(account.metastores.items())
         }
-        self.assignments: dict[str, object] = {}
+        self.assignments: dict[str, MetastoreAssignment] = {}
         self.workspaces: dict[str, AwsWorkspace | ExistingWorkspace] = {
             env: self._workspace(env) for env in account.workspaces
         }
         self.access = self._deployer_access()
 
-    def _workspace(self, env: str) -> AwsWorkspace | ExistingWorkspace:
+    def _workspace(self, env: EnvName) -> AwsWorkspace | ExistingWorkspace:
         cfg = self.account.workspaces[env]
         if isinstance(cfg, GreenfieldWorkspace):
             workspace: AwsWorkspace | ExistingWorkspace = AwsWorkspace(

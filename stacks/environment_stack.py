@@ -22,7 +22,7 @@ from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
 from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
-from mlops_spec.config import PlatformConfig
+from mlops_spec.config import ModelSpec, PlatformConfig
 from mlops_spec.config.environment import (
     AzureBackend,
     Backend,
@@ -139,7 +139,7 @@ class EnvironmentStack(TerraformStack):
 
     def _access(self, attribute: str) -> dict[str, tuple[str, str]]:
         """Principal name -> (kind, level) for one object kind of the role matrix, in this environment."""
-        out = {}
+        out: dict[str, tuple[str, str]] = {}
         for role, spec in self.platform.roles.roles.items():
             level = getattr(spec, attribute).for_env(self.env_name)
             if level:
@@ -148,7 +148,7 @@ class EnvironmentStack(TerraformStack):
         return out
 
     def _secret_acls(self) -> dict[str, tuple[str, str]]:
-        acls = {}
+        acls: dict[str, tuple[str, str]] = {}
         for role, spec in self.platform.roles.roles.items():
             level = spec.secret_scopes.for_env(self.env_name)
             if level:
@@ -159,7 +159,7 @@ class EnvironmentStack(TerraformStack):
         env = self.platform.env
         policies = {}
         for name, profile in env.compute.profiles().items():
-            can_use = {}
+            can_use: dict[str, tuple[str, str]] = {}
             for role, spec in self.platform.roles.roles.items():
                 if name in (spec.cluster_policies.for_env(self.env_name) or ()):
                     principal = self.identities.principal(role)
@@ -221,10 +221,14 @@ class EnvironmentStack(TerraformStack):
     def _job_compute(self, profile_name: str) -> JobCompute:
         profile = self.platform.env.compute.profiles()[profile_name]
         return JobCompute(
-            self.policies[profile_name].policy_id, profile.runtime, profile.node_type, profile.max_workers
+            self.policies[profile_name].policy_id,
+            profile.runtime,
+            profile.node_type,
+            profile.max_workers,
+            single_node=profile_name.endswith("_training"),
         )
 
-    def _model(self, model) -> ModelResources:
+    def _model(self, model: ModelSpec) -> ModelResources:
         env, roles = self.platform.env, self.platform.roles
         # The configured service principal role (job_runner, or deployer where a team wants it).
         run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None

@@ -17,7 +17,7 @@ from pathlib import Path
 from infra.cdk import App
 from infra.constructs.artifact import WheelNotBuiltError
 from infra.constructs.cluster_policies import PolicyTemplateError
-from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, load_platform, load_roles
+from mlops_spec.config import ENV_NAMES, ConfigError, PlatformConfig, Problem, load_platform, load_roles
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.loader import (
     DEFAULT_CONFIG_DIR,
@@ -46,8 +46,8 @@ def load_everything(
     envs: Sequence[str], config_dir: Path, policies_dir: Path
 ) -> tuple[dict[str, PlatformConfig], AccountConfig | None]:
     """Every environment and the account config, cross-checked; all problems reported together."""
-    problems = []
-    platforms = {}
+    problems: list[Problem] = []
+    platforms: dict[str, PlatformConfig] = {}
     account = None
     for env in envs:
         try:
@@ -85,7 +85,7 @@ def build_app(
         host = account_stack.workspace_url(env) if account_stack else None
         credential = account_stack.storage_credential_name(env) if account_stack else None
         stack = EnvironmentStack(app, env, platform, wheel, host=host, storage_credential=credential)
-        if host is not None:
+        if account_stack is not None and host is not None:
             # Explicit for brownfield too: identities must be assigned before this stack looks them up.
             stack.add_dependency(account_stack)
     return app

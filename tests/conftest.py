@@ -6,13 +6,20 @@ needs Spark takes the session-scoped ``spark`` fixture instead of building its o
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from infra.guardrails import Policies
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+Docs = dict[str, dict[str, Any]]
+"""Parsed ``cdk.tf.json`` documents by stack name (``dev``, ``prod``, ``account``)."""
 
 # jsii prints a banner on every Node process for Node 20 (end of life); it is noise in test output.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -65,3 +72,22 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory, platform_wheel: Path) ->
     out = tmp_path_factory.mktemp("cdktf.out")
     build_app(outdir=str(out), wheel=platform_wheel).synth()
     return out
+
+
+def synthesized_docs(out: Path) -> Docs:
+    """Every ``stacks/<name>/cdk.tf.json`` of a synth output folder, parsed, by stack name."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted((out / "stacks").glob("*/cdk.tf.json"))}
+
+
+@pytest.fixture(scope="session")
+def shipped_docs(synth_dir: Path) -> Docs:
+    """The shipped stacks as documents, parsed once per run: deep-copy before weakening one."""
+    return synthesized_docs(synth_dir)
+
+
+@pytest.fixture(scope="session")
+def policies(repo_root: Path) -> Policies:
+    """The shipped policies: the tests check the real parameters, not a copy."""
+    from infra.guardrails import load_policies
+
+    return load_policies(repo_root / "policies")

@@ -10,14 +10,21 @@ Terraform address (a rename would destroy and recreate it).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 from infra.cdk import Construct, Grant, Grants, GrantsGrant
 
 
+class Securable(TypedDict, total=False):
+    """What a ``databricks_grants``/``databricks_grant`` applies to: exactly one of these keys is given."""
+
+    catalog: str
+    schema: str
+    model: str
+
+
 class GrantSet:
-    def __init__(
-        self, scope: Construct, id_: str, securable: dict[str, str], authoritative: bool = True
-    ) -> None:
+    def __init__(self, scope: Construct, id_: str, securable: Securable, authoritative: bool = True) -> None:
         self._scope, self._id, self._securable = scope, id_, securable
         self._authoritative = authoritative
         self._privileges: dict[str, set[str]] = {}

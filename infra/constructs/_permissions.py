@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypedDict, Unpack
 
 from infra.cdk import Construct, Permissions, PermissionsAccessControl
 
 PRINCIPAL_KEYS = ("group_name", "service_principal_name", "user_name")
+
+
+class PermissionsTarget(TypedDict, total=False):
+    """The object a ``databricks_permissions`` applies to: exactly one of these keys is given."""
+
+    cluster_policy_id: str
+    directory_path: str
+    experiment_id: str
+    job_id: str
+    serving_endpoint_id: str
 
 
 def access_control(principals: Mapping[str, tuple[str, str]]) -> list[PermissionsAccessControl]:
@@ -19,7 +30,7 @@ def access_control(principals: Mapping[str, tuple[str, str]]) -> list[Permission
 
 
 def object_permissions(
-    scope: Construct, id_: str, principals: Mapping[str, tuple[str, str]], **target: object
+    scope: Construct, id_: str, principals: Mapping[str, tuple[str, str]], **target: Unpack[PermissionsTarget]
 ) -> Permissions | None:
     """Permissions on one object, or nothing when nobody is granted anything."""
     if not principals:

@@ -48,15 +48,18 @@ class Identities(Construct):
             if spec.kind == "group":
                 group = DataDatabricksGroup(self, role, display_name=props.groups[role])
                 principal = Principal(role, "group", group.display_name, group.acl_principal_id)
-                target = {"group_id": group.id}
+                group_id, service_principal_id = group.id, None
             else:
                 cfg = props.service_principals[role]
-                lookup = {"application_id": cfg.application_id} if cfg.application_id else {}
+                # Looked up by one key: the application id when configured, else the display name.
                 sp = DataDatabricksServicePrincipal(
-                    self, role, **(lookup or {"display_name": cfg.display_name})
+                    self,
+                    role,
+                    application_id=cfg.application_id or None,
+                    display_name=None if cfg.application_id else cfg.display_name,
                 )
                 principal = Principal(role, "service_principal", sp.application_id, sp.acl_principal_id)
-                target = {"service_principal_id": sp.id}
+                group_id, service_principal_id = None, sp.id
             self._principals[role] = principal
             ent = spec.entitlements
             Entitlements(
@@ -66,7 +69,8 @@ class Identities(Construct):
                 databricks_sql_access=ent.databricks_sql_access,
                 allow_cluster_create=ent.allow_cluster_create,
                 allow_instance_pool_create=ent.allow_instance_pool_create,
-                **target,
+                group_id=group_id,
+                service_principal_id=service_principal_id,
             )
 
     def principal(self, role: str) -> Principal:

@@ -36,6 +36,8 @@ class JobCompute:
     runtime: str
     node_type: str
     max_workers: int
+    single_node: bool = False
+    """No workers: the training policies allow only single-node clusters."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,13 @@ class ModelResources(Construct):
         m = props.model
         self.tags = platform_tags(props.tags, model=m.name)
         # The API never accepts a description (mlflow/resource_mlflow_experiment.go): none is sent.
-        self.experiment = MlflowExperiment(self, "experiment", name=f"{props.experiments_folder}/{m.name}")
+        # Runs, metrics and lineage live here: destroying it loses the model's history (protected in prod).
+        self.experiment = MlflowExperiment(
+            self,
+            "experiment",
+            name=f"{props.experiments_folder}/{m.name}",
+            lifecycle={"prevent_destroy": True} if props.prevent_destroy else None,
+        )
         object_permissions(
             self, "experiment-permissions", props.experiment_access, experiment_id=self.experiment.id
         )
@@ -104,7 +112,10 @@ class ModelResources(Construct):
         serving = m.serving.enabled
         train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
         self.train_job = self._job("train", train_tasks, props.training_compute, m.training.schedule)
-        self.monitor_job = self._job("monitor", ["monitor"], props.inference_compute, m.monitoring.schedule)
+        # Predictions first (served requests unpacked, or a batch model's scoring), then the monitor,
+        # then retention: the monitor always reads what production did up to this run.
+        monitor_tasks = ["unpack" if serving else "score", "monitor", "maintain"]
+        self.monitor_job = self._job("monitor", monitor_tasks, props.inference_compute, m.monitoring.schedule)
         retrain_tasks = ["retrain", *(["deploy"] if serving else [])]
         self.retrain_job = self._job("retrain", retrain_tasks, props.training_compute, None)
 
@@ -115,6 +126,13 @@ class ModelResources(Construct):
     def _parameters(self, entry_point: str) -> dict[str, str]:
         m, env = self.props.model, self.props.env
         params = {"model": m.name, "env": env}
+        if entry_point == "retrain":
+            # Set by the monitor's run_now (ml_jobs.trigger); a run started by hand keeps the defaults.
+            params |= {
+                "reason": "{{job.parameters.reason}}",
+                "trigger": "{{job.parameters.trigger}}",
+                "request_id": "{{job.parameters.request_id}}",
+            }
         if entry_point == "deploy":
             params |= {
                 "workload_size": m.serving.workload_size,
@@ -124,7 +142,21 @@ class ModelResources(Construct):
         return params
 
     def _cluster(self, compute: JobCompute) -> dict[str, object]:
+        """Single node where the work is single-node (training fits the driver: workers would idle),
+        autoscaling where Spark does the work (unpack, score, monitor)."""
         jobs = self.props.jobs
+        size: dict[str, object] = {"autoscale": {"min_workers": 1, "max_workers": compute.max_workers}}
+        tags = self.tags
+        if compute.single_node:
+            # Databricks' single-node cluster: no workers, Spark local on the driver, tagged SingleNode.
+            size = {
+                "num_workers": 0,
+                "spark_conf": {
+                    "spark.databricks.cluster.profile": "singleNode",
+                    "spark.master": "local[*]",
+                },
+            }
+            tags = dict(sorted({**tags, "ResourceClass": "SingleNode"}.items()))
         cluster: dict[str, object] = {
             "policy_id": compute.policy_id,
             "apply_policy_default_values": True,
@@ -132,8 +164,8 @@ class ModelResources(Construct):
             "node_type_id": compute.node_type,
             "driver_node_type_id": compute.node_type,
             "data_security_mode": "SINGLE_USER",
-            "autoscale": {"min_workers": 1, "max_workers": compute.max_workers},
-            "custom_tags": self.tags,
+            **size,
+            "custom_tags": tags,
             "spark_env_vars": dict(sorted({"MLOPS_ENV": self.props.env, **jobs.spark_env_vars}.items())),
         }
         if jobs.log_destination:
@@ -160,25 +192,36 @@ class ModelResources(Construct):
                     timeout_seconds=jobs.timeout_seconds,
                 )
             )
-        settings: dict[str, object] = {
-            "name": job_name(props.env, props.model.name, purpose),
-            "max_concurrent_runs": 1,
-            "timeout_seconds": props.model.training.timeout_seconds or jobs.timeout_seconds,
-            "tags": self.tags,
-            "email_notifications": {"on_failure": list(jobs.notification_emails)},
-            "job_cluster": [JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
-            "task": tasks,
-            "queue": {"enabled": True},
-        }
+        # None leaves the block out of the synthesized JSON (jsii drops unset struct properties).
+        schedule = None
         if cron is not None:
-            settings["schedule"] = {
+            schedule = {
                 "quartz_cron_expression": cron,
                 "timezone_id": props.model.training.timezone,
                 "pause_status": "PAUSED" if jobs.pause_schedules else "UNPAUSED",
             }
-        if jobs.run_as:
-            settings["run_as"] = {"service_principal_name": jobs.run_as}
-        job = Job(self, f"{purpose}-job", **settings)
+        job = Job(
+            self,
+            f"{purpose}-job",
+            name=job_name(props.env, props.model.name, purpose),
+            max_concurrent_runs=1,
+            timeout_seconds=props.model.training.timeout_seconds or jobs.timeout_seconds,
+            tags=self.tags,
+            email_notifications={"on_failure": list(jobs.notification_emails)},
+            job_cluster=[JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
+            task=tasks,
+            queue={"enabled": True},
+            parameter=[
+                {"name": "reason", "default": "manual"},
+                {"name": "trigger", "default": "manual"},
+                # The monitor's request (its run_now token); empty = retrain derives one.
+                {"name": "request_id", "default": ""},
+            ]
+            if purpose == "retrain"
+            else None,
+            schedule=schedule,
+            run_as={"service_principal_name": jobs.run_as} if jobs.run_as else None,
+        )
         access = dict(props.job_access)
         if purpose == "retrain" and jobs.run_as:
             # The monitor task (run as the job runner) starts this job with run_now: CAN_MANAGE_RUN.

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.deploy.errors import BadInput
+from mlops_spec.exit_codes import BadInput
 
 FORMAT = 1
 PLAN_FILE = "tfplan"

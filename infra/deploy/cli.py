@@ -22,13 +22,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from infra.deploy.bundle import Bundle, describe_changes
-from infra.deploy.errors import BadInput, DeployError, Refused
 from infra.deploy.flow import Context, apply_stack, is_dirty, parse_age, plan_stack
 from infra.deploy.terraform import Terraform
 from infra.deploy.toolchains import compare
 from infra.review.errors import ReviewError
 from infra.review.workspace import git
-from mlops_spec.exit_codes import EXIT_BUG, EXIT_OK
+from mlops_spec.exit_codes import EXIT_BUG, EXIT_OK, BadInput, Refused, ToolError
 
 STACKS = ("dev", "staging", "prod", "account")
 DEFAULT_MAX_AGE = "24h"
@@ -169,7 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except DeployError as exc:
+    except ToolError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except Exception:  # a bug here is never a verdict on the plan

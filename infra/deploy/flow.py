@@ -27,10 +27,10 @@ from infra.deploy.bundle import (
     synth_digest,
     utc_now,
 )
-from infra.deploy.errors import BadInput, Refused
 from infra.deploy.terraform import Terraform
 from infra.review.errors import ReviewError
 from infra.review.workspace import dirty_paths, git
+from mlops_spec.exit_codes import BadInput, Refused
 
 CLOCK_SKEW = timedelta(minutes=5)
 _AGE = re.compile(r"^(\d+)\s*([smhd]?)$")

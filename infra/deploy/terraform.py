@@ -17,8 +17,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from infra.deploy.errors import BadInput, InfraError
+from mlops_spec.exit_codes import BadInput, InfraError
 
 STDERR_TAIL_LINES = 25
 INIT_ATTEMPTS = 3  # provider and module downloads fail transiently; init is idempotent
@@ -92,7 +93,7 @@ class Terraform:
             raise InfraError(f"terraform plan in {stack_dir} exited {proc.returncode} but wrote no {out}")
         return proc.returncode == 2
 
-    def show_json(self, stack_dir: Path, plan_file: Path) -> dict:
+    def show_json(self, stack_dir: Path, plan_file: Path) -> dict[str, Any]:
         proc = self._run(
             [f"-chdir={stack_dir}", "show", "-json", "-no-color", str(plan_file.resolve())],
             what=f"terraform show -json {plan_file}",

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from infra.deploy.bundle import sha256_file
-from infra.deploy.errors import BadInput
+from mlops_spec.exit_codes import BadInput
 
-ALLOWED = {
+ALLOWED: dict[str, set[tuple[str, ...]]] = {
     "cdk.tf.json": {
         ("//", "metadata", "version"),
         ("terraform", "required_providers", "databricks", "version"),
@@ -66,7 +66,7 @@ def compare(left: Path, right: Path) -> tuple[list[str], list[str]]:
     a, b = _files(left), _files(right)
     failing = [f"{name}: only in {left}" for name in sorted(set(a) - set(b))]
     failing += [f"{name}: only in {right}" for name in sorted(set(b) - set(a))]
-    allowed = []
+    allowed: list[str] = []
     for name in sorted(set(a) & set(b)):
         if not name.endswith(".json"):
             if sha256_file(a[name]) != sha256_file(b[name]):

@@ -148,7 +148,9 @@ def load_params(path: Path) -> Params:
     for env, override in raw.envs.items():
         override = override or {}
 
-        def where(loc: tuple[Any, ...], env: str = env, override: dict[str, Any] = override) -> tuple:
+        def where(
+            loc: tuple[Any, ...], env: str = env, override: dict[str, Any] = override
+        ) -> tuple[str, ...]:
             # Blame the override when it sets the key, else the defaults every env inherits.
             return ("envs", env) if came_from(override, loc[:1]) else ("defaults",)
 

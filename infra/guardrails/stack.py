@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, TypeVar
 
-from infra.tfdoc import DocumentIndex, Reference, Resource, block, blocks, is_interpolation, substitute
+from infra.tfdoc import (
+    DocumentIndex,
+    Reference,
+    Resource,
+    block,
+    block_label,
+    blocks,
+    is_interpolation,
+    substitute,
+)
 
 __all__ = [
     "StackIndex",
@@ -71,11 +80,8 @@ _ID_KEYS = ("task_key", "job_cluster_key", "key", "name", "entity_name", "model_
 
 
 def item_label(item: Any, index: int) -> str:
-    if isinstance(item, dict):
-        for key in _ID_KEYS:
-            if isinstance(item.get(key), str):
-                return item[key]
-    return str(index)
+    """A list item's name in guardrail paths (``task[train]``): the keys above, else its index."""
+    return block_label(item, index, _ID_KEYS)
 
 
 def strings(value: Any, path: str = "") -> Iterator[tuple[str, str, str]]:
@@ -180,7 +186,7 @@ class Policy:
     def is_job_only(self) -> bool:
         """True when ``cluster_type`` admits only job (or DLT) clusters, never all-purpose ones."""
         allowed = self.allowed("cluster_type")
-        return bool(allowed) and all(v in ("job", "dlt") for v in allowed)
+        return bool(allowed and all(v in ("job", "dlt") for v in allowed))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +217,8 @@ class StackIndex(DocumentIndex):
         """Compute once per stack what several rules need (grants, GPU-ness of a policy, ...)."""
         if key not in self._memo:
             self._memo[key] = compute()
-        return self._memo[key]
+        value: T = self._memo[key]  # stored by compute() for this key
+        return value
 
     def peer(self, env: str) -> StackIndex | None:
         """Another stack of the same run (None when that stack is not part of this run)."""

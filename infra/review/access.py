@@ -12,33 +12,36 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from infra.guardrails.rules.access import SECURABLES as _GRANT_SECURABLES  # one list of grant securables
-from infra.review.resources import Res, Side
+from infra.review.resources import UNKNOWN_PRINCIPAL, Res, Side
 
-# databricks_permissions: the key that names the object, and the kind shown in the table.
+# databricks_permissions: the key that names the object, the kind shown in the table, and the
+# resource type behind it (a plan holds the object's id, resolved back to its name through it).
 _PERMISSION_OBJECTS = {
-    "cluster_policy_id": "cluster policy",
-    "cluster_id": "cluster",
-    "instance_pool_id": "instance pool",
-    "job_id": "job",
-    "pipeline_id": "pipeline",
-    "experiment_id": "experiment",
-    "registered_model_id": "model (workspace)",
-    "serving_endpoint_id": "serving endpoint",
-    "directory_path": "folder",
-    "directory_id": "folder",
-    "notebook_path": "notebook",
-    "notebook_id": "notebook",
-    "workspace_file_path": "file",
-    "sql_endpoint_id": "SQL warehouse",
-    "warehouse_id": "SQL warehouse",
-    "sql_dashboard_id": "dashboard",
-    "dashboard_id": "dashboard",
-    "sql_query_id": "query",
-    "sql_alert_id": "alert",
-    "authorization": "authorization",
-    "app_name": "app",
-    "vector_search_endpoint_id": "vector search endpoint",
+    "cluster_policy_id": ("cluster policy", "databricks_cluster_policy"),
+    "cluster_id": ("cluster", "databricks_cluster"),
+    "instance_pool_id": ("instance pool", "databricks_instance_pool"),
+    "job_id": ("job", "databricks_job"),
+    "pipeline_id": ("pipeline", "databricks_pipeline"),
+    "experiment_id": ("experiment", "databricks_mlflow_experiment"),
+    "registered_model_id": ("model (workspace)", "databricks_mlflow_model"),
+    "serving_endpoint_id": ("serving endpoint", "databricks_model_serving"),
+    "directory_path": ("folder", "databricks_directory"),
+    "directory_id": ("folder", "databricks_directory"),
+    "notebook_path": ("notebook", "databricks_notebook"),
+    "notebook_id": ("notebook", "databricks_notebook"),
+    "workspace_file_path": ("file", "databricks_workspace_file"),
+    "sql_endpoint_id": ("SQL warehouse", "databricks_sql_endpoint"),
+    "warehouse_id": ("SQL warehouse", "databricks_sql_endpoint"),
+    "sql_dashboard_id": ("dashboard", "databricks_sql_dashboard"),
+    "dashboard_id": ("dashboard", "databricks_dashboard"),
+    "sql_query_id": ("query", "databricks_query"),
+    "sql_alert_id": ("alert", "databricks_alert"),
+    "authorization": ("authorization", ""),
+    "app_name": ("app", "databricks_app"),
+    "vector_search_endpoint_id": ("vector search endpoint", "databricks_vector_search_endpoint"),
 }
+# A grant's securable key -> the resource type whose id it holds (a plan: the metastore's UUID).
+_GRANT_TYPES = {"model": "databricks_registered_model", "foreign_connection": "databricks_connection"}
 _OWNED = {
     "databricks_catalog": "catalog",
     "databricks_schema": "schema",
@@ -115,7 +118,7 @@ def _is_write(privilege: str) -> bool:
 
 
 def _kind(securable: str) -> str:
-    for kind in (*_PERMISSION_OBJECTS.values(), "secret scope", *_OWNED.values()):
+    for kind in (*(k for k, _ in _PERMISSION_OBJECTS.values()), "secret scope", *_OWNED.values()):
         if securable.startswith(kind + " "):
             return kind
     return securable.split(" ", 1)[0]
@@ -146,7 +149,8 @@ def _grants(side: Side, res: Res) -> Iterator[Access]:
     kind = next((k for k in _GRANT_SECURABLES if values.get(k) not in (None, "")), None)
     if kind is None:
         return
-    securable = f"{kind} {side.label(values[kind])}"
+    rtype = _GRANT_TYPES.get(kind, f"databricks_{kind}")
+    securable = f"{kind} {side.label(values[kind], (rtype,))}"
     if res.type == "databricks_grant":
         entries = [{"principal": values.get("principal"), "privileges": values.get("privileges", [])}]
     else:
@@ -171,26 +175,27 @@ def _blocks(value: Any) -> list[dict[str, Any]]:
 
 def _permissions(side: Side, res: Res) -> Iterator[Access]:
     key = next((k for k in _PERMISSION_OBJECTS if res.values.get(k) not in (None, "")), None)
-    securable = f"{_PERMISSION_OBJECTS[key]} {side.label(res.values[key])}" if key else res.address
+    securable = res.address
+    if key:
+        kind, rtype = _PERMISSION_OBJECTS[key]
+        securable = f"{kind} {side.label(res.values[key], (rtype,))}"
     for entry in _blocks(res.values.get("access_control")):
-        for attr, kind in (
-            ("group_name", "group"),
-            ("user_name", "user"),
-            ("service_principal_name", "service principal"),
-        ):
+        for attr in ("group_name", "user_name", "service_principal_name"):
             if entry.get(attr):
                 yield Access(
-                    side.label(entry[attr]), kind, securable, str(entry.get("permission_level")), res.address
+                    side.label(entry[attr]),
+                    side.principal_kind(entry[attr], attr),
+                    securable,
+                    str(entry.get("permission_level")),
+                    res.address,
                 )
 
 
 def _principal_of(side: Side, values: dict[str, Any]) -> tuple[str, str]:
     for attr in ("group_id", "service_principal_id", "user_id", "principal_id"):
         if values.get(attr):
-            return side.label(values[attr]), side.principal_kind(
-                values[attr]
-            ) if attr != "group_id" else "group"
-    return "?", "group"
+            return side.label(values[attr]), side.principal_kind(values[attr], attr)
+    return "?", UNKNOWN_PRINCIPAL
 
 
 def accesses(side: Side) -> list[Access]:
@@ -234,14 +239,22 @@ def accesses(side: Side) -> list[Access]:
             member = v.get("member_id")
             out.append(
                 Access(
-                    side.label(member), side.principal_kind(member), f"group {group}", "MEMBER", res.address
+                    side.label(member),
+                    side.principal_kind(member, "member_id"),
+                    f"group {group}",
+                    "MEMBER",
+                    res.address,
                 )
             )
         elif res.type in ("databricks_mws_permission_assignment", "databricks_permission_assignment"):
             principal = v.get("principal_id")
             out.extend(
                 Access(
-                    side.label(principal), side.principal_kind(principal), "workspace", str(p), res.address
+                    side.label(principal),
+                    side.principal_kind(principal, "principal_id"),
+                    "workspace",
+                    str(p),
+                    res.address,
                 )
                 for p in v.get("permissions") or []
             )
@@ -258,7 +271,11 @@ def accesses(side: Side) -> list[Access]:
             privilege = "ADMIN" if role.endswith("account_admin") else role
             out.append(
                 Access(
-                    side.label(principal), side.principal_kind(principal), "account", privilege, res.address
+                    side.label(principal),
+                    side.principal_kind(principal, principal_attr),
+                    "account",
+                    privilege,
+                    res.address,
                 )
             )
     return sorted(set(out))

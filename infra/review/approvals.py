@@ -24,7 +24,7 @@ def path_owners(path: str, ownership: Ownership) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=256)
-def _spec(pattern: str) -> pathspec.PathSpec:
+def _spec(pattern: str) -> pathspec.PathSpec[pathspec.Pattern]:
     return pathspec.PathSpec.from_lines("gitwildmatch", [pattern])
 
 
@@ -34,17 +34,28 @@ def codeowners_match(pattern: str, path: str) -> bool:
 
 
 def approvals(review: Review, ownership: Ownership, changed_files: Iterable[str] = ()) -> list[Approval]:
+    """One entry per team, in the order the ownership map first names it, with all its reasons."""
     from infra.review.model import Approval
 
-    out: list[Approval] = []
+    reasons: dict[str, list[str]] = {}
+    envs: dict[str, list[str]] = {}
+
+    def need(team: str, reason: str, where: Iterable[str]) -> None:
+        if reason not in reasons.setdefault(team, []):
+            reasons[team].append(reason)
+        envs.setdefault(team, []).extend(e for e in where if e not in envs[team])
+
     for rule in ownership.rules:
-        envs = tuple(
+        matched = [
             e.env
             for e in review.envs
             if (not rule.when.envs or e.env in rule.when.envs) and e.kinds & set(rule.when.changes)
-        )
-        if envs:
-            out.append(Approval(rule.approvers, rule.reason, envs))
+        ]
+        for team in rule.approvers if matched else ():
+            need(team, rule.reason, matched)
+    for e in review.envs:
+        for ack in e.acknowledged.values():
+            need(ack.owner, f"owner of the acknowledged destroy ({ack.entry}): {ack.reason}", [e.env])
     by_owners: dict[tuple[str, ...], list[str]] = {}
     for path in sorted(set(changed_files)):
         owners = path_owners(path, ownership)
@@ -52,5 +63,10 @@ def approvals(review: Review, ownership: Ownership, changed_files: Iterable[str]
             by_owners.setdefault(owners, []).append(path)
     for owners, paths in by_owners.items():
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
-        out.append(Approval(owners, f"CODEOWNERS of changed files: {shown}", ()))
-    return out
+        for team in owners:
+            need(team, f"CODEOWNERS of changed files: {shown}", [])
+    order = {e: i for i, e in enumerate(x.env for x in review.envs)}
+    return [
+        Approval(team, tuple(found), tuple(sorted(envs[team], key=order.__getitem__)))
+        for team, found in reasons.items()
+    ]

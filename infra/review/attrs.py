@@ -13,6 +13,7 @@ from typing import Any
 
 from infra.review.model import AttrDiff
 from infra.review.resources import Side
+from infra.tfdoc import block_label
 
 MASK = "(sensitive)"
 SENSITIVE_KEY = re.compile(
@@ -40,14 +41,6 @@ _ID_KEYS = (
 SKIP = {"databricks_cluster_policy": {"definition"}}
 
 
-def _item_key(item: Any, index: int) -> str:
-    if isinstance(item, dict):
-        for k in _ID_KEYS:
-            if isinstance(item.get(k), str):
-                return item[k]
-    return str(index)
-
-
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, dict):
         out: dict[str, Any] = {}
@@ -57,7 +50,7 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         out = {}
         for i, item in enumerate(value):
-            out.update(flatten(item, f"{prefix}[{_item_key(item, i)}]"))
+            out.update(flatten(item, f"{prefix}[{block_label(item, i, _ID_KEYS)}]"))
         return out
     return {prefix: value}
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from infra.review.errors import ReviewError
 from infra.review.params import Ownership, load_params
-from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from mlops_spec.exit_codes import EXIT_BAD_INPUT
+from mlops_spec.generated import add_file_options, deliver
 
 HEADER = (
     "# Generated from policies/ownership.yaml by `python -m infra.review.codeowners --write`.\n"
@@ -31,32 +32,14 @@ def render(ownership: Ownership) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m infra.review.codeowners", description=__doc__.splitlines()[0])
     p.add_argument("--policies-dir", type=Path, default=Path("policies"))
-    p.add_argument("--file", type=Path, default=Path(".github/CODEOWNERS"))
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="write the file")
-    mode.add_argument("--check", action="store_true", help="exit 1 when the file is out of date")
+    add_file_options(p, Path(".github/CODEOWNERS"), "file")
     args = p.parse_args(argv)
     try:
         text = render(load_params(args.policies_dir).ownership)
     except ReviewError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.write:
-        args.file.parent.mkdir(parents=True, exist_ok=True)
-        args.file.write_text(text, encoding="utf-8")
-        return EXIT_OK
-    if args.check:
-        current = args.file.read_text(encoding="utf-8") if args.file.exists() else ""
-        if current != text:
-            print(
-                f"{args.file}: out of date with policies/ownership.yaml; run "
-                "`python -m infra.review.codeowners --write`",
-                file=sys.stderr,
-            )
-            return EXIT_REFUSED
-        return EXIT_OK
-    sys.stdout.write(text)
-    return EXIT_OK
+    return deliver(text, args, p.prog, source="policies/ownership.yaml")
 
 
 if __name__ == "__main__":

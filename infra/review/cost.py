@@ -14,7 +14,7 @@ from typing import Any
 
 from infra.review.params import Pricing
 from infra.review.resources import Side
-from infra.tfdoc import whole_reference
+from infra.tfdoc import block, blocks
 from mlops_spec.config.cron import parse as parse_cron
 
 
@@ -39,9 +39,9 @@ def runs_per_month(cron: str, days_per_month: float) -> float:
     return parse_cron(cron).runs_per_month(days_per_month)
 
 
-def _definition(side: Side, policy_ref: Any) -> tuple[str | None, dict[str, Any]]:
-    ref = whole_reference(policy_ref)
-    res = side.resources.get(ref.address) if ref is not None else None
+def _definition(side: Side, policy: Any) -> tuple[str | None, dict[str, Any]]:
+    """The policy a cluster names (``${ref}`` in a stack, the policy's id in a plan) and its rules."""
+    res = side.resolve(policy, ("databricks_cluster_policy",))
     if res is None:
         return None, {}
     try:
@@ -69,7 +69,7 @@ def policy_costs(side: Side, pricing: Pricing, job_lines: list[CostLine]) -> lis
     for res in sorted(side.resources.values(), key=lambda r: r.address):
         if res.type != "databricks_cluster_policy":
             continue
-        _, definition = _definition(side, f"${{{res.type}.{res.name}.id}}")
+        _, definition = _definition(side, f"${{{res.address}.id}}")
         cap, kind = _cap(definition), _compute_kind(definition)
         price = pricing.price(kind)
         per_hour = cap * price if cap is not None and price is not None else None
@@ -97,9 +97,8 @@ def _run_hours(job: dict[str, Any], default: float) -> float:
 
 
 def _clusters(job: dict[str, Any]) -> list[dict[str, Any]]:
-    clusters = job.get("job_cluster") or []
-    clusters = [clusters] if isinstance(clusters, dict) else clusters
-    return [c.get("new_cluster") or {} for c in clusters if isinstance(c, dict)]
+    """Each job cluster's ``new_cluster`` (an object in a stack, a one-item list in a plan)."""
+    return [block(c, "new_cluster") for c in blocks(job, "job_cluster")]
 
 
 def job_costs(side: Side, pricing: Pricing) -> list[CostLine]:
@@ -108,9 +107,8 @@ def job_costs(side: Side, pricing: Pricing) -> list[CostLine]:
     for res in sorted(side.resources.values(), key=lambda r: r.address):
         if res.type != "databricks_job":
             continue
-        schedule = res.values.get("schedule")
-        schedule = schedule[0] if isinstance(schedule, list) and schedule else schedule
-        if not isinstance(schedule, dict) or not schedule.get("quartz_cron_expression"):
+        schedule = block(res.values, "schedule")
+        if not schedule.get("quartz_cron_expression"):
             continue  # triggered by other jobs or by hand: no schedule to price
         name = str(res.values.get("name", res.name))
         paused = schedule.get("pause_status") == "PAUSED"
@@ -125,7 +123,7 @@ def job_costs(side: Side, pricing: Pricing) -> list[CostLine]:
             cap = _cap(definition)
             if cap is None:
                 node_rate = pricing.node_dbus_per_hour.get(str(cluster.get("node_type_id")))
-                workers = (cluster.get("autoscale") or {}).get("max_workers", cluster.get("num_workers"))
+                workers = block(cluster, "autoscale").get("max_workers", cluster.get("num_workers"))
                 if node_rate is None or not isinstance(workers, int):
                     unpriced.append(str(cluster.get("node_type_id")))
                     continue

@@ -6,7 +6,7 @@ Pure: no git, no subprocess, no file reads. ``infra.review.cli`` gathers the inp
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -15,8 +15,9 @@ from infra.review.access import access_changes
 from infra.review.approvals import approvals
 from infra.review.attrs import attr_diffs
 from infra.review.cost import costs, monthly_total
+from infra.review.decommissions import Decommission, check_dates
 from infra.review.guardrail_policy import guardrail_policy_changes
-from infra.review.model import Cost, EnvReview, FindingDelta, ResourceChange, Review
+from infra.review.model import Acknowledged, Cost, EnvReview, FindingDelta, ResourceChange, Review
 from infra.review.params import ReviewParams
 from infra.review.policy_rules import policy_diff
 from infra.review.resources import Res, Side, side_from_doc, sides_from_plan
@@ -61,6 +62,34 @@ class Inputs:
     today: date | None = None
 
 
+# Terraform docs, resource block, lifecycle: prevent_destroy "rejects operations to destroy the
+# resource and returns an error", but "doesn't prevent Terraform from destroying the resource if you
+# remove the resource configuration": the setting lives in the block that is removed.
+REMOVED_BLOCK = (
+    "prevent_destroy does not protect it: the resource block is removed, and the setting with it, so "
+    "Terraform destroys the object. To keep the object, replace the block with a `removed` block "
+    "(`lifecycle {{ destroy = false }}`){moved}."
+)
+REFUSED = (
+    "prevent_destroy is set: Terraform refuses this plan (Instance cannot be destroyed), so the "
+    "apply fails until the replacement is avoided or the protection is lifted."
+)
+UNGUARDED = "no prevent_destroy on it: nothing in Terraform stops the destroy."
+
+
+def protection(action: str, before: Res | None, after: Res | None, renamed: bool) -> str:
+    """What prevent_destroy does for a destroy or replace of this resource."""
+    if action == "delete" or renamed:
+        if before is not None and before.lifecycle.get("prevent_destroy") is True:
+            return REMOVED_BLOCK.format(moved=", or a `moved` block for a rename" if renamed else "")
+        return UNGUARDED
+    if action == "replace":
+        if after is not None and after.lifecycle.get("prevent_destroy") is True:
+            return REFUSED
+        return UNGUARDED
+    return ""
+
+
 def _identity(side: Side, res: Res) -> tuple[str, str]:
     return res.type, side.display(res)
 
@@ -85,16 +114,18 @@ def _change(
         if action in ("create", "delete")
         else attr_diffs(res.type, b.values if b else None, a.values if a else None, base, head, address)
     )
+    destructive = action in ("replace", "delete")
     return ResourceChange(
         address,
         res.type,
         str(side.display(res)),
         action,
-        action in ("replace", "delete"),
+        destructive,
         res.type in protected,
         reason,
         attrs if action != "delete" else (),
         old,
+        protection(action, b, a, old is not None) if destructive else "",
     )
 
 
@@ -217,6 +248,12 @@ def _cost(base: Side, head: Side, params: ReviewParams, budget: float | None) ->
     )
 
 
+def _waiver_days(inputs: Inputs) -> dict[str, int]:
+    """Each environment's ``max_waiver_days``: acknowledgements expire as guardrail waivers do."""
+    head = inputs.head_policies
+    return {env: p.max_waiver_days for env, p in head.params.items()} if head is not None else {}
+
+
 def prod_envs(inputs: Inputs) -> tuple[str, ...]:
     """Production environments, from the head's guardrail params (``prod_workspace_envs``)."""
     head = inputs.head_policies
@@ -252,9 +289,15 @@ def _verdict(er: EnvReview, inputs: Inputs, findings_ok: bool) -> None:
         block.append(f"{len(failing)} guardrail finding(s) at or above {fail_on.name} introduced")
     elif introduced:
         warn.append(f"{len(introduced)} guardrail finding(s) below {fail_on.name} introduced")
-    if er.destructive:
-        text = f"{len(er.destructive)} protected resource(s) destroyed or replaced"
+    if er.unacknowledged:
+        text = f"{len(er.unacknowledged)} protected resource(s) destroyed or replaced"
         (block if er.env in prod_envs(inputs) else warn).append(text)
+    for entry, acks in _by_entry(er).items():
+        ack = acks[0]
+        warn.append(
+            f"{len(acks)} protected resource(s) destroyed as acknowledged in {entry} "
+            f"({ack.owner}, until {ack.expires}): {ack.reason}"
+        )
     if er.escalations:
         warn.append(f"{len(er.escalations)} access escalation(s)")
     loosened = [p.name for p in er.policies if p.loosened]
@@ -275,6 +318,27 @@ def _verdict(er: EnvReview, inputs: Inputs, findings_ok: bool) -> None:
             )
     er.reasons = block + warn
     er.verdict = "block" if block else "warn" if warn else "pass"
+
+
+def _by_entry(er: EnvReview) -> dict[str, list[Acknowledged]]:
+    out: dict[str, list[Acknowledged]] = {}
+    for ack in er.acknowledged.values():
+        out.setdefault(ack.entry, []).append(ack)
+    return out
+
+
+def acknowledge(er: EnvReview, base: Side, head: Side, entries: tuple[Decommission, ...]) -> None:
+    """Mark each protected destroy that an acknowledgement covers (by address or construct path)."""
+    for change in er.destructive:
+        res = base.resources.get(change.old_address or change.address) or head.resources.get(change.address)
+        path = res.construct_path if res is not None else None
+        entry = next((d for d in entries if d.covers(er.env, change.address, path)), None)
+        if entry is None and change.old_address:
+            entry = next((d for d in entries if d.covers(er.env, change.old_address, path)), None)
+        if entry is not None:
+            er.acknowledged[change.address] = Acknowledged(
+                change.address, entry.where, entry.owner, entry.reason, entry.expires.isoformat()
+            )
 
 
 def _kinds(er: EnvReview) -> set[str]:
@@ -316,6 +380,17 @@ def review_env(env: str, base: Side, head: Side, inputs: Inputs, source: str) ->
     return er
 
 
+def with_lifecycle(side: Side, synthesized: Side) -> Side:
+    """``side`` with each resource's lifecycle and construct path taken from the synthesized stack."""
+    for address, res in side.resources.items():
+        known = synthesized.resources.get(address)
+        if known is not None:
+            side.resources[address] = replace(
+                res, lifecycle=res.lifecycle or known.lifecycle, construct_path=known.construct_path
+            )
+    return side
+
+
 def diff(
     base_docs: Mapping[str, dict[str, Any]],
     head_docs: Mapping[str, dict[str, Any]],
@@ -325,25 +400,37 @@ def diff(
 ) -> Review:
     """Compare per-environment documents. An env missing on one side is all-create or all-delete."""
     notes: list[str] = []
+    envs_seen = sorted(set(base_docs) | set(head_docs), key=_env_order)
+    check_dates(inputs.params.decommissions, envs_seen, inputs.today or date.today(), _waiver_days(inputs))
     deltas = guardrail_deltas(base_docs, head_docs, inputs, notes)
     policy_changes = guardrail_policy_changes(inputs.base_policies, inputs.head_policies)
     if inputs.head_policies is not None:
         notes += list(inputs.head_policies.floor_problems)
     envs = []
-    for env in sorted(set(base_docs) | set(head_docs), key=_env_order):
+    for env in envs_seen:
         base = side_from_doc(base_docs.get(env, {}), env, f"{base_label}:{env}")
         head = side_from_doc(head_docs.get(env, {}), env, f"{head_label}:{env}")
         source = "synthesized diff"
         if env in inputs.plans:
             file, plan = inputs.plans[env]
+            # Plan JSON carries no lifecycle settings; the synthesized stacks of each side do.
+            synth_base, synth_head = base, head
             base, head = sides_from_plan(plan, env, file)
+            base, head = with_lifecycle(base, synth_base), with_lifecycle(head, synth_head)
             source = f"plan {file}"
         er = review_env(env, base, head, inputs, source)
+        acknowledge(er, base, head, inputs.params.decommissions)
         er.findings = (deltas or {}).get(env, [])
         er.guardrail_policy = [c for c in policy_changes if env in c.envs]
         er.kinds = _kinds(er)
         _verdict(er, inputs, deltas is not None)
         envs.append(er)
+    used = {ack.entry for e in envs for ack in e.acknowledged.values()}
+    notes += [
+        f"{d.where} ({d.resource} in {d.env}) covers no destroy in this change; remove it once applied"
+        for d in inputs.params.decommissions
+        if d.where not in used
+    ]
     review = Review(base_label, head_label, envs, notes=notes)
     review.approvals = approvals(review, inputs.params.ownership, inputs.changed_files)
     review.assumptions = inputs.params.pricing.assumption_lines()

@@ -31,6 +31,7 @@ class ResourceChange:
     reason: str = ""  # why it is a replace: "address change ...", "name forces replacement"
     attrs: tuple[AttrDiff, ...] = ()
     old_address: str | None = None
+    protection: str = ""  # destructive only: what prevent_destroy does (and does not do) here
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -62,12 +63,18 @@ class Cost:
     def delta(self) -> float:
         return self.monthly_after - self.monthly_before
 
+    @property
+    def unpriced(self) -> tuple[CostLine, ...]:
+        """Scheduled jobs (after the change) the estimate could not price: never a silent $0."""
+        return tuple(j for j in self.jobs_after if j.usd_per_month is None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "monthly_before_usd": round(self.monthly_before, 2),
             "monthly_after_usd": round(self.monthly_after, 2),
             "delta_usd": round(self.delta, 2),
             "budget_usd_month": self.budget_usd_month,
+            "unpriced_jobs": [j.address for j in self.unpriced],
             "policies": _pair(self.policies_before, self.policies_after),
             "jobs": _pair(self.jobs_before, self.jobs_after),
         }
@@ -88,10 +95,23 @@ def _pair(before: tuple[CostLine, ...], after: tuple[CostLine, ...]) -> list[dic
 
 
 @dataclass(frozen=True, slots=True)
-class Approval:
-    approvers: tuple[str, ...]
+class Acknowledged:
+    """A destroy of a protected resource that ``policies/decommissions.yaml`` acknowledges."""
+
+    address: str
+    entry: str  # "policies/decommissions.yaml: decommissions[0]"
+    owner: str
     reason: str
-    envs: tuple[str, ...]
+    expires: str
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """One team's approval and every reason the change needs it (rules, waivers, paths)."""
+
+    team: str
+    reasons: tuple[str, ...]
+    envs: tuple[str, ...]  # environments the reasons concern (empty: path ownership only)
 
 
 @dataclass
@@ -108,10 +128,15 @@ class EnvReview:
     cost: Cost | None = None
     kinds: set[str] = field(default_factory=set)  # change kinds for the ownership rules
     notes: list[str] = field(default_factory=list)
+    acknowledged: dict[str, Acknowledged] = field(default_factory=dict)  # address -> acknowledgement
 
     @property
     def destructive(self) -> list[ResourceChange]:
         return [c for c in self.changes if c.destructive and c.protected]
+
+    @property
+    def unacknowledged(self) -> list[ResourceChange]:
+        return [c for c in self.destructive if c.address not in self.acknowledged]
 
     @property
     def escalations(self) -> list[AccessChange]:
@@ -136,6 +161,7 @@ class EnvReview:
             "reasons": self.reasons,
             "counts": self.counts(),
             "destructive": [c.address for c in self.destructive],
+            "acknowledged": {a: asdict(ack) for a, ack in sorted(self.acknowledged.items())},
             "changes": [c.to_dict() for c in self.changes],
             "access": [a.to_dict() for a in self.access],
             "policies": [p.to_dict() for p in self.policies],

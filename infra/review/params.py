@@ -22,6 +22,7 @@ from infra.guardrails.ownership import (
     Thresholds,
     load_ownership,
 )
+from infra.review.decommissions import Decommission, load_decommissions
 from infra.review.errors import ReviewError, problem
 from mlops_spec.config.base import Spec
 from mlops_spec.config.errors import ConfigError
@@ -80,6 +81,7 @@ class ReviewParams:
     pricing: Pricing
     ownership: Ownership
     policies_dir: Path
+    decommissions: tuple[Decommission, ...] = ()  # acknowledged destroys (policies/decommissions.yaml)
 
 
 def load_params(policies_dir: Path) -> ReviewParams:
@@ -98,4 +100,4 @@ def load_params(policies_dir: Path) -> ReviewParams:
                     sorted(pricing.usd_per_dbu),
                 )
             )
-    return ReviewParams(pricing, ownership, policies_dir)
+    return ReviewParams(pricing, ownership, policies_dir, load_decommissions(policies_dir, ownership))

@@ -91,16 +91,21 @@ def _summary(review: Review) -> list[str]:
 
 
 def _banner(review: Review) -> list[str]:
-    items = [(e.env, c) for e in review.envs for c in e.destructive]
+    items = [(e, c) for e in review.envs for c in e.destructive]
     if not items:
         return []
     out = ["> [!CAUTION]", "> **Destructive changes**: Terraform will destroy these protected resources."]
-    for env, c in items:
+    for e, c in items:
+        env = e.env
         why = f" ({c.reason})" if c.reason else ""
+        ack = e.acknowledged.get(c.address)
+        why += f" — acknowledged in {ack.entry}, until {ack.expires}" if ack else ""
         out.append(
             f"> - **{env}**: {c.action} {c.type.removeprefix('databricks_')} `{_cell(c.name, 80)}` "
             f"— `{c.address}`{why}"
         )
+        if c.protection:
+            out.append(f">   {c.protection}")
     return out
 
 
@@ -235,6 +240,10 @@ def _cost(e: EnvReview, max_rows: int | None) -> list[str]:
         f"({sign}{_money(abs(c.delta))})"
         + (f"; budget {_money(c.budget_usd_month)}" if c.budget_usd_month else "")
     ]
+    if c.unpriced:
+        names = ", ".join(_cell(j.name, 60) for j in c.unpriced[:5])
+        more = f" and {len(c.unpriced) - 5} more" if len(c.unpriced) > 5 else ""
+        out += ["", f"⚠️ {len(c.unpriced)} scheduled job(s) not priced, so not in the total: {names}{more}."]
     rows = _cost_rows(c.policies_before, c.policies_after) + _cost_rows(c.jobs_before, c.jobs_after)
     if rows:
         out += ["", *_table(["", "name", "DBU/h cap", "$/month", "basis"], rows, max_rows, "cost lines")]
@@ -285,7 +294,9 @@ def _env(e: EnvReview, attrs: bool, max_rows: int | None) -> list[str]:
             _findings(e, max_rows),
             intro > 0,
         )
-    if e.cost and (e.cost.delta or _cost_rows(e.cost.policies_before, e.cost.policies_after)):
+    if e.cost and (
+        e.cost.delta or e.cost.unpriced or _cost_rows(e.cost.policies_before, e.cost.policies_after)
+    ):
         out += _details(
             f"Cost: {'+' if e.cost.delta >= 0 else '-'}{_money(abs(e.cost.delta))} per month worst case",
             _cost(e, max_rows),
@@ -308,7 +319,7 @@ def _render(review: Review, attrs: bool, max_rows: int | None, pointer: str) -> 
         out += ["#### Approvals required", ""]
         for a in review.approvals:
             where = f" ({', '.join(a.envs)})" if a.envs else ""
-            out.append(f"- {', '.join(a.approvers)}: {_cell(a.reason, 200)}{where}")
+            out.append(f"- **{a.team}**{where}: " + "; ".join(_cell(r, 200) for r in a.reasons))
         out.append("")
     for e in review.envs:
         out += _env(e, attrs, max_rows)

@@ -15,6 +15,7 @@ import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from infra.simulate.api import simulate
 from infra.simulate.model import Result
@@ -41,13 +42,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_stacks(paths: Sequence[Path], root: Path) -> dict[str, dict]:
+def read_stacks(paths: Sequence[Path], root: Path) -> dict[str, dict[str, Any]]:
     files = []
     for path in paths or discover(root):
         if path.is_dir():
             path = path / "cdk.tf.json"
         files.append(path)
-    docs: dict[str, dict] = {}
+    docs: dict[str, dict[str, Any]] = {}
     for file in files:
         name = file.parent.name
         if name in docs:

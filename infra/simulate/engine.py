@@ -342,8 +342,7 @@ class ApplyContext:
         while frontier:
             member = frontier.pop()
             for group, members in self.world.members.items():
-                origin = members.get(member, False)
-                if origin is not False and group not in out and self.sees(origin):  # type: ignore[arg-type]
+                if member in members and group not in out and self.sees(members[member]):
                     out.add(group)
                     frontier.append(group)
         return out
@@ -406,6 +405,16 @@ class ApplyContext:
                 f"not assigned to workspace {ws.env or ws.id}",
             )
         return ws
+
+    def acting_on(self, action: str, name: str | None) -> tuple[Workspace, str, str] | None:
+        """The acting workspace, ``name`` and the operation's wording (``f"{action} {name}"``).
+
+        None when the provider's workspace is unknown (SIM002) or the name is only known after apply;
+        the identity's assignment is checked either way.
+        """
+        operation = f"{action} {name}"
+        ws = self.acting_workspace(operation)
+        return None if ws is None or name is None else (ws, name, operation)
 
     def require_workspace_admin(self, operation: str) -> Workspace | None:
         ws = self.acting_workspace(operation)

@@ -61,19 +61,14 @@ def _add(ctx: ApplyContext, ws: Workspace, kind: str, name: str, **settings: obj
 
 @handles("managed", "databricks_directory")
 def directory(ctx: ApplyContext) -> None:
-    path = ctx.known(ctx.value("path"))
-    ws = ctx.acting_workspace(f"create folder {path}")
-    if ws is None or path is None:
+    if (acting := ctx.acting_on("create folder", ctx.known(ctx.value("path")))) is None:
         return
+    ws, path, operation = acting
     # MkdirsByPath creates missing parents; a new top-level folder needs a workspace admin.
     top = "/" + path.strip("/").split("/")[0]
     new_top = top not in (SHARED, "/Users", "/Repos") and ws.obj("directory", top) is None
     if new_top and ctx.workspace_level(ws) != "ADMIN":
-        ctx.fail(
-            "SIM003",
-            f"create folder {path}",
-            "only workspace admins create folders in the workspace root",
-        )
+        ctx.fail("SIM003", operation, "only workspace admins create folders in the workspace root")
     parts = path.strip("/").split("/")
     for i in range(1, len(parts) + 1):
         sub = "/" + "/".join(parts[:i])
@@ -83,11 +78,9 @@ def directory(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_mlflow_experiment")
 def experiment(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name"))
-    operation = f"create experiment {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None or name is None:
+    if (acting := ctx.acting_on("create experiment", ctx.known(ctx.value("name")))) is None:
         return
+    ws, name, operation = acting
     parent = posixpath.dirname(name)
     folder = ws.obj("directory", parent)
     if folder is None and parent not in ("/", SHARED):
@@ -103,20 +96,17 @@ def experiment(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_secret_scope")
 def secret_scope(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name"))
-    ws = ctx.acting_workspace(f"create secret scope {name}")
-    if ws is not None and name is not None:
+    if (acting := ctx.acting_on("create secret scope", ctx.known(ctx.value("name")))) is not None:
+        ws, name, _ = acting
         obj = _add(ctx, ws, "secret_scope", name)
         obj.acl.entries[ctx.identity] = ("MANAGE", ctx.origin)
 
 
 @handles("managed", "databricks_secret_acl")
 def secret_acl(ctx: ApplyContext) -> None:
-    scope_name = ctx.known(ctx.value("scope"))
-    operation = f"set secret ACL on {scope_name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None or scope_name is None:
+    if (acting := ctx.acting_on("set secret ACL on", ctx.known(ctx.value("scope")))) is None:
         return
+    ws, scope_name, operation = acting
     scope = ws.obj("secret_scope", scope_name)
     if scope is None:
         ctx.need("SIM001", operation, "workspace object secret_scope", scope_name)
@@ -212,11 +202,9 @@ def _object(
 
 @handles("managed", "databricks_job")
 def job(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name")) or ctx.res.address
-    operation = f"create job {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None:
+    if (acting := ctx.acting_on("create job", ctx.known(ctx.value("name")) or ctx.res.address)) is None:
         return
+    ws, name, operation = acting
     run_as = block(ctx.res.values, "run_as")
     runner: Key | None = None
     if run_as.get("service_principal_name"):
@@ -259,11 +247,10 @@ def _library_exists(ctx: ApplyContext, path: object, operation: str) -> None:
 
 @handles("managed", "databricks_model_serving")
 def serving_endpoint(ctx: ApplyContext) -> None:
-    name = ctx.known(ctx.value("name")) or ctx.res.address
-    operation = f"create serving endpoint {name}"
-    ws = ctx.acting_workspace(operation)
-    if ws is None:
+    acting = ctx.acting_on("create serving endpoint", ctx.known(ctx.value("name")) or ctx.res.address)
+    if acting is None:
         return
+    ws, name, operation = acting
     table = block(block(ctx.res.values, "ai_gateway"), "inference_table_config") or block(
         block(ctx.res.values, "config"), "auto_capture_config"
     )

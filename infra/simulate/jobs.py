@@ -8,7 +8,9 @@ volume (SIM051) and the secrets in its environment (SIM052).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, Simulator
 from infra.simulate.handlers_workspace import acl_level
@@ -20,6 +22,7 @@ from mlops_spec import operations as ops
 SECRET = re.compile(r"\{\{secrets/([^/{}]+)/([^/{}]+)\}\}")
 RUN_LEVELS = frozenset({"CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"})
 EDIT_LEVELS = frozenset({"CAN_EDIT", "CAN_MANAGE", "IS_OWNER"})
+VIEW_LEVELS = frozenset({"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE", "IS_OWNER"})
 
 
 class RunContext(ApplyContext):
@@ -28,16 +31,21 @@ class RunContext(ApplyContext):
     def __init__(
         self, sim: Simulator, stack: StackInput, job: WorkspaceObject, identity: Key, where: str
     ) -> None:
-        res = stack.index.by_address[job.origin.address]  # type: ignore[union-attr]
+        assert job.origin is not None  # run_jobs picks jobs this stack's deploy created, each with its origin
+        res = stack.index.by_address[job.origin.address]
         super().__init__(sim, stack, res)
         self.identity = identity
         self.where = where
 
-    def sees(self, origin: object) -> bool:  # type: ignore[override]
+    def sees(self, origin: object) -> bool:
         return True
 
     def fail(self, rule: str, operation: str, missing: str, identity: Key | str | None = None) -> None:
         self.sim.fail(rule, self.stack.name, self.where, operation, identity or self.identity, missing)
+
+
+Check = Callable[[RunContext, Workspace, ops.Operation], None]
+"""What one declared operation needs; failures go to ``ctx.fail``."""
 
 
 def run_jobs(sim: Simulator, stack: StackInput) -> int:
@@ -77,14 +85,14 @@ def _run_job(sim: Simulator, stack: StackInput, ws: Workspace, job: WorkspaceObj
     return count
 
 
-def _clusters(job: dict, task: dict) -> list[dict]:
+def _clusters(job: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]:
     key = task.get("job_cluster_key")
     found = [jc.get("new_cluster") for jc in blocks(job, "job_cluster") if jc.get("job_cluster_key") == key]
     found += [task.get("new_cluster")]
     return [c for c in found if isinstance(c, dict)]
 
 
-def _declared(sim: Simulator, stack: StackInput, wheel: dict) -> list[ops.Operation]:
+def _declared(sim: Simulator, stack: StackInput, wheel: dict[str, Any]) -> list[ops.Operation]:
     from ml_jobs.operations import declared  # light module: no mlflow
 
     params = wheel.get("named_parameters") or {}
@@ -204,20 +212,29 @@ def _inherited_level(ctx: RunContext, ws: Workspace, obj: WorkspaceObject, wante
     return False
 
 
-def _start_job(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    target = ws.obj("job", op.target)
-    if target is None:
-        ctx.fail("SIM056", str(op), f"no job {op.target!r}")
-    elif not _inherited_level(ctx, ws, target, RUN_LEVELS):
-        ctx.fail("SIM056", str(op), f"no CAN_MANAGE_RUN on job {op.target!r}")
+def _holds(
+    rule: str, kind: str, level: str, levels: frozenset[str], shown: Callable[[str], str] = str
+) -> Check:
+    """The check that the identity holds ``level`` (any of ``levels``) on the ``kind`` object it targets."""
+    noun = kind.replace("_", " ")
+
+    def holds(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+        obj = ws.obj(kind, op.target)
+        if obj is None:
+            ctx.fail(rule, str(op), f"no {noun} {shown(op.target)}")
+        elif not _inherited_level(ctx, ws, obj, levels):
+            ctx.fail(rule, str(op), f"no {level} on {noun} {shown(op.target)}")
+
+    return holds
 
 
-def _endpoint(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    endpoint = ws.obj("serving_endpoint", op.target)
-    if endpoint is None:
-        ctx.fail("SIM057", str(op), f"no serving endpoint {op.target}")
-    elif not _inherited_level(ctx, ws, endpoint, frozenset({"CAN_MANAGE"})):
-        ctx.fail("SIM057", str(op), f"no CAN_MANAGE on serving endpoint {op.target}")
+def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+    """SET TBLPROPERTIES needs ownership (or MANAGE): the maintaining identity must own the table."""
+    table = ctx.world.securable("table", op.target)
+    if table is None:
+        ctx.fail("SIM053", str(op), f"no table {op.target} (a job that writes it must run first)")
+    elif not ctx.owns(table) and not ctx.has(table, "MANAGE"):
+        ctx.fail("SIM053", str(op), f"ownership of {op.target} (owner: {table.owner})")
 
 
 def _volume(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
@@ -229,7 +246,7 @@ def _secret(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
     _read_secret(ctx, ws, scope, key, "the job")
 
 
-CHECKS = {
+CHECKS: dict[str, Check] = {
     ops.READ_TABLE: _table,
     ops.WRITE_TABLE: _table,
     ops.READ_VOLUME: _volume,
@@ -239,7 +256,9 @@ CHECKS = {
     ops.SET_VERSION_TAG: _model,
     ops.SET_VERSION_DESCRIPTION: _model,
     ops.LOAD_VERSION: _model,
-    ops.START_JOB: _start_job,
-    ops.UPDATE_ENDPOINT: _endpoint,
+    ops.START_JOB: _holds("SIM056", "job", "CAN_MANAGE_RUN", RUN_LEVELS, shown=repr),
+    ops.UPDATE_ENDPOINT: _holds("SIM057", "serving_endpoint", "CAN_MANAGE", frozenset({"CAN_MANAGE"})),
+    ops.VIEW_ENDPOINT: _holds("SIM057", "serving_endpoint", "CAN_VIEW", VIEW_LEVELS),
+    ops.MAINTAIN_TABLE: _maintain_table,
     ops.READ_SECRET: _secret,
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from pydantic import Field, ValidationError
 
@@ -19,6 +20,7 @@ from infra.simulate.world import GROUP, SP, Grant, Key, Principal, Securable, Wo
 from mlops_spec.config import ConfigError, ModelSpec, Problem, load_environment, load_models
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.base import Spec
+from mlops_spec.config.errors import allowed
 from mlops_spec.config.loader import PlatformConfig
 from mlops_spec.config.pydantic_errors import problems_from
 from mlops_spec.config.yaml_io import display_path, read_yaml
@@ -148,9 +150,7 @@ class _Names:
 
     def key(self, name: str, *path: str | int) -> Key:
         if name not in self.keys:
-            self.problems.append(
-                Problem(self.file, path, "unknown principal", name, ", ".join(sorted(self.keys)))
-            )
+            self.problems.append(Problem(self.file, path, "unknown principal", name, allowed(self.keys)))
             return Key(GROUP, name)
         return self.keys[name]
 
@@ -192,8 +192,8 @@ def load_existing(path: Path) -> World:
         workspace = Workspace(
             ws.url, ws.env, None, aliases={ws.url, *([ws.id] if ws.id else [])}, metastore=ws.metastore
         )
-        for who, level in ws.assignments.items():
-            workspace.assignments[names.key(who, "workspaces", ws.env, "assignments")] = (level, None)
+        for principal, level in ws.assignments.items():
+            workspace.assignments[names.key(principal, "workspaces", ws.env, "assignments")] = (level, None)
         world.workspaces[ws.url] = workspace
     for cred in desc.storage_credentials:
         world.securables[("storage_credential", cred.name)] = _securable(
@@ -231,9 +231,25 @@ _TYPES = {
 }
 
 
-def _securable(names: _Names, section: str, spec: ExistingSecurable, **extra: object) -> Securable:
-    name = str(extra.pop("name", spec.name))
-    sec = Securable(_TYPES[section], name, names.key(spec.owner, section, name, "owner"), **extra)  # type: ignore[arg-type]
+class _SecurableFields(TypedDict, total=False):
+    """The Securable fields a described securable sets beyond its type, name and owner."""
+
+    parent: str
+    storage_root: str | None
+    credential: str
+    isolated: bool
+    metastore: str | None
+
+
+def _securable(
+    names: _Names,
+    section: str,
+    spec: ExistingSecurable,
+    name: str | None = None,
+    **extra: Unpack[_SecurableFields],
+) -> Securable:
+    name = spec.name if name is None else name
+    sec = Securable(_TYPES[section], name, names.key(spec.owner, section, name, "owner"), **extra)
     for who, privileges in spec.grants.items():
         key = names.key(who, section, name, "grants", who)
         sec.grants.extend(Grant(key, p, None) for p in privileges)

@@ -15,6 +15,7 @@ from infra.tfdoc.document import (
     SYNTH_GLOB,
     Resource,
     block,
+    block_label,
     blocks,
     discover,
     expand,
@@ -27,7 +28,7 @@ from infra.tfdoc.document import (
     synth_resources,
 )
 from infra.tfdoc.errors import DocumentError, problem
-from infra.tfdoc.index import DocumentIndex
+from infra.tfdoc.index import ID_ATTRS, DocumentIndex, identities
 from infra.tfdoc.references import Reference, is_interpolation, references, substitute, whole_reference
 
 
@@ -37,15 +38,18 @@ def resources_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") 
 
 
 __all__ = [
+    "ID_ATTRS",
     "SYNTH_GLOB",
     "DocumentError",
     "DocumentIndex",
     "Reference",
     "Resource",
     "block",
+    "block_label",
     "blocks",
     "discover",
     "expand",
+    "identities",
     "is_interpolation",
     "is_plan",
     "load_file",

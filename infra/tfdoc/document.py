@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,19 @@ def blocks(values: Any, key: str) -> list[dict[str, Any]]:
 def block(values: Any, key: str) -> dict[str, Any]:
     found = blocks(values, key)
     return found[0] if found else {}
+
+
+def block_label(item: Any, index: int, id_keys: Sequence[str]) -> str:
+    """How a path names a block in a list: its first string ``id_keys`` attribute, else its index.
+
+    ``task[train]`` rather than ``task[3]``, so inserting a block does not rename those after it.
+    """
+    if isinstance(item, dict):
+        for key in id_keys:
+            label = item.get(key)
+            if isinstance(label, str):
+                return label
+    return str(index)
 
 
 SYNTH_GLOB = "cdktf.out/stacks/*/cdk.tf.json"
@@ -403,8 +416,13 @@ class _Configuration(_Lax):
     root_module: _ConfigModule | None = None
 
 
+class _PriorState(_Lax):
+    values: _Planned | None = None
+
+
 class _Plan(_Lax):
     planned_values: _Planned | None = None
+    prior_state: _PriorState | None = None
     resource_changes: list[_ResourceChange] | None = None
     configuration: _Configuration | None = None
 
@@ -455,7 +473,27 @@ def plan_resources(doc: dict[str, Any], env: str, source: str) -> Iterator[Resou
         if actions == ("no-op",) and values is None:
             continue
         yield _plan_resource(change, values or {}, exprs, change, env, source)
+    yield from _prior_data_sources(doc, seen | set(changes), exprs, env, source)
     yield from _plan_outputs(planned, config, env, source)
+
+
+def _prior_data_sources(
+    doc: dict[str, Any], seen: set[str], exprs: dict[str, dict[str, Any]], env: str, source: str
+) -> Iterator[Resource]:
+    """Data sources Terraform read while planning: they are only in ``prior_state`` (no change is
+    planned for them), yet their values (a group's id, a service principal's application id) are
+    what the planned values of grants and permissions hold. Terraform docs, "JSON Output Format"."""
+    prior = ((doc.get("prior_state") or {}).get("values") or {}).get("root_module")
+    if not isinstance(prior, dict):
+        return
+    for res in _walk_planned(prior):
+        address = res.get("address")
+        if res.get("mode") != "data" or not isinstance(address, str) or address in seen:
+            continue
+        values = res.get("values") or {}
+        if not isinstance(values, dict):
+            raise DocumentError(problem(source, f"prior_state: {address}.values", "expected an object"))
+        yield _plan_resource(res, values, exprs, None, env, source)
 
 
 def _plan_resource(

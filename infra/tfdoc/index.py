@@ -9,13 +9,37 @@ Resources with no path between them may be created in any order, even in paralle
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
 from infra.tfdoc.document import Resource
 from infra.tfdoc.errors import DocumentError
 from infra.tfdoc.references import is_interpolation, whole_reference
+
+# How other resources name an object besides its ``id``. A synthesized stack refers with
+# ``${type.name.attr}``; a plan (``terraform show -json``) holds what that resolved to: a grant's
+# principal is the service principal's application id, a job cluster's ``policy_id`` the policy's id.
+ID_ATTRS: dict[str, tuple[str, ...]] = {
+    "databricks_service_principal": ("application_id", "acl_principal_id"),
+    "databricks_group": ("display_name", "acl_principal_id"),
+    "databricks_user": ("user_name", "acl_principal_id"),
+    "databricks_model_serving": ("serving_endpoint_id",),
+    "databricks_directory": ("object_id", "path"),
+    "databricks_notebook": ("object_id", "path"),
+    "databricks_cluster_policy": ("policy_id",),
+    "databricks_mws_workspaces": ("workspace_id",),
+    "databricks_metastore": ("metastore_id",),
+}
+
+
+def identities(rtype: str, values: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
+    """(attribute, literal value) pairs by which a plan's values may name an object of ``rtype``."""
+    for attr in ("id", *ID_ATTRS.get(rtype, ())):
+        value = values.get(attr)
+        literal = isinstance(value, str | int) and not isinstance(value, bool) and not is_interpolation(value)
+        if literal and str(value):
+            yield attr, str(value)
 
 
 class DocumentIndex:
@@ -48,14 +72,32 @@ class DocumentIndex:
     # --- references ---------------------------------------------------------------------------
 
     def target(self, value: Any) -> tuple[Resource | None, str | None]:
-        """The resource a ``${type.name.attr}`` value points at, and the attribute read from it."""
-        if not isinstance(value, str) or not value.startswith("${"):
+        """The resource a value points at, and the attribute read from it: a ``${type.name.attr}``
+        reference, or in a plan the resolved id itself (when exactly one object has it)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not value:
             return None, None
+        if not value.startswith("${"):
+            return self._by_id.get(value) or (None, None)
         found = self._targets.get(value)
         if found is None:
             ref = whole_reference(value)
             found = (self.by_address.get(ref.address), ref.attr) if ref is not None else (None, None)
             self._targets[value] = found  # the same few references recur thousands of times
+        return found
+
+    @cached_property
+    def _by_id(self) -> dict[str, tuple[Resource | None, str | None]]:
+        found: dict[str, tuple[Resource | None, str | None]] = {}
+        for res in self.all:
+            if res.mode not in ("managed", "data"):
+                continue
+            for attr, value in identities(res.type, res.values):
+                seen = found.get(value)
+                # Two objects with one id (a resource and the data source reading it back) name
+                # nothing for certain: the literal stays unresolved.
+                found[value] = (res, attr) if seen is None or seen[0] is res else (None, None)
         return found
 
     def resolve(self, value: Any) -> Any:

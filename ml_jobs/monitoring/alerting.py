@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def finalise(
     adjusted = dict(
         zip(
             [r.column for r in testable],
-            adjust_p_values([r.p_value for r in testable], spec.multiple_testing),
+            adjust_p_values([r.p_value for r in testable if r.p_value is not None], spec.multiple_testing),
             strict=True,
         )
     )
@@ -73,7 +74,7 @@ def finalise(
     rows: list[MetricRow] = []
     for r in results:
         significant = False
-        if r.column in adjusted:
+        if r.column in adjusted and r.p_value is not None:
             p_adj = adjusted[r.column]
             significant = p_adj < alpha
             rows.append(MetricRow(r.column, "p_value_adjusted", p_adj, alpha, significant, OK))
@@ -152,7 +153,7 @@ class RetrainState:
         }
 
     @classmethod
-    def from_dict(cls, raw: dict[str, object]) -> RetrainState:
+    def from_dict(cls, raw: dict[str, Any]) -> RetrainState:
         def ts(key: str) -> datetime | None:
             value = raw.get(key)
             return datetime.fromisoformat(str(value)) if value else None

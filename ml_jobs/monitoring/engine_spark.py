@@ -10,12 +10,12 @@ statistics read. Scores and labels need a second small aggregation.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from pyspark.ml.feature import Bucketizer
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -92,9 +92,16 @@ def served_by(log: DataFrame, version: str, schema: LogSchema = LogSchema()) -> 
     return log.where(F.col(schema.model_version).cast("string") == F.lit(str(version)))
 
 
+def _one_row(aggregate: DataFrame) -> Row:
+    """The row of a global aggregation (``agg`` without ``groupBy``): there is always exactly one."""
+    row = aggregate.first()
+    assert row is not None
+    return row
+
+
 def first_window(log: DataFrame, granularity: str, schema: LogSchema = LogSchema()) -> DataFrame:
     windowed = _with_window(log, granularity, schema)
-    first = windowed.agg(F.min(WINDOW)).first()[0]
+    first = _one_row(windowed.agg(F.min(WINDOW)))[0]
     if first is None:
         raise ValueError("inference log: no rows, so there is no baseline window")
     return windowed.where(F.col(WINDOW) == F.lit(first)).drop(WINDOW)
@@ -120,10 +127,8 @@ def build_profile(
     aggs = [F.percentile_approx(finite[c], levels, accuracy).alias(f"q_{i}") for i, c in enumerate(numeric)]
     aggs += [F.mean(finite[c]).alias(f"m_{i}") for i, c in enumerate(numeric)]
     aggs += [F.stddev_pop(finite[c]).alias(f"s_{i}") for i, c in enumerate(numeric)]
-    row = (
-        df.agg(*aggs, F.count(F.lit(1)).alias("n")).first()
-        if aggs
-        else df.agg(F.count(F.lit(1)).alias("n")).first()
+    row = _one_row(
+        df.agg(*aggs, F.count(F.lit(1)).alias("n")) if aggs else df.agg(F.count(F.lit(1)).alias("n"))
     )
     edges_by_column: dict[str, NumericProfile] = {}
     for i, c in enumerate(numeric):
@@ -387,6 +392,7 @@ def count_windows(
     del n_threads
     windows = _count(_with_window(log, granularity, schema), profile, schema)
     for w in windows:
-        w.start = pd.Timestamp(int(w.start), unit="s", tz="UTC")
+        # Until here a window's start is its epoch seconds (the unix_timestamp column, a LongType).
+        w.start = pd.Timestamp(int(cast(int, w.start)), unit="s", tz="UTC")
         w.end = window_end(w.start, granularity)
     return windows

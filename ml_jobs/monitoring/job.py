@@ -33,12 +33,15 @@ import pandas as pd
 
 from ml_jobs import tables
 from ml_jobs.errors import BadInput, JobError
+from ml_jobs.inference.labels import request_labels
+from ml_jobs.inference.payload import served_rows
 from ml_jobs.monitoring.alerting import RetrainState
 from ml_jobs.monitoring.run import MonitoringResult, run_monitoring
 from ml_jobs.monitoring.sinks import AlertError, log_to_mlflow, post_webhook
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.lineage import stable_hash
+from ml_jobs.trigger import episode_token
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +166,11 @@ def new_rows(metrics: pd.DataFrame, state: RetrainState) -> pd.DataFrame:
 def request_for(
     runtime: Runtime, model: str, state: RetrainState, decided: RetrainState, reason: str
 ) -> RetrainRequest:
-    """The retraining to start: the pending one, else a new one named after the deciding window."""
+    """The retraining to start: the pending one, else a new one named after its breach episode (the
+    last window judged when it was decided: ``ml_jobs.trigger.episode_token``)."""
     if state.pending_request:
         return RetrainRequest(state.pending_request, state.pending_reason or reason)
-    window = decided.last_window_end.isoformat() if decided.last_window_end else "none"
-    return RetrainRequest(f"mon-{stable_hash([model, runtime.env, window, reason], 20)}", reason)
+    return RetrainRequest(episode_token(model, runtime.env, decided.last_window_end), reason)
 
 
 def _alert(
@@ -206,7 +209,9 @@ def monitor(
     if champion is None:
         raise BadInput(f"{name} has no champion to monitor; promote a version first")
     log_frame, engine = _read(runtime, *tables.inference_log(model.name))
-    labels = _read_optional(runtime, *tables.labels(model.name))
+    # Answered requests only; labels in the contract's shape matched to them (ml_jobs.inference).
+    log_frame = served_rows(log_frame)
+    labels = request_labels(log_frame, _read_optional(runtime, *tables.labels(model.name)), model.data)
     state = load_state(runtime, model.name)
     reference = reference_data(spec, runtime, champion)
     prediction_reference = prediction_baseline(champion)

@@ -13,6 +13,8 @@ import numpy as np
 from mlops_spec.config.monitoring import MonitoringSpec
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
     from ml_jobs.monitoring.run import MonitoringResult
 
 TEMPLATE = jinja2.Template(
@@ -34,12 +36,12 @@ padding:4px 8px}.bad{background:#fdd}</style></head><body>
 )
 
 
-def _png(fig: object) -> str:
+def _png(fig: Figure) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
+    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    plt.close(fig)
     return f'<img src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"/>'
 
 

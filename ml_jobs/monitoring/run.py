@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal
 
 import pandas as pd
@@ -263,10 +264,11 @@ def run_monitoring(
     only the rows that version served, so its windows are judged against its baselines.
     """
     features = [*numeric_features, *categorical_features]
+    eng: ModuleType  # the two engines have the same functions
     if engine == "spark":
         from ml_jobs.monitoring import engine_spark as eng
     elif engine == "numpy":
-        eng = engine_numpy  # type: ignore[assignment]
+        eng = engine_numpy
     else:
         raise ValueError(f"engine {engine!r} is not supported; allowed: numpy, spark")
     log = eng.join_labels(current, labels, schema)

@@ -46,7 +46,8 @@ def all_of(*checks: HealthCheck) -> HealthCheck:
     """Run checks in order; the first failure is the answer (later checks are skipped)."""
 
     def check(view: EndpointView, version: str, traffic: int) -> HealthResult:
-        reasons, figures = [], {}
+        reasons: list[str] = []
+        figures: dict[str, float] = {}
         for c in checks:
             result = c(view, version, traffic)
             figures.update(result.figures)

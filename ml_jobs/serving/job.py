@@ -192,7 +192,7 @@ def run_shadow(spec: ResolvedSpec, runtime: Runtime, registry: Any, opts: Deploy
     return (EXIT_OK if report.passed else EXIT_REFUSED), shadow_summary(candidate, baseline, report)
 
 
-def shadow_summary(candidate: str, baseline: str, report: ShadowReport) -> Mapping[str, Any]:
+def shadow_summary(candidate: str, baseline: str, report: ShadowReport) -> dict[str, Any]:
     return {"status": "passed" if report.passed else "failed", "candidate": candidate, "baseline": baseline,
             "traffic_changed": False, **dataclasses.asdict(report)}
 

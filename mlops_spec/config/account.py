@@ -16,8 +16,8 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
-from mlops_spec.config.environment import Backend, EnvironmentConfig, LocalBackend
-from mlops_spec.config.errors import Problem
+from mlops_spec.config.environment import Backend, EnvironmentConfig, EnvName, LocalBackend
+from mlops_spec.config.errors import Problem, allowed
 
 CLOUDS: tuple[str, ...] = ("aws", "azure", "gcp")
 SUPPORTED_CLOUDS: tuple[str, ...] = ("aws",)
@@ -118,22 +118,28 @@ class PrivateLinkConfig(Spec):
 
 
 class CmkConfig(Spec):
-    key_arn: str = Field(pattern=r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$")
-    alias: str | None = Field(None, pattern=r"^alias/[A-Za-z0-9/_-]+$")
+    key_arn: str = Field(
+        pattern=r"^arn:aws:kms:[a-z0-9-]+:\d{12}:key/[0-9a-f-]+$", description="ARN of the KMS key."
+    )
+    alias: str | None = Field(None, pattern=r"^alias/[A-Za-z0-9/_-]+$", description="Alias of the key.")
     use_cases: tuple[Literal["MANAGED_SERVICES", "STORAGE"], ...] = Field(
-        ("MANAGED_SERVICES", "STORAGE"), min_length=1
+        ("MANAGED_SERVICES", "STORAGE"), min_length=1, description="What the key encrypts."
     )
 
 
 class GreenfieldWorkspace(Spec):
     """A workspace this stack creates; the cloud-side prerequisites already exist (README)."""
 
-    mode: Literal["greenfield"]
+    mode: Literal["greenfield"] = Field(description="This stack creates the workspace.")
     deployment_name: str = Field(description=f"Subdomain of the workspace URL: {DEPLOYMENT_NAME_RULE}.")
     workspace_name: str | None = Field(None, description="Name shown in the UI; None = mlops-<env>.")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-    pricing_tier: Literal["PREMIUM", "ENTERPRISE"] = "PREMIUM"
-    credentials_role_arn: str = Field(pattern=IAM_ROLE)
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="AWS region.")
+    pricing_tier: Literal["PREMIUM", "ENTERPRISE"] = Field(
+        "PREMIUM", description="ENTERPRISE for PrivateLink or a customer-managed key."
+    )
+    credentials_role_arn: str = Field(
+        pattern=IAM_ROLE, description="Cross-account IAM role Databricks assumes to run clusters."
+    )
     catalog_storage_role_arn: str = Field(
         pattern=IAM_ROLE,
         description=(
@@ -141,24 +147,28 @@ class GreenfieldWorkspace(Spec):
             "the account stack registers it as a storage credential owned by the environment's deployer."
         ),
     )
-    root_bucket: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(min_length=2)
+    root_bucket: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="S3 bucket of the root storage."
+    )
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="Customer-managed VPC.")
+    subnet_ids: tuple[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")], ...] = Field(
+        min_length=2, description="Subnets of the VPC, in two availability zones at least."
+    )
     subnet_cidrs: tuple[str, ...] = Field(min_length=2, description="CIDR of each subnet, same order.")
     security_group_ids: tuple[Annotated[str, Field(pattern=r"^sg-[0-9a-f]{8,17}$")], ...] = Field(
-        min_length=1, max_length=5
+        min_length=1, max_length=5, description="Security groups of the cluster nodes."
     )
-    private_link: PrivateLinkConfig = PrivateLinkConfig()
-    cmk: CmkConfig | None = None
+    private_link: PrivateLinkConfig = Field(PrivateLinkConfig(), description="PrivateLink settings.")
+    cmk: CmkConfig | None = Field(None, description="Customer-managed key; None = Databricks-managed keys.")
 
 
 class BrownfieldWorkspace(Spec):
     """A workspace that already exists: the stack only assigns its metastore and identities."""
 
-    mode: Literal["brownfield"]
-    workspace_url: str | None = Field(None, pattern=r"^https://[A-Za-z0-9.-]+$")
-    workspace_id: str | None = Field(None, pattern=r"^\d+$")
-    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    mode: Literal["brownfield"] = Field(description="The workspace exists; the stack only assigns to it.")
+    workspace_url: str | None = Field(None, pattern=r"^https://[A-Za-z0-9.-]+$", description="Its URL.")
+    workspace_id: str | None = Field(None, pattern=r"^\d+$", description="Its numeric id.")
+    region: str = Field(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$", description="Its AWS region.")
     catalog_storage_role_arn: str | None = Field(
         None,
         pattern=IAM_ROLE,
@@ -172,16 +182,20 @@ WORKSPACE_MODES: tuple[str, ...] = ("greenfield", "brownfield")
 
 
 class AccountConfig(Spec):
-    account: AccountSettings
-    state_backend: Backend = Field(LocalBackend(), discriminator="type")
+    account: AccountSettings = Field(description="The Databricks account.")
+    state_backend: Backend = Field(
+        LocalBackend(), discriminator="type", description="Where Terraform keeps the account stack's state."
+    )
     tags: dict[str, str] = Field(
         default_factory=dict, description="Tags on the cloud resources of workspaces."
     )
     metastores: dict[str, MetastoreConfig] = Field(min_length=1, description="AWS region -> metastore.")
-    identities: IdentitiesConfig
-    workspaces: dict[Literal["dev", "staging", "prod"], Workspace] = Field(min_length=1)
+    identities: IdentitiesConfig = Field(description="Account groups and service principals.")
+    workspaces: dict[EnvName, Workspace] = Field(
+        min_length=1, description="Environment -> its workspace (mode: greenfield or brownfield)."
+    )
 
-    def workspace_url(self, env: str) -> str | None:
+    def workspace_url(self, env: EnvName) -> str | None:
         """The URL a workspace has (brownfield) or will have (greenfield, when the prefix is known)."""
         ws = self.workspaces[env]
         if isinstance(ws, BrownfieldWorkspace):
@@ -209,10 +223,6 @@ class AccountConfig(Spec):
 # -- checks across fields -------------------------------------------------------------------------
 
 
-def _allowed(values: object) -> str:
-    return ", ".join(sorted(values)) or "none configured"  # type: ignore[call-overload]
-
-
 def check_account(cfg: AccountConfig, file: str) -> Iterator[Problem]:
     yield from _check_identities(cfg, file)
     yield from _check_metastores(cfg, file)
@@ -221,7 +231,11 @@ def check_account(cfg: AccountConfig, file: str) -> Iterator[Problem]:
         path = ("workspaces", env)
         if ws.region not in cfg.metastores:
             yield Problem(
-                file, (*path, "region"), "no metastore for this region", ws.region, _allowed(cfg.metastores)
+                file,
+                (*path, "region"),
+                "no metastore for this region",
+                ws.region,
+                allowed(cfg.metastores, "none configured"),
             )
         if isinstance(ws, BrownfieldWorkspace):
             yield from _check_brownfield(ws, file, path)
@@ -268,7 +282,7 @@ def _check_identities(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 ("identities", "workspace_admins", i),
                 "unknown identity",
                 key,
-                _allowed({*ids.groups, *ids.service_principals}),
+                allowed({*ids.groups, *ids.service_principals}, "none configured"),
             )
 
 
@@ -281,10 +295,12 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 path,
                 "the metastore admin must be an account group, never a person",
                 ms.admin_group,
-                _allowed(cfg.identities.groups),
+                allowed(cfg.identities.groups, "none configured"),
             )
         elif ms.admin_group not in cfg.identities.groups:
-            yield Problem(file, path, "unknown group", ms.admin_group, _allowed(cfg.identities.groups))
+            yield Problem(
+                file, path, "unknown group", ms.admin_group, allowed(cfg.identities.groups, "none configured")
+            )
         elif ENV_PLACEHOLDER in cfg.identities.groups[ms.admin_group]:
             yield Problem(
                 file, path, "a per-environment group cannot own the region's metastore", ms.admin_group
@@ -298,7 +314,7 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
                 ("metastores", region, "grants_workspace"),
                 "not a workspace of this region",
                 ms.grants_workspace,
-                _allowed({e for e, w in cfg.workspaces.items() if w.region == region}),
+                allowed({e for e, w in cfg.workspaces.items() if w.region == region}, "none configured"),
             )
 
 
@@ -372,7 +388,7 @@ def _networks(
 ) -> Iterator[tuple[int, ipaddress.IPv4Network | Problem]]:
     low, high = SUBNET_PREFIXES
     for i, cidr in enumerate(ws.subnet_cidrs):
-        where = (*path, "subnet_cidrs", i)
+        where: tuple[str | int, ...] = (*path, "subnet_cidrs", i)
         try:
             net = ipaddress.IPv4Network(cidr, strict=True)
         except ValueError as exc:
@@ -456,7 +472,7 @@ def check_account_against_env(
                 ("service_principals", key),
                 f"not an account service principal (identities.service_principals in {account_file})",
                 key,
-                _allowed(cfg.identities.service_principals),
+                allowed(cfg.identities.service_principals, "none configured"),
             )
             continue
         account_name = cfg.service_principal_name(key, name)

@@ -7,14 +7,10 @@ from collections.abc import Iterator
 from mlops_spec.config.compute import is_gpu_node
 from mlops_spec.config.cron import cron_problem
 from mlops_spec.config.environment import REQUIRED_TAGS, EnvironmentConfig
-from mlops_spec.config.errors import Problem
+from mlops_spec.config.errors import Problem, allowed
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
 from mlops_spec.naming import PLATFORM_SCHEMAS
-
-
-def _allowed(values: object) -> str:
-    return ", ".join(sorted(values))  # type: ignore[call-overload]
 
 
 def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
@@ -55,7 +51,7 @@ def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
             ("artifacts", "schema_name"),
             "not a platform schema",
             env.artifacts.schema_name,
-            _allowed(PLATFORM_SCHEMAS),
+            allowed(PLATFORM_SCHEMAS),
         )
 
 
@@ -78,7 +74,7 @@ def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
                 ("compute", name, "runtime"),
                 "GPU training needs a GPU ML runtime",
                 profile.runtime,
-                "e.g. 15.4.x-gpu-ml-scala2.12",
+                "e.g. 18.0.x-gpu-ml-scala2.13 (leave runtime unset for the platform's)",
             )
     interactive = env.compute.interactive
     if interactive is not None:
@@ -108,7 +104,7 @@ def _check_run_as(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
             ("jobs", "run_as"),
             f"{env.environment} jobs must run as a service principal",
             None,
-            _allowed(env.service_principals) or "a key of service_principals",
+            allowed(env.service_principals, "a key of service_principals"),
         )
     elif run_as is not None and run_as not in env.service_principals:
         yield Problem(
@@ -116,7 +112,7 @@ def _check_run_as(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
             ("jobs", "run_as"),
             "unknown service principal",
             run_as,
-            _allowed(env.service_principals) or "none configured",
+            allowed(env.service_principals, "none configured"),
         )
 
 
@@ -128,7 +124,7 @@ def check_roles_against_env(roles: RoleMatrix, env: EnvironmentConfig, env_file:
             )
     for key in env.groups:
         if key not in roles.groups():
-            yield Problem(env_file, ("groups", key), "unknown role", key, _allowed(roles.groups()))
+            yield Problem(env_file, ("groups", key), "unknown role", key, allowed(roles.groups()))
     for key in roles.service_principals():
         if key not in env.service_principals:
             yield Problem(
@@ -141,7 +137,7 @@ def check_roles_against_env(roles: RoleMatrix, env: EnvironmentConfig, env_file:
     for i, grant in enumerate(env.grants):
         if grant.principal not in principals:
             yield Problem(
-                env_file, ("grants", i, "principal"), "unknown group", grant.principal, _allowed(principals)
+                env_file, ("grants", i, "principal"), "unknown group", grant.principal, allowed(principals)
             )
         yield from _check_grant_target(grant.securable, grant.privileges, env, env_file, ("grants", i))
 
@@ -159,13 +155,13 @@ def _check_grant_target(
     elif kind == "schema" and name in PLATFORM_SCHEMAS:
         valid = SCHEMA_PRIVILEGES
     else:
-        allowed = "catalog, " + ", ".join(f"schema:{s}" for s in PLATFORM_SCHEMAS)
-        yield Problem(file, (*path, "securable"), "unknown securable", securable, allowed)
+        securables = "catalog, " + ", ".join(f"schema:{s}" for s in PLATFORM_SCHEMAS)
+        yield Problem(file, (*path, "securable"), "unknown securable", securable, securables)
         return
     for j, privilege in enumerate(privileges):
         if privilege not in valid:
             yield Problem(
-                file, (*path, "privileges", j), f"unknown privilege for a {kind}", privilege, _allowed(valid)
+                file, (*path, "privileges", j), f"unknown privilege for a {kind}", privilege, allowed(valid)
             )
 
 
@@ -178,7 +174,7 @@ def _unknown_privileges(
 ) -> Iterator[Problem]:
     for j, p in enumerate(privileges or ()):
         if p not in valid:
-            yield Problem(file, (*path, j), f"unknown privilege for a {kind}", p, _allowed(valid))
+            yield Problem(file, (*path, j), f"unknown privilege for a {kind}", p, allowed(valid))
 
 
 def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> Iterator[Problem]:
@@ -190,7 +186,7 @@ def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> It
             ("model_owner_role",),
             "must be a group role",
             roles.model_owner_role,
-            _allowed(roles.groups()),
+            allowed(roles.groups()),
         )
     for key, role in roles.roles.items():
         for i, member in enumerate(role.members):
@@ -198,7 +194,7 @@ def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> It
                 yield Problem(file, ("roles", key, "members", i), "only a group has members", member)
             elif member not in sps:
                 yield Problem(
-                    file, ("roles", key, "members", i), "not a service principal role", member, _allowed(sps)
+                    file, ("roles", key, "members", i), "not a service principal role", member, allowed(sps)
                 )
         for env in envs:
             base = ("roles", key)
@@ -212,7 +208,7 @@ def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> It
                         (*base, "schemas", schema),
                         "not a platform schema",
                         schema,
-                        _allowed(PLATFORM_SCHEMAS),
+                        allowed(PLATFORM_SCHEMAS),
                     )
                 yield from _unknown_privileges(
                     per_env.for_env(env), SCHEMA_PRIVILEGES, "schema", file, (*base, "schemas", schema, env)
@@ -227,7 +223,7 @@ def check_model(
 ) -> Iterator[Problem]:
     if model.owner_group not in roles.groups():
         yield Problem(
-            file, (*path, "owner_group"), "unknown group", model.owner_group, _allowed(roles.groups())
+            file, (*path, "owner_group"), "unknown group", model.owner_group, allowed(roles.groups())
         )
     for section in ("training", "monitoring"):
         cron = getattr(model, section).schedule
@@ -242,7 +238,7 @@ def check_model(
                 (*path, "data", column),
                 "must be one of the model's features",
                 value,
-                _allowed(features),
+                allowed(features),
             )
     if model.data.label in features:
         yield Problem(file, (*path, "data", "label"), "the label cannot also be a feature", model.data.label)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.dbr import ml_runtime
 
 # AWS GPU instance families. A GPU node in a CPU profile is a cost and quota accident.
 GPU_NODE_PATTERN = re.compile(r"^(g4dn|g5|g6|g6e|p3|p3dn|p4d|p4de|p5)\.")
@@ -26,7 +27,10 @@ class ComputeProfile(Spec):
 
     node_types: tuple[str, ...] = Field(min_length=1, description="Allowed worker and driver node types.")
     default_node_type: str | None = Field(None, description="Default node type; None = first of node_types.")
-    runtime: str = Field(description="Databricks runtime (spark_version) fixed by the policy.")
+    runtime: str = Field(
+        description="Databricks runtime (spark_version) fixed by the policy; unset = the platform's "
+        "runtime (mlops_spec.dbr), its GPU image for gpu_training."
+    )
     max_workers: int = Field(4, ge=1, le=256, description="Cap on autoscale.max_workers / num_workers.")
     max_dbus_per_hour: float = Field(10, gt=0, le=1000, description="Cost cap enforced by the policy.")
     autotermination_minutes: int | None = Field(
@@ -47,12 +51,27 @@ class ComputeProfile(Spec):
 
 
 class ComputeConfig(Spec):
+    """The four policies; a profile without ``runtime`` gets the platform runtime (``mlops_spec.dbr``)."""
+
     interactive: ComputeProfile | None = Field(
         None, description="Interactive (all-purpose) compute; None = no all-purpose compute (prod)."
     )
-    cpu_training: ComputeProfile
-    gpu_training: ComputeProfile
-    inference: ComputeProfile
+    cpu_training: ComputeProfile = Field(description="Policy of CPU training and retraining jobs.")
+    gpu_training: ComputeProfile = Field(description="Policy of GPU training and retraining jobs.")
+    inference: ComputeProfile = Field(description="Policy of the monitor (scoring) jobs.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _platform_runtime(cls, raw: Any) -> Any:
+        """The 'None means computed' rule for runtimes: one place, so the runtime lives in one place."""
+        if not isinstance(raw, dict):
+            return raw
+        filled = dict(raw)
+        for name in PROFILE_NAMES:
+            profile = filled.get(name)
+            if isinstance(profile, dict) and profile.get("runtime") is None:
+                filled[name] = {**profile, "runtime": ml_runtime(gpu=name == "gpu_training")}
+        return filled
 
     def profiles(self) -> dict[str, ComputeProfile]:
         return {n: p for n in PROFILE_NAMES if (p := getattr(self, n)) is not None}

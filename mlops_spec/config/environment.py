@@ -24,7 +24,7 @@ class WorkspaceConfig(Spec):
 
 
 class LocalBackend(Spec):
-    type: Literal["local"] = "local"
+    type: Literal["local"] = Field("local", description="A local state file (one machine only).")
     path: str | None = Field(
         None,
         description="State file, relative to cdktf.out/stacks/<env>/ where Terraform runs; "
@@ -33,26 +33,26 @@ class LocalBackend(Spec):
 
 
 class S3Backend(Spec):
-    type: Literal["s3"]
-    bucket: str
-    key: str
-    region: str
+    type: Literal["s3"] = Field(description="State in an S3 bucket.")
+    bucket: str = Field(description="Bucket that holds the state.")
+    key: str = Field(description="Object key of the state file.")
+    region: str = Field(description="AWS region of the bucket.")
     dynamodb_table: str | None = Field(None, description="Lock table; None = S3 native locking.")
-    encrypt: bool = True
+    encrypt: bool = Field(True, description="Server-side encryption of the state object.")
 
 
 class AzureBackend(Spec):
-    type: Literal["azurerm"]
-    resource_group_name: str
-    storage_account_name: str
-    container_name: str
-    key: str
+    type: Literal["azurerm"] = Field(description="State in Azure Blob Storage.")
+    resource_group_name: str = Field(description="Resource group of the storage account.")
+    storage_account_name: str = Field(description="Storage account that holds the state.")
+    container_name: str = Field(description="Blob container that holds the state.")
+    key: str = Field(description="Blob name of the state file.")
 
 
 class GcsBackend(Spec):
-    type: Literal["gcs"]
-    bucket: str
-    prefix: str
+    type: Literal["gcs"] = Field(description="State in Google Cloud Storage.")
+    bucket: str = Field(description="Bucket that holds the state.")
+    prefix: str = Field(description="Object prefix under which the state is kept.")
 
 
 Backend = LocalBackend | S3Backend | AzureBackend | GcsBackend
@@ -90,7 +90,7 @@ class Grant(Spec):
 
     principal: str = Field(description="A role key from policies/rbac/roles.yaml or a configured group.")
     securable: str = Field(description="'catalog' or 'schema:<name>'.")
-    privileges: tuple[str, ...] = Field(min_length=1)
+    privileges: tuple[str, ...] = Field(min_length=1, description="Unity Catalog privileges, e.g. SELECT.")
 
 
 class JobsConfig(Spec):
@@ -102,35 +102,43 @@ class JobsConfig(Spec):
         ),
     )
     notification_emails: tuple[str, ...] = Field(min_length=1, description="Failure notifications.")
-    timeout_seconds: int = Field(7200, ge=60, le=172800)
-    max_retries: int = Field(1, ge=0, le=5)
-    min_retry_interval_millis: int = Field(300_000, ge=0)
+    timeout_seconds: int = Field(
+        7200, ge=60, le=172800, description="Timeout of every job run (training may set its own)."
+    )
+    max_retries: int = Field(1, ge=0, le=5, description="Retries of a failed task.")
+    min_retry_interval_millis: int = Field(300_000, ge=0, description="Wait before a retry.")
     pause_schedules: bool = Field(False, description="Create schedules paused (useful in dev).")
 
 
 class SecurityConfig(Spec):
     """Security Reference Architecture settings; hardening on unless a cost is named."""
 
-    max_token_lifetime_days: int = Field(90, ge=1, le=730)
+    max_token_lifetime_days: int = Field(
+        90, ge=1, le=730, description="Longest personal access token lifetime (SAT IA-4: 90 days)."
+    )
     results_download: bool = Field(False, description="Notebook results download (SRA: off).")
     notebook_export: bool = Field(False, description="Notebook export (SRA: off).")
     table_clipboard: bool = Field(False, description="Notebook table clipboard (SRA: off).")
-    dbfs_file_browser: bool = False
-    verbose_audit_logs: bool = True
+    dbfs_file_browser: bool = Field(False, description="DBFS file browser (SRA: off).")
+    verbose_audit_logs: bool = Field(True, description="Verbose audit logs (SRA: on).")
 
 
 class IpAccessList(Spec):
-    label: str
-    list_type: Literal["ALLOW", "BLOCK"] = "ALLOW"
-    addresses: tuple[str, ...] = Field(min_length=1)
+    label: str = Field(description="Name of the list.")
+    list_type: Literal["ALLOW", "BLOCK"] = Field(
+        "ALLOW", description="ALLOW admits only these addresses; BLOCK rejects them."
+    )
+    addresses: tuple[str, ...] = Field(min_length=1, description="IPv4 addresses or CIDR ranges.")
 
 
 class NetworkConfig(Spec):
-    ip_access_lists: tuple[IpAccessList, ...] = ()
+    ip_access_lists: tuple[IpAccessList, ...] = Field(
+        (), description="IP access lists of the workspace (at least one in prod)."
+    )
 
 
 class SecretScopeConfig(Spec):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$", description="Secret scope name.")
     keys: tuple[str, ...] = Field((), description="Keys the jobs expect; values are put in out of band.")
 
 
@@ -146,21 +154,25 @@ class LoggingConfig(Spec):
 
 
 class EnvironmentConfig(Spec):
-    environment: EnvName
-    workspace: WorkspaceConfig = WorkspaceConfig()
-    state_backend: Backend = Field(LocalBackend(), discriminator="type")
-    catalog: CatalogConfig
+    environment: EnvName = Field(description="The environment; must match the file name.")
+    workspace: WorkspaceConfig = Field(WorkspaceConfig(), description="The workspace this stack deploys to.")
+    state_backend: Backend = Field(
+        LocalBackend(), discriminator="type", description="Where Terraform keeps this stack's state."
+    )
+    catalog: CatalogConfig = Field(description="The environment's Unity Catalog catalog.")
     groups: dict[str, str] = Field(description="Role key -> workspace group display name.")
-    service_principals: dict[str, ServicePrincipal] = Field(default_factory=dict)
-    tags: dict[str, str]
-    compute: ComputeConfig
-    jobs: JobsConfig
-    security: SecurityConfig = SecurityConfig()
-    network: NetworkConfig = NetworkConfig()
-    secret_scopes: tuple[SecretScopeConfig, ...] = ()
-    grants: tuple[Grant, ...] = ()
-    artifacts: ArtifactsConfig = ArtifactsConfig()
-    logging: LoggingConfig = LoggingConfig()
+    service_principals: dict[str, ServicePrincipal] = Field(
+        default_factory=dict, description="Role key -> the environment's service principal."
+    )
+    tags: dict[str, str] = Field(description="Tags on clusters and jobs; team, cost_center, env required.")
+    compute: ComputeConfig = Field(description="Compute profiles, one cluster policy each.")
+    jobs: JobsConfig = Field(description="Settings of every job.")
+    security: SecurityConfig = Field(SecurityConfig(), description="Workspace security settings.")
+    network: NetworkConfig = Field(NetworkConfig(), description="Who may reach the workspace.")
+    secret_scopes: tuple[SecretScopeConfig, ...] = Field((), description="Secret scopes the jobs read.")
+    grants: tuple[Grant, ...] = Field((), description="Unity Catalog grants beyond the role matrix.")
+    artifacts: ArtifactsConfig = Field(ArtifactsConfig(), description="Where the job wheel is uploaded.")
+    logging: LoggingConfig = Field(LoggingConfig(), description="Cluster log delivery.")
     monthly_budget_usd: float | None = Field(None, gt=0, description="Budget cap reported in the review.")
 
     @property

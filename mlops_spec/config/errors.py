@@ -22,6 +22,11 @@ def format_path(path: Sequence[str | int]) -> str:
     return out or "<root>"
 
 
+def allowed(values: Iterable[str], when_none: str = "") -> str:
+    """A Problem's ``allowed``: the values sorted and comma-separated, ``when_none`` when there are none."""
+    return ", ".join(sorted(values)) or when_none
+
+
 @dataclass(frozen=True)
 class Problem:
     file: str

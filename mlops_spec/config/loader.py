@@ -27,8 +27,8 @@ from mlops_spec.config.checks import (
     check_roles_against_env,
 )
 from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
-from mlops_spec.config.errors import ConfigError, Problem
-from mlops_spec.config.kernel import came_from, deep_merge, display_path, read_yaml, validate
+from mlops_spec.config.errors import ConfigError, Problem, allowed
+from mlops_spec.config.kernel import M, came_from, deep_merge, display_path, read_yaml, validate
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import RoleMatrix
 from mlops_spec.config.secrets import plaintext_secrets
@@ -69,7 +69,7 @@ class PlatformConfig:
         raise KeyError(f"unknown model {name!r}; configured: {', '.join(m.name for m in self.models)}")
 
 
-def _parse(model_cls: Any, data: Any, file: str, problems: list[Problem]) -> Any:
+def _parse(model_cls: type[M], data: Any, file: str, problems: list[Problem]) -> M | None:
     """Validate ``data``; problems are collected, not raised."""
     try:
         return validate(model_cls, data, file)
@@ -93,6 +93,7 @@ def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environ
         )
     if problems:
         raise ConfigError(problems)
+    assert parsed is not None  # _parse returns None only after adding a problem
     return parsed
 
 
@@ -117,14 +118,19 @@ def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelS
             problems.append(Problem(file, ("models", i), "must be a mapping", raw))
             continue
         name = raw.get("name")
-        if name in seen:
-            problems.append(
-                Problem(
-                    file, ("models", i, "name"), f"duplicate model name (first at models[{seen[name]}])", name
+        # Only a string can be a duplicate: any other name is the model's own error (and may be unhashable).
+        if isinstance(name, str):
+            if name in seen:
+                problems.append(
+                    Problem(
+                        file,
+                        ("models", i, "name"),
+                        f"duplicate model name (first at models[{seen[name]}])",
+                        name,
+                    )
                 )
-            )
-            continue
-        seen[name] = i
+                continue
+            seen[name] = i
         overrides = raw.get("overrides") or {}
         bad_envs = [k for k in overrides if k not in ENV_NAMES]
         for k in bad_envs:
@@ -157,6 +163,7 @@ def load_roles(policies_dir: Path = DEFAULT_POLICIES_DIR) -> RoleMatrix:
         problems.extend(check_role_matrix(roles, file, ENV_NAMES))
     if problems:
         raise ConfigError(problems)
+    assert roles is not None  # _parse returns None only after adding a problem
     return roles
 
 
@@ -231,12 +238,12 @@ def _untag_workspace_problem(problem: Problem) -> Problem:
     path = problem.path
     if len(path) < 3 or path[0] != "workspaces" or path[2] not in WORKSPACE_MODES:
         return problem
-    allowed = problem.allowed
+    keys = problem.allowed
     if problem.message == "unknown key" and len(path) == 4:
         model = GreenfieldWorkspace if path[2] == "greenfield" else BrownfieldWorkspace
-        allowed = ", ".join(sorted(model.model_fields))
+        keys = allowed(model.model_fields)
     return Problem(
-        problem.file, (*path[:2], *path[3:]), problem.message, problem.value, allowed, problem.show_value
+        problem.file, (*path[:2], *path[3:]), problem.message, problem.value, keys, problem.show_value
     )
 
 

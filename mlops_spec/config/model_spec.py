@@ -21,10 +21,10 @@ MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
 class DataSpec(Spec):
     table: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Training table in the features schema.")
     label: str = Field(description="Binary label column (0/1).")
-    id_column: str = "customer_id"
-    timestamp_column: str = "event_ts"
-    numeric_features: tuple[str, ...] = Field(min_length=1)
-    categorical_features: tuple[str, ...] = ()
+    id_column: str = Field("customer_id", description="Entity id column.")
+    timestamp_column: str = Field("event_ts", description="Event time column; windows are cut on it.")
+    numeric_features: tuple[str, ...] = Field(min_length=1, description="Numeric feature columns.")
+    categorical_features: tuple[str, ...] = Field((), description="Categorical feature columns.")
     sensitive_attribute: str | None = Field(None, description="Column for the fairness gate.")
     segment_column: str | None = Field(None, description="Column for the per-segment floor gate.")
     training_window_days: int | None = Field(
@@ -43,18 +43,18 @@ class DataSpec(Spec):
 
 class TrainingSpec(Spec):
     schedule: str = Field("0 0 3 ? * MON", description="Quartz cron of the training job.")
-    timezone: str = "UTC"
-    compute: Literal["cpu", "gpu"] = "cpu"
+    timezone: str = Field("UTC", description="Time zone of the schedule.")
+    compute: Literal["cpu", "gpu"] = Field("cpu", description="Training policy: cpu or gpu training.")
     n_trials: int = Field(20, ge=1, le=500, description="Optuna trials.")
-    seed: int = 42
-    test_size: float = Field(0.2, gt=0.05, lt=0.5)
+    seed: int = Field(42, description="Seed of the split and of the Optuna sampler.")
+    test_size: float = Field(0.2, gt=0.05, lt=0.5, description="Share of rows held out for validation.")
     timeout_seconds: int | None = Field(None, ge=60, description="None = the environment's job timeout.")
 
 
 class ValidationSpec(Spec):
     """Gates a challenger must pass before it may be promoted."""
 
-    min_roc_auc: float = Field(0.70, ge=0.5, le=1.0)
+    min_roc_auc: float = Field(0.70, ge=0.5, le=1.0, description="ROC-AUC floor on the held-out rows.")
     min_f1: float = Field(
         0.2,
         ge=0.0,
@@ -64,9 +64,14 @@ class ValidationSpec(Spec):
     )
     max_regression: float = Field(0.01, ge=0.0, le=0.5, description="Allowed ROC-AUC drop vs champion.")
     segment_min_roc_auc: float | None = Field(0.60, ge=0.5, le=1.0, description="Floor in every segment.")
-    max_demographic_parity_diff: float | None = Field(0.15, ge=0.0, le=1.0)
+    max_demographic_parity_diff: float | None = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description="Largest positive-rate gap across data.sensitive_attribute groups; None = no gate.",
+    )
     max_latency_ms: float = Field(50.0, gt=0, description="p95 single-row prediction latency budget.")
-    max_model_size_mb: float = Field(100.0, gt=0)
+    max_model_size_mb: float = Field(100.0, gt=0, description="Size budget of the logged model.")
 
 
 class PromotionSpec(Spec):
@@ -91,13 +96,19 @@ class RetrainingSpec(Spec):
 
 
 class ServingSpec(Spec):
-    enabled: bool = False
-    workload_size: Literal["Small", "Medium", "Large"] = "Small"
+    enabled: bool = Field(False, description="Create a serving endpoint; `deploy` rolls the champion out.")
+    workload_size: Literal["Small", "Medium", "Large"] = Field(
+        "Small", description="Workload size of the served model."
+    )
     scale_to_zero: bool | None = Field(None, description="None = on outside prod, off in prod.")
-    rollout: Literal["canary", "blue_green", "shadow"] = "canary"
+    rollout: Literal["canary", "blue_green", "shadow"] = Field(
+        "canary", description="How `deploy` moves traffic to a new champion."
+    )
     canary_steps: tuple[int, ...] = Field((10, 50, 100), description="Traffic % steps for canary rollouts.")
-    rate_limit_per_minute: int = Field(1000, ge=1)
-    ready_timeout_seconds: int = Field(1200, ge=10)
+    rate_limit_per_minute: int = Field(1000, ge=1, description="Calls per minute the endpoint accepts.")
+    ready_timeout_seconds: int = Field(
+        1200, ge=10, description="How long `deploy` waits for each endpoint update to be ready."
+    )
 
     @model_validator(mode="after")
     def _steps_increase_to_100(self) -> ServingSpec:
@@ -113,15 +124,15 @@ class ModelSpec(Spec):
     """A model as one environment sees it (overrides already applied)."""
 
     name: str = Field(pattern=MODEL_NAME_PATTERN, description="department_usecase_algorithm")
-    description: str = ""
+    description: str = Field("", description="Intended use and limits; goes into the model card.")
     owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
-    data: DataSpec
-    training: TrainingSpec = TrainingSpec()
-    validation: ValidationSpec = ValidationSpec()
-    promotion: PromotionSpec = PromotionSpec()
-    retraining: RetrainingSpec = RetrainingSpec()
-    serving: ServingSpec = ServingSpec()
-    monitoring: MonitoringSpec = MonitoringSpec()
+    data: DataSpec = Field(description="Training data: table, label and features.")
+    training: TrainingSpec = Field(TrainingSpec(), description="Training job and search.")
+    validation: ValidationSpec = Field(ValidationSpec(), description="Gates before promotion.")
+    promotion: PromotionSpec = Field(PromotionSpec(), description="How a challenger becomes champion.")
+    retraining: RetrainingSpec = Field(RetrainingSpec(), description="How `retrain` judges a challenger.")
+    serving: ServingSpec = Field(ServingSpec(), description="Model serving and rollouts.")
+    monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Drift and performance monitoring.")
 
     def scale_to_zero(self, env: str) -> bool:
         """The one place the 'None means computed' rule for scale-to-zero lives."""

@@ -78,6 +78,13 @@ class MonitoringSpec(BaseModel):
     webhook_url: str | None = Field(
         None, pattern=r"^https?://", description="Optional URL that receives a JSON alert (POST)."
     )
+    retention_days: int = Field(
+        90,
+        ge=1,
+        le=3650,
+        description="Predictions older than this are deleted and vacuumed (the maintain task); also the "
+        "Delta retention of their removed files and log.",
+    )
     reference: Literal["training_data", "baseline_window"] = Field(
         "training_data",
         description="Reference: the champion's training data version, or the first production window.",

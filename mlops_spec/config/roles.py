@@ -43,44 +43,53 @@ T = TypeVar("T")
 class PerEnv(Spec, Generic[T]):
     """A value for ``all`` environments, overridden by ``dev``/``staging``/``prod`` where given."""
 
-    all: T | None = None
-    dev: T | None = None
-    staging: T | None = None
-    prod: T | None = None
+    all: T | None = Field(None, description="Every environment, unless overridden below.")
+    dev: T | None = Field(None, description="dev (null = nothing in dev).")
+    staging: T | None = Field(None, description="staging (null = nothing in staging).")
+    prod: T | None = Field(None, description="prod (null = nothing in prod).")
 
     def for_env(self, env: str) -> T | None:
         if env in self.model_fields_set:
-            return getattr(self, env)
+            value: T | None = getattr(self, env)  # a field named after the environment
+            return value
         return self.all
 
 
 class Entitlements(Spec):
-    workspace_access: bool = True
-    databricks_sql_access: bool = False
-    allow_cluster_create: bool = False
-    allow_instance_pool_create: bool = False
+    workspace_access: bool = Field(True, description="May use the workspace.")
+    databricks_sql_access: bool = Field(False, description="May use Databricks SQL.")
+    allow_cluster_create: bool = Field(False, description="May create clusters without a policy.")
+    allow_instance_pool_create: bool = Field(False, description="May create instance pools.")
 
 
 class RoleSpec(Spec):
-    description: str
-    kind: Literal["group", "service_principal"] = "group"
+    description: str = Field(description="What the role is for.")
+    kind: Literal["group", "service_principal"] = Field(
+        "group", description="group (people) or service_principal (automation)."
+    )
     members: tuple[str, ...] = Field(
         (), description="Service principal roles that are members of this group (groups only)."
     )
-    entitlements: Entitlements = Entitlements()
-    catalog: PerEnv[tuple[str, ...]] = PerEnv()
-    schemas: dict[str, PerEnv[tuple[str, ...]]] = Field(default_factory=dict)
-    models: PerEnv[tuple[str, ...]] = PerEnv()
-    folders: PerEnv[FolderLevel] = PerEnv()
-    cluster_policies: PerEnv[tuple[PolicyName, ...]] = PerEnv()
-    jobs: PerEnv[JobLevel] = PerEnv()
-    experiments: PerEnv[ExperimentLevel] = PerEnv()
-    serving_endpoints: PerEnv[EndpointLevel] = PerEnv()
-    secret_scopes: PerEnv[SecretLevel] = PerEnv()
+    entitlements: Entitlements = Field(Entitlements(), description="Workspace entitlements.")
+    catalog: PerEnv[tuple[str, ...]] = Field(PerEnv(), description="Privileges on the catalog.")
+    schemas: dict[str, PerEnv[tuple[str, ...]]] = Field(
+        default_factory=dict, description="Schema name -> privileges on that schema."
+    )
+    models: PerEnv[tuple[str, ...]] = Field(PerEnv(), description="Privileges on every registered model.")
+    folders: PerEnv[FolderLevel] = Field(PerEnv(), description="Permission on the platform's folder.")
+    cluster_policies: PerEnv[tuple[PolicyName, ...]] = Field(
+        PerEnv(), description="Cluster policies the role may use."
+    )
+    jobs: PerEnv[JobLevel] = Field(PerEnv(), description="Permission on every job.")
+    experiments: PerEnv[ExperimentLevel] = Field(PerEnv(), description="Permission on every experiment.")
+    serving_endpoints: PerEnv[EndpointLevel] = Field(
+        PerEnv(), description="Permission on every serving endpoint."
+    )
+    secret_scopes: PerEnv[SecretLevel] = Field(PerEnv(), description="ACL on every secret scope.")
 
 
 class RoleMatrix(Spec):
-    roles: dict[str, RoleSpec]
+    roles: dict[str, RoleSpec] = Field(description="Role key -> what the role may do.")
     platform_role: str = Field(description="Role that administers the platform (MANAGE on secrets).")
     job_runner_role: str = Field(description="Service principal role that runs jobs outside dev.")
     deployer_role: str = Field(description="Service principal role that deploys (CI/CD).")

@@ -5,6 +5,7 @@ job `toolchains` of pr.yml): it needs `make install-cdktn`, which `make test` de
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.cdk import TOOLCHAIN, TOOLCHAINS, provider_version
+from infra.cdk import CORE_NAMES, PROVIDER_NAMES, TOOLCHAIN, TOOLCHAINS, provider_version
 from infra.deploy import BadInput
 from infra.deploy.cli import main
 from infra.deploy.toolchains import compare
@@ -131,6 +132,19 @@ def test_provider_version_is_the_one_the_installed_binding_was_generated_for() -
         source = tar.extractfile("package/lib/provider/index.js").read().decode()  # type: ignore[union-attr]
     assert f"providerVersion: '{provider_version()}'" in source
     assert re.fullmatch(r"1\.\d+\.\d+", provider_version())
+
+
+def test_the_type_checker_sees_the_names_infra_cdk_exports_at_run_time() -> None:
+    """`make typecheck` reads the cdktf imports under TYPE_CHECKING in infra/cdk.py; at run time the
+    names come from CORE_NAMES and PROVIDER_NAMES. Both lists must name the same classes from the same
+    modules, or the checker would check a call against another class than the one that runs."""
+    tree = ast.parse((ROOT / "infra" / "cdk.py").read_text())
+    (block,) = [n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"]
+    checked = {(i.module, a.name) for i in block.body if isinstance(i, ast.ImportFrom) for a in i.names}
+    provider = TOOLCHAINS["cdktf"][1]
+    runtime = {("cdktf", n) for n in CORE_NAMES} | {("constructs", "Construct")}
+    runtime |= {(f"{provider}.{module}", n) for module, names in PROVIDER_NAMES.items() for n in names}
+    assert checked == runtime
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,19 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from infra.guardrails import Policies, Report, evaluate
+from infra.tfdoc import resources_from_doc
+from tests.conftest import Docs
+
 TODAY = date(2026, 6, 1)  # waiver expiry is judged against this in tests
 SP_APP_ID = "9f0c1d2e-3a4b-4c5d-8e6f-7a8b9c0d1e2f"
 TAGS = {"team": "mlops", "cost_center": "cc-42"}
+
+
+def evaluate_docs(docs: Docs, policies: Policies) -> Report:
+    """The guardrails over parsed documents by stack name, each read as ``<name>/cdk.tf.json``."""
+    resources = [r for env, doc in docs.items() for r in resources_from_doc(doc, env, f"{env}/cdk.tf.json")]
+    return evaluate(resources, policies)
 
 
 class Stack:

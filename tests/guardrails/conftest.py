@@ -1,19 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate, load_policies
+from infra.guardrails import Policies, Report, evaluate
 from infra.tfdoc import resources_from_doc
 from tests.guardrails.builders import TODAY, Stack
-
-
-@pytest.fixture(scope="session")
-def policies(repo_root: Path) -> Policies:
-    """The shipped policies: the tests check the real parameters, not a copy."""
-    return load_policies(repo_root / "policies")
 
 
 @pytest.fixture

@@ -16,22 +16,11 @@ from typing import Any
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate
+from infra.guardrails import Policies
 from infra.guardrails.settings import setting_of
 from infra.tfdoc import resources_from_doc
-
-Docs = dict[str, dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def synthesized(synth_dir: Path) -> Docs:
-    paths = sorted((synth_dir / "stacks").glob("*/cdk.tf.json"))
-    return {path.parent.name: json.loads(path.read_text()) for path in paths}
-
-
-def check(docs: Docs, policies: Policies) -> Report:
-    resources = [r for env, doc in docs.items() for r in resources_from_doc(doc, env, f"{env}/cdk.tf.json")]
-    return evaluate(resources, policies)
+from tests.conftest import Docs
+from tests.guardrails.builders import evaluate_docs
 
 
 def one(doc: dict[str, Any], rtype: str, *words: str) -> tuple[str, dict[str, Any]]:
@@ -202,17 +191,17 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
 }
 
 
-def test_the_shipped_stacks_pass(synthesized: Docs, policies: Policies) -> None:
-    report = check(synthesized, policies)
+def test_the_shipped_stacks_pass(shipped_docs: Docs, policies: Policies) -> None:
+    report = evaluate_docs(shipped_docs, policies)
     assert [f"{f.env} {f.rule.id} {f.address}: {f.message}" for f in report.findings] == []
 
 
 @pytest.mark.parametrize("case", sorted(WEAKENINGS))
-def test_fails_weakened_real_stacks(synthesized: Docs, policies: Policies, case: str) -> None:
+def test_fails_weakened_real_stacks(shipped_docs: Docs, policies: Policies, case: str) -> None:
     expected, weaken = WEAKENINGS[case]
-    docs = copy.deepcopy(synthesized)
+    docs = copy.deepcopy(shipped_docs)
     address = weaken(docs)
-    report = check(docs, policies)
+    report = evaluate_docs(docs, policies)
     assert {f.rule.id for f in report.unwaived()} == expected, [
         f"{f.rule.id} {f.address}: {f.message}" for f in report.findings
     ]
@@ -220,28 +209,28 @@ def test_fails_weakened_real_stacks(synthesized: Docs, policies: Policies, case:
     assert report.exit_code() == 1
 
 
-def test_findings_name_resources_not_references(synthesized: Docs, policies: Policies) -> None:
-    docs = copy.deepcopy(synthesized)
+def test_findings_name_resources_not_references(shipped_docs: Docs, policies: Policies) -> None:
+    docs = copy.deepcopy(shipped_docs)
     address = data_scientists_on_the_prod_gpu_policy(docs)
-    (finding,) = [f for f in check(docs, policies).findings if f.address == address]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.address == address]
     assert "${" not in finding.message
     assert "'mlops-prod-gpu-training'" in finding.message  # the policy's name, not its reference
 
 
-def test_findings_name_the_limit_and_the_setting_behind_them(synthesized: Docs, policies: Policies) -> None:
-    docs = copy.deepcopy(synthesized)
+def test_findings_name_the_limit_and_the_setting_behind_them(shipped_docs: Docs, policies: Policies) -> None:
+    docs = copy.deepcopy(shipped_docs)
     gpu_training_every_minute(docs)
-    (finding,) = [f for f in check(docs, policies).findings if f.rule.id == "DBX111"]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.rule.id == "DBX111"]
     assert "gpu_job_min_interval_minutes = 60 (policies/guardrails/params.yaml: defaults." in (
         " | ".join(finding.held_against)
     )
     assert finding.setting == (
         "stacks/models.yaml: models[name=risk_fraud_xgb].training; stacks/prod.yaml: jobs, compute"
     )
-    docs = copy.deepcopy(synthesized)
+    docs = copy.deepcopy(shipped_docs)
     address, policy = one(docs["prod"], "databricks_cluster_policy", "cpu_training")
     edit_definition(policy, lambda d: d["node_type_id"]["values"].append("x1.32xlarge"))
-    (finding,) = [f for f in check(docs, policies).findings if f.address == address]
+    (finding,) = [f for f in evaluate_docs(docs, policies).findings if f.address == address]
     assert finding.rule.id == "DBX013"
     assert any(h.startswith("cpu_node_types = ['m5d.large'") for h in finding.held_against)
     assert finding.setting == (
@@ -250,11 +239,11 @@ def test_findings_name_the_limit_and_the_setting_behind_them(synthesized: Docs, 
 
 
 def test_every_shipped_resource_maps_to_the_setting_that_produces_it(
-    synthesized: Docs, repo_root: Path
+    shipped_docs: Docs, repo_root: Path
 ) -> None:
     """A renamed construct would leave findings without a setting: this fails first."""
     unmapped = []
-    for env, doc in synthesized.items():
+    for env, doc in shipped_docs.items():
         for res in resources_from_doc(doc, env):
             if res.mode not in ("managed", "data") or res.construct_path is None:
                 continue

@@ -15,6 +15,7 @@ import yaml
 
 from mlops_spec.config import ENV_NAMES, ConfigError, load_platform
 from mlops_spec.config.cron import cron_problem
+from mlops_spec.config.errors import Problem, allowed
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,6 +127,15 @@ def test_fails_on_duplicate_model_name(config_copy: tuple[Path, Path]) -> None:
     msg = error_for("dev", stacks, policies)
     expected = "models[2].name: duplicate model name (first at models[0]); got 'marketing_churn_gbm'"
     assert f"stacks/models.yaml: {expected}" in msg
+
+
+def test_fails_on_model_name_that_is_not_a_string(config_copy: tuple[Path, Path]) -> None:
+    """A list as the name is bad input (exit 2), not a crash of the duplicate check (found by mypy)."""
+    stacks, policies = config_copy
+    edit(stacks / "models.yaml", lambda d: d["models"][0].update(name=["churn"]))
+    assert "stacks/models.yaml: models[0].name: Input should be a valid string" in error_for(
+        "dev", stacks, policies
+    )
 
 
 @pytest.mark.parametrize(
@@ -304,4 +314,13 @@ def test_fails_on_a_role_with_members_that_are_not_service_principals(config_cop
     )
     assert "roles.model_owners.members[1]: not a service principal role; got 'analysts'" in error_for(
         "dev", stacks, policies
+    )
+
+
+def test_allowed_lists_the_values_sorted_or_says_what_stands_for_none() -> None:
+    assert allowed({"prod", "dev"}) == "dev, prod"
+    assert allowed((), "none configured") == "none configured"
+    # Nothing to list and nothing said for it: the message has no "allowed" part at all.
+    assert str(Problem("stacks/dev.yaml", ("groups", "x"), "unknown role", "x", allowed(()))) == (
+        "stacks/dev.yaml: groups.x: unknown role; got 'x'"
     )

@@ -22,16 +22,22 @@ def git(repo: Path, *args: str) -> str:
     return proc.stdout.strip()
 
 
+def copy_project(repo_root: Path, tree: Path) -> Path:
+    """The project's stacks, infra, policies and ml_jobs copied into ``tree``, without caches or output."""
+    for part in PROJECT_PARTS:
+        src = repo_root / part
+        if src.is_dir():
+            shutil.copytree(src, tree / part, ignore=_IGNORE)
+        else:
+            shutil.copy2(src, tree / part)
+    return tree
+
+
 def make_project_repo(root: Path, repo_root: Path) -> Path:
     """A git repository with one commit: the project's stacks, infra, policies and ml_jobs."""
     repo = root / "repo"
     repo.mkdir()
-    for part in PROJECT_PARTS:
-        src = repo_root / part
-        if src.is_dir():
-            shutil.copytree(src, repo / part, ignore=_IGNORE)
-        else:
-            shutil.copy2(src, repo / part)
+    copy_project(repo_root, repo)
     git(repo, "init", "--quiet", "--initial-branch=main")
     git(repo, "config", "user.email", "review-tests@example.com")
     git(repo, "config", "user.name", "review tests")

@@ -1,12 +1,17 @@
-"""`python -m infra.review` on bad input: a clear message, exit 2, nothing left behind."""
+"""`python -m infra.review` on bad input: a clear message, exit 2, nothing left behind; and the PR
+workflow's review step, which turns any failure into the PR comment."""
 
 from __future__ import annotations
 
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from infra.review.cli import main
+from infra.review.render import MARKER
 from tests.review.conftest import commit_all, edit_text, git
 
 
@@ -105,3 +110,67 @@ def test_fails_on_a_plan_that_is_not_utf8(repo: Path, tmp_path: Path, capsys) ->
     plan.write_bytes(b"\xff\xfe{}")
     assert review(repo, tmp_path, "--base", "HEAD", "--plan", f"prod={plan}") == 2
     assert "not UTF-8 text" in capsys.readouterr().err
+
+
+# --- the PR workflow's review step ------------------------------------------------------------------
+# The step's own shell script, taken from .github/workflows/pr.yml and run with bash as the runner
+# runs it (`bash -e`), against a stand-in for `.venv/bin/python` that exits as the review would. It
+# proves which comment the next step posts for each exit code; it does not run GitHub Actions.
+
+FAKE_TOOL = """#!/bin/sh
+case "$FAKE_EXIT" in
+  0|1) echo '<!-- infra-review -->' > review.md; echo "review: verdict written" >&2 ;;
+  *) echo "error: --base 'origin/main': unknown git ref" >&2; echo "nothing was written." >&2 ;;
+esac
+exit "$FAKE_EXIT"
+"""
+
+
+def review_step_script(repo_root: Path) -> str:
+    workflow = yaml.safe_load((repo_root / ".github/workflows/pr.yml").read_text())
+    (step,) = [s for s in workflow["jobs"]["review"]["steps"] if s.get("id") == "review"]
+    assert step.get("if") == "${{ !cancelled() }}"  # runs even when the install before it failed
+    return step["run"]
+
+
+def run_step(repo_root: Path, tmp_path: Path, fake_exit: int | None) -> tuple[str, str]:
+    if fake_exit is not None:
+        tool = tmp_path / ".venv" / "bin" / "python"
+        tool.parent.mkdir(parents=True)
+        tool.write_text(FAKE_TOOL)
+        tool.chmod(0o755)
+    output = tmp_path / "github_output"
+    env = {
+        "PATH": os.environ["PATH"],
+        "GITHUB_OUTPUT": str(output),
+        "BASE_REF": "main",
+        "RUN_URL": "https://github.com/acme/platform/actions/runs/1",
+        "FAKE_EXIT": str(fake_exit),
+    }
+    script = review_step_script(repo_root)
+    done = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr  # the step itself never fails: the last step does
+    md = tmp_path / "review.md"
+    return output.read_text(), md.read_text() if md.exists() else ""
+
+
+@pytest.mark.parametrize("code", [0, 1])
+def test_the_review_step_posts_the_verdict_the_tool_wrote(repo_root: Path, tmp_path: Path, code: int) -> None:
+    output, md = run_step(repo_root, tmp_path, code)
+    assert output == f"exit={code}\n"
+    assert md == "<!-- infra-review -->\n"
+
+
+@pytest.mark.parametrize("code", [2, 4])
+def test_a_failed_review_replaces_the_comment_with_the_failure(repo_root: Path, tmp_path: Path, code: int):
+    output, md = run_step(repo_root, tmp_path, code)
+    assert output == f"exit={code}\n"
+    assert md.startswith(MARKER + "\n")  # the post step updates the comment found by this marker
+    assert f"Infra review: FAILED (exit {code})" in md
+    assert "unknown git ref" in md and "actions/runs/1" in md
+
+
+def test_a_review_that_never_ran_still_replaces_the_comment(repo_root: Path, tmp_path: Path) -> None:
+    output, md = run_step(repo_root, tmp_path, None)  # no .venv: the install step failed
+    assert output == "exit=127\n"
+    assert "Infra review: FAILED (exit 127)" in md and "No such file or directory" in md

@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-Docs = dict[str, dict[str, Any]]
-
-
-@pytest.fixture(scope="session")
-def shipped_docs(synth_dir: Path) -> Docs:
-    return {p.parent.name: json.loads(p.read_text()) for p in (synth_dir / "stacks").glob("*/cdk.tf.json")}
+from tests.conftest import Docs
 
 
 @pytest.fixture

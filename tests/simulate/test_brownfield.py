@@ -9,7 +9,6 @@ are reported. What it does not prove: that the description matches a real accoun
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from infra.simulate.scenario import load_existing
 from infra.simulate.world import World
 from mlops_spec.config import ConfigError
 from stacks.main import build_app
+from tests.conftest import synthesized_docs
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "stacks" / "existing.example.yaml"
@@ -28,7 +28,7 @@ EXAMPLE = REPO / "stacks" / "existing.example.yaml"
 
 def synth(config_dir: Path, out: Path, wheel: Path, envs: list[str]) -> dict[str, dict]:
     build_app(envs, outdir=str(out), config_dir=config_dir, wheel=wheel).synth()
-    return {p.parent.name: json.loads(p.read_text()) for p in (out / "stacks").glob("*/cdk.tf.json")}
+    return synthesized_docs(out)
 
 
 @pytest.fixture(scope="module")

@@ -113,7 +113,13 @@ def test_job_clusters_stay_inside_their_policy(stacks: dict[str, dict]) -> None:
             policy = policies[REF.match(cluster["policy_id"])["name"]]
             assert cluster["node_type_id"] in policy["node_type_id"]["values"]
             assert cluster["spark_version"] == policy["spark_version"]["value"]
-            assert cluster["autoscale"]["max_workers"] <= policy["autoscale.max_workers"]["maxValue"]
+            if "num_workers" in policy:  # training: single node, exactly as the policy fixes it
+                assert cluster["num_workers"] == policy["num_workers"]["value"] == 0
+                profile = policy["spark_conf.spark.databricks.cluster.profile"]["value"]
+                assert cluster["spark_conf"]["spark.databricks.cluster.profile"] == profile
+                assert cluster["custom_tags"]["ResourceClass"] == "SingleNode" and "autoscale" not in cluster
+            else:
+                assert cluster["autoscale"]["max_workers"] <= policy["autoscale.max_workers"]["maxValue"]
             for tag in ("team", "cost_center", "env"):
                 assert cluster["custom_tags"][tag] == policy[f"custom_tags.{tag}"]["value"]
 

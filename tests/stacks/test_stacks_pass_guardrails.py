@@ -7,34 +7,16 @@ of that JSON in memory, so they show what the rules catch in the shape cdktf rea
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from infra.guardrails import Policies, Report, evaluate, load_policies
+from infra.guardrails import Policies
 from infra.tfdoc import resources_from_doc
 from stacks.account_stack import ACCOUNT_STACK
-
-Docs = dict[str, dict[str, Any]]
-
-
-@pytest.fixture(scope="module")
-def policies(repo_root: Path) -> Policies:
-    return load_policies(repo_root / "policies")
-
-
-@pytest.fixture(scope="module")
-def synthesized(synth_dir: Path) -> Docs:
-    paths = sorted((synth_dir / "stacks").glob("*/cdk.tf.json"))
-    return {path.parent.name: json.loads(path.read_text()) for path in paths}
-
-
-def check(docs: Docs, policies: Policies) -> Report:
-    resources = [r for env, doc in docs.items() for r in resources_from_doc(doc, env, f"{env}/cdk.tf.json")]
-    return evaluate(resources, policies)
+from tests.conftest import Docs
+from tests.guardrails.builders import evaluate_docs
 
 
 def of_type(doc: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -48,13 +30,13 @@ def one(doc: dict[str, Any], rtype: str, word: str) -> tuple[str, dict[str, Any]
 
 
 def test_every_synthesized_stack_passes_with_zero_unwaived_findings(
-    synthesized: Docs, policies: Policies
+    shipped_docs: Docs, policies: Policies
 ) -> None:
-    assert {ACCOUNT_STACK, "dev", "staging", "prod"} <= set(synthesized)
-    report = check(synthesized, policies)
+    assert {ACCOUNT_STACK, "dev", "staging", "prod"} <= set(shipped_docs)
+    report = evaluate_docs(shipped_docs, policies)
     assert [f"{f.env} {f.rule.id} {f.address}: {f.message}" for f in report.unwaived()] == []
     # The account rules looked at something: workspaces, metastore, assignments.
-    account = {r.type for r in resources_from_doc(synthesized[ACCOUNT_STACK], ACCOUNT_STACK)}
+    account = {r.type for r in resources_from_doc(shipped_docs[ACCOUNT_STACK], ACCOUNT_STACK)}
     assert {"databricks_mws_workspaces", "databricks_metastore", "databricks_metastore_assignment"} <= account
 
 
@@ -121,12 +103,12 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
 
 @pytest.mark.parametrize("case", sorted(WEAKENINGS))
 def test_fails_weakened_real_stacks_with_the_right_rules(
-    synthesized: Docs, policies: Policies, case: str
+    shipped_docs: Docs, policies: Policies, case: str
 ) -> None:
     expected, weaken = WEAKENINGS[case]
-    docs = copy.deepcopy(synthesized)
+    docs = copy.deepcopy(shipped_docs)
     address = weaken(docs)
-    report = check(docs, policies)
+    report = evaluate_docs(docs, policies)
     assert {f.rule.id for f in report.unwaived()} == expected
     account_hits = {f.rule.id for f in report.findings if f.env == ACCOUNT_STACK and f.address == address}
     assert account_hits & expected, [f"{f.rule.id} {f.address}" for f in report.findings]

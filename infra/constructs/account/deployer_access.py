@@ -22,6 +22,7 @@ from infra.cdk import (
     Construct,
     DatabricksProvider,
     Grant,
+    ITerraformDependable,
     ServicePrincipal,
     StorageCredential,
     StorageCredentialAwsIamRole,
@@ -39,7 +40,7 @@ class DeployerAccessProps:
     job_runner: ServicePrincipal
     grants_provider: DatabricksProvider
     """A workspace-level provider on a workspace of the metastore's region."""
-    grants_depend_on: Sequence[object]
+    grants_depend_on: Sequence[ITerraformDependable]
     """The admin's and the metastore's assignments to that workspace: grants need both first."""
     credential_name: str | None = None
     credential_role_arn: str | None = None

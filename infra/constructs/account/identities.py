@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from infra.cdk import Construct, Group, GroupMember, MwsPermissionAssignment, ServicePrincipal, Token
+from infra.cdk import (
+    Construct,
+    Group,
+    GroupMember,
+    ITerraformDependable,
+    MwsPermissionAssignment,
+    ServicePrincipal,
+    Token,
+)
 from mlops_spec.config.account import ENV_PLACEHOLDER
 
 
@@ -63,7 +71,7 @@ class AccountIdentities(Construct):
     def service_principal(self, key: str, env: str | None) -> ServicePrincipal:
         return self.service_principals.get((key, env)) or self.service_principals[(key, None)]
 
-    def assign(self, env: str, workspace_id: float, depends_on: Sequence[object] = ()) -> None:
+    def assign(self, env: str, workspace_id: float, depends_on: Sequence[ITerraformDependable] = ()) -> None:
         """Give the shared groups, and the environment's own principals, access to one workspace."""
         principals: list[tuple[str, str, str]] = []
         for (key, group_env), group in self.groups.items():

@@ -83,7 +83,8 @@ class AwsWorkspace(Construct):
             private_access_settings_id=private_access_id,
             custom_tags=dict(sorted(props.tags.items())) or None,
             lifecycle=lifecycle,
-            **keys,
+            managed_services_customer_managed_key_id=keys.get("MANAGED_SERVICES"),
+            storage_customer_managed_key_id=keys.get("STORAGE"),
         )
         self.workspace_url: str = self.resource.workspace_url
         self.workspace_id: float = self.resource.workspace_id
@@ -121,6 +122,7 @@ class AwsWorkspace(Construct):
         return settings.private_access_settings_id, endpoints
 
     def _keys(self, props: AwsWorkspaceProps) -> dict[str, str]:
+        """The customer-managed key's id per use case (MANAGED_SERVICES, STORAGE) it is configured for."""
         cmk = props.config.cmk
         if cmk is None:
             return {}
@@ -131,11 +133,7 @@ class AwsWorkspace(Construct):
             use_cases=list(cmk.use_cases),
             aws_key_info=MwsCustomerManagedKeysAwsKeyInfo(key_arn=cmk.key_arn, key_alias=cmk.alias),
         )
-        attribute = {
-            "MANAGED_SERVICES": "managed_services_customer_managed_key_id",
-            "STORAGE": "storage_customer_managed_key_id",
-        }
-        return {attribute[use]: key.customer_managed_key_id for use in cmk.use_cases}
+        return {use: key.customer_managed_key_id for use in cmk.use_cases}
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,7 @@ def _is_gpu_policy(policy: Policy, params: EnvParams) -> bool:
     if runtimes and all("gpu" in str(r) for r in runtimes):
         return True
     nodes = policy.allowed("node_type_id")
-    return bool(nodes) and all(n in params.gpu_node_types for n in nodes)
+    return bool(nodes and all(n in params.gpu_node_types for n in nodes))
 
 
 def runtime_allowed(version: str, params: EnvParams) -> bool:
@@ -148,9 +148,9 @@ def autotermination(index: StackIndex, params: EnvParams) -> Iterator[Violation]
     for cluster in index.clusters():
         if cluster.kind != "all-purpose":
             continue
-        policy = index.policy_of(cluster)
-        minutes = as_number(effective(cluster, policy, "autotermination_minutes"))
-        bounded = policy is not None and (policy.maximum("autotermination_minutes") or cap + 1) <= cap
+        governing = index.policy_of(cluster)
+        minutes = as_number(effective(cluster, governing, "autotermination_minutes"))
+        bounded = governing is not None and (governing.maximum("autotermination_minutes") or cap + 1) <= cap
         if minutes is None and bounded:
             continue
         if minutes is None or not 1 <= minutes <= cap:
@@ -165,6 +165,8 @@ def cost_caps(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for policy in _readable(index):
         for key, cap in caps.items():
             high = policy.maximum(key)
+            if high is None and key == "autoscale.max_workers":
+                high = policy.maximum("num_workers")  # a fixed-size (e.g. single-node) policy
             if high is None:
                 yield Violation(
                     policy.resource, f"policy '{policy.name}' does not cap {key} (range maxValue)"

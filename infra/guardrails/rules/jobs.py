@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from infra.guardrails.params import EnvParams
 from infra.guardrails.rules import Violation, rule
@@ -53,7 +54,7 @@ def _gpu(index: StackIndex, job: Resource, params: EnvParams) -> str | None:
     return None
 
 
-def _paused(spec: dict) -> bool:
+def _paused(spec: dict[str, Any]) -> bool:
     return str(spec.get("pause_status", "")).upper() == "PAUSED"
 
 

@@ -165,8 +165,8 @@ def _policy_entries(index: StackIndex, params: EnvParams) -> Iterator[Violation]
 def no_plaintext_secrets(index: StackIndex, params: EnvParams) -> Iterator[Violation]:
     for res in index.all:
         if res.mode == "managed":
-            for why in _values(res, params):
-                yield Violation(res, why)
+            for reason in _values(res, params):
+                yield Violation(res, reason)
     for job in index.of("databricks_job"):
         for param in blocks(job.values, "parameter"):
             why = plaintext(str(param.get("name", "")), param.get("default"), params)

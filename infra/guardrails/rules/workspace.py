@@ -30,7 +30,7 @@ def _missing(index: StackIndex) -> Violation:
     return Violation(None, f"stack {index.env} has no {CONF}", address=f"{CONF} (missing)")
 
 
-def _at(index: StackIndex) -> object:
+def _at(index: StackIndex) -> Resource:
     return next(iter(index.of(CONF)))
 
 
