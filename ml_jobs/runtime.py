@@ -144,7 +144,7 @@ class Runtime:
 
     def merge_table(
         self,
-        df: pd.DataFrame,
+        df: Any,
         schema: str,
         table: str,
         keys: Sequence[str],
@@ -152,7 +152,8 @@ class Runtime:
         marker: str | None = None,
         arrow_schema: Any | None = None,
     ) -> MergeResult:
-        """Insert the rows of ``df`` whose ``keys`` are not in the table yet (created when missing).
+        """Insert the rows of ``df`` (pandas, or Spark rows too large to collect) whose ``keys`` are
+        not in the table yet (created when missing).
 
         ``marker`` is recorded as the commit's ``userMetadata``; when a commit among the last
         ``MARKER_HISTORY`` already carries it, nothing is written and that commit's version is
@@ -161,6 +162,8 @@ class Runtime:
         (``MLOPS_WRITE_RETRIES`` times): the re-run sees the winner's rows and skips them.
         """
         faults.boundary(f"table.merge:{schema}.{table}")
+        if not isinstance(df, pd.DataFrame) and not self.on_databricks:
+            df = df.toPandas()  # a Spark DataFrame (unpacked or scored rows) into a local table
         source = _dedupe(df, keys, f"{schema}.{table}")
         attempts = self.settings.write_retries
         for attempt in range(1, attempts + 1):
@@ -323,7 +326,7 @@ class Runtime:
         return MergeResult(dt.version(), inserted)
 
     def _merge_spark(
-        self, source: pd.DataFrame, schema: str, table: str, keys: Sequence[str], marker: str | None
+        self, source: Any, schema: str, table: str, keys: Sequence[str], marker: str | None
     ) -> MergeResult:
         """``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` (Databricks SQL reference, MERGE INTO).
 
@@ -336,7 +339,8 @@ class Runtime:
         """
         spark = self.spark()
         ref = self.table_ref(schema, table)
-        frame = spark.createDataFrame(source)
+        local = isinstance(source, pd.DataFrame)
+        frame = spark.createDataFrame(source) if local else source
         view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
         frame.createOrReplaceTempView(view)
         # Created empty with its columns and deletion vectors off; a concurrent creator's IF NOT
@@ -349,7 +353,7 @@ class Runtime:
             found = self.find_marker(schema, table, marker)
             if found is not None:
                 return found
-        if source.empty:
+        if source.empty if local else frame.isEmpty():
             return MergeResult(spark_table_version(spark, ref), 0)
         on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         key = "spark.databricks.delta.commitInfo.userMetadata"
@@ -389,11 +393,13 @@ class Runtime:
         return dt.to_pandas(), dt.version()
 
 
-def _dedupe(df: pd.DataFrame, keys: Sequence[str], where: str) -> pd.DataFrame:
+def _dedupe(df: Any, keys: Sequence[str], where: str) -> Any:
     """A MERGE source must not repeat a key; a null key would never match (and always insert)."""
     missing = [k for k in keys if k not in df.columns]
     if missing:
         raise BadInput(f"rows for {where} lack the key columns {missing}")
+    if not isinstance(df, pd.DataFrame):  # Spark: rows with a null key are dropped, not collected
+        return df.dropna(subset=list(keys)).dropDuplicates(list(keys))
     if len(df) and df[list(keys)].isna().any().any():
         raise BadInput(f"rows for {where} have null values in the key columns {list(keys)}")
     return df.drop_duplicates(list(keys), keep="first").reset_index(drop=True)

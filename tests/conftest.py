@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ def repo_root() -> Path:
 def spark() -> Iterator[object]:
     """One local Spark session for the whole run (``local[2]``, small shuffle, no UI)."""
     pyspark_sql = pytest.importorskip("pyspark.sql")
+    # Python UDFs (mlflow's spark_udf) run in worker processes: the test interpreter, not PATH's python3.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         pyspark_sql.SparkSession.builder.master("local[2]")
         .appName("mlops-platform-tests")
