@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -16,7 +17,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--comment", default="", help="Why (in the approval tag; at most 600 characters).")
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.registry.client import TAG_APPROVAL, record
         from ml_jobs.registry.promotion import approve
 

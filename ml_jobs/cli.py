@@ -20,7 +20,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from mlflow import MlflowClient
 
@@ -173,7 +173,7 @@ _SECRETS: list[str] = []
 class _Redacting(io.TextIOBase):
     """A text stream that replaces every secret before it reaches the real one."""
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: TextIO) -> None:
         self._stream = stream
 
     def write(self, text: str) -> int:

@@ -153,7 +153,9 @@ def run_demo(
         frame = generate_churn(
             rows_per_day, seed + 1000 + day, day_start, 1, drift if day >= drift_day else None
         )
-        champion_before = str(version_by_alias(client, name, CHAMPION).version)
+        current = version_by_alias(client, name, CHAMPION)
+        assert current is not None  # the demo promoted a first champion before production starts
+        champion_before = str(current.version)
         logged = score_batch(spec, runtime, client, frame)
         # Labels for the day's requests arrive at the end of the day, before the nightly monitor.
         write_labels(
@@ -189,6 +191,7 @@ def run_demo(
 
     result.retrain_decisions = retrains
     champion = version_by_alias(client, name, CHAMPION)
+    assert champion is not None  # retraining only ever moves the alias, never removes it
     card = root / f"model_card_{MODEL}_v{champion.version}.md"
     card.write_text(champion.description or "(no model card)", encoding="utf-8")
     result.model_card = card

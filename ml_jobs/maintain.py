@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -16,7 +17,7 @@ from ml_jobs.errors import EXIT_OK
 def main(argv: Sequence[str] | None = None) -> int:
     args = cli.parser("maintain", "Apply the predictions table's retention.").parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.inference.job import run_maintain
 
         ctx = cli.context(args)

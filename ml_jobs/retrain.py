@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.add_param_option(p)
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.retraining.retrain import retrain
 
         ctx = cli.context(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -15,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--actor", default=None, help="Who rolls back (default: $MLOPS_ACTOR or $USER).")
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.registry.promotion import rollback
 
         ctx = cli.context(args)

@@ -216,7 +216,7 @@ class Runtime:
     def table_version(self, schema: str, table: str) -> int:
         if self.on_databricks:
             return spark_table_version(self.spark(), self.table_ref(schema, table))
-        return self._delta(schema, table).version()
+        return int(self._delta(schema, table).version())
 
     def identity(self) -> str:
         """The authenticated principal (Databricks user or service principal; locally the OS user).

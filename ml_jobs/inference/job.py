@@ -95,7 +95,9 @@ def run_maintain(spec: ResolvedSpec, runtime: Runtime, now: datetime | None = No
     return {"table": ref, "cutoff": cutoff.isoformat(), "retention_days": days}
 
 
-def run_score(spec: ResolvedSpec, runtime: Runtime, client: Any, since: datetime | None = None) -> dict:
+def run_score(
+    spec: ResolvedSpec, runtime: Runtime, client: Any, since: datetime | None = None
+) -> dict[str, Any]:
     """Batch models: the feature table's rows newer than the log's, scored with the champion on Spark."""
     from pyspark.sql import functions as F
 

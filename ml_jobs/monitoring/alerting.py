@@ -28,9 +28,9 @@ def adjust_p_values(p_values: list[float], method: str) -> list[float]:
     p = np.asarray(p_values, dtype=float)
     m = len(p)
     if m == 0 or method == "none":
-        return p.tolist()
+        return [float(v) for v in p]
     if method == "bonferroni":
-        return np.minimum(p * m, 1.0).tolist()
+        return [float(v) for v in np.minimum(p * m, 1.0)]
     if method != "bh":
         raise ValueError(f"multiple_testing {method!r} is not supported; allowed: bh, bonferroni, none")
     order = np.argsort(p)
@@ -163,7 +163,7 @@ class RetrainState:
             return str(value) if value else None
 
         return cls(
-            int(raw.get("consecutive_breaches", 0) or 0),  # type: ignore[call-overload]
+            int(raw.get("consecutive_breaches", 0) or 0),
             ts("last_retrain_at"),
             ts("last_window_end"),
             text("pending_request"),

@@ -119,7 +119,7 @@ def record(mv: ModelVersion, kind: str) -> dict[str, Any] | None:
             return {"status": "unreadable", "raw": raw[:100]}
         return value if isinstance(value, dict) else {"status": "unreadable"}
     prefix = f"{kind}."
-    legacy = {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
+    legacy: dict[str, Any] = {k.removeprefix(prefix): v for k, v in tags.items() if k.startswith(prefix)}
     if not legacy:
         return None
     legacy["legacy"] = True
@@ -230,14 +230,15 @@ def _liveness_tags() -> dict[str, str]:
 
 def _alive(run: Run, max_age_s: float) -> bool:
     """Whether the process that started a RUNNING run may still be running it."""
-    tags = run.data.tags
+    tags: dict[str, str] = run.data.tags
     if tags.get(RUN_TAG_HOST) == socket.gethostname() and tags.get(RUN_TAG_PID, "").isdigit():
         pid = int(tags[RUN_TAG_PID])
         return _process_start(pid) is not None and _process_start(pid) == (
             tags.get(RUN_TAG_PID_START) or None
         )
     # Another machine (a job cluster): the job's timeout bounds how long its process can live.
-    return (time.time() * 1000 - run.info.start_time) / 1000 < max_age_s
+    started_ms: int = run.info.start_time
+    return (time.time() * 1000 - started_ms) / 1000 < max_age_s
 
 
 def close_stale_runs(client: MlflowClient, experiment_id: str, max_age_s: float) -> list[str]:

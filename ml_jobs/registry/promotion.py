@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
@@ -92,7 +93,7 @@ class Claim:
 
 
 def _now() -> str:
-    return pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    return str(pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
 
 
 # -- the ledger ----------------------------------------------------------------------------------------
@@ -103,10 +104,8 @@ def ledger(runtime: Runtime, model: str) -> list[Claim]:
     except BadInput:
         return []
     rows = frame.sort_values("seq").to_dict("records")
-    return [
-        Claim(**{k: (int(v) if k == "seq" else str(v)) for k, v in row.items() if k in Claim.__annotations__})
-        for row in rows
-    ]
+    text = [f.name for f in fields(Claim) if f.name != "seq"]
+    return [Claim(seq=int(row["seq"]), **{k: str(row[k]) for k in text if k in row}) for row in rows]
 
 
 def _claim(runtime: Runtime, model: str, claim: Claim) -> Claim:
@@ -235,11 +234,11 @@ def _champion_version(client: MlflowClient, name: str) -> str | None:
     return str(champ.version) if champ is not None else None
 
 
-def validation_of(mv: ModelVersion) -> dict:
+def validation_of(mv: ModelVersion) -> dict[str, Any]:
     return reg.record(mv, reg.TAG_VALIDATION) or {}
 
 
-def _require_validated(spec: ResolvedSpec, mv: ModelVersion) -> dict:
+def _require_validated(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, Any]:
     """The version's one validation record, which must say passed under the current gates."""
     rec = validation_of(mv)
     status = rec.get("status")
@@ -257,7 +256,9 @@ def _require_validated(spec: ResolvedSpec, mv: ModelVersion) -> dict:
     return rec
 
 
-def _check_against_champion(spec: ResolvedSpec, mv: ModelVersion, rec: dict, champion: str | None) -> str:
+def _check_against_champion(
+    spec: ResolvedSpec, mv: ModelVersion, rec: dict[str, Any], champion: str | None
+) -> str:
     validated_against = str(rec.get("champion_version", "none"))
     if validated_against != (champion or "none"):
         raise Refused(
@@ -351,7 +352,7 @@ def _none(version: str) -> str | None:
     return None if version == "none" else version
 
 
-def _validation_report(mv: ModelVersion) -> dict:
+def _validation_report(mv: ModelVersion) -> dict[str, Any]:
     """The JSON the validate job logged for this version (metrics and gates for the model card)."""
     import mlflow
 

@@ -25,7 +25,9 @@ class ProbabilityScorer(PythonModel):
         self.classifier = mlflow.sklearn.load_model(context.artifacts["classifier"])
         self.threshold = float((context.model_config or {}).get("threshold", 0.5))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         score = np.asarray(self.classifier.predict_proba(model_input))[:, 1].astype("float64")
         return pd.DataFrame({"score": score, "prediction": (score >= self.threshold).astype("int64")})
 

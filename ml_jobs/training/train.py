@@ -76,7 +76,7 @@ def log_prediction_baseline(held_out_scores: Any) -> None:
 
 def _requirements() -> list[str]:
     """Pinned from this process: inferring them starts a subprocess per model (about 6 s)."""
-    return mlflow.sklearn.get_default_pip_requirements(include_skops=True)
+    return list(mlflow.sklearn.get_default_pip_requirements(include_skops=True))
 
 
 def load_training_data(

@@ -194,6 +194,7 @@ def summary_record(spec: ResolvedSpec, report: ValidationReport, report_path: st
 
 def record(client: MlflowClient, spec: ResolvedSpec, mv: ModelVersion, report: ValidationReport) -> None:
     """JSON report, model card, then the one ``validation`` tag (the record ``promote`` reads)."""
+    assert mv.run_id is not None  # a version this platform registers comes from a training run
     at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
     path = f"validation/v{mv.version}/{at.replace(':', '')[:17]}-{uuid.uuid4().hex[:6]}.json"
     reg.log_text(client, mv.run_id, json.dumps(report.to_dict(), indent=2, default=str), path)

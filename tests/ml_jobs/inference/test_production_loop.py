@@ -157,10 +157,12 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     episode = call["idempotency_token"]
     assert episode == episode_token(spec.model.name, "dev", datetime(2025, 1, 5, tzinfo=UTC))
     # The retraining records its decision under the monitor's request: the token is that id.
-    assert done.request is not None and call["job_parameters"]["request_id"] == episode == done.request.request_id
+    assert done.request is not None
+    assert call["job_parameters"]["request_id"] == episode == done.request.request_id
 
     # A monitor killed after run_now and re-run starts its pending request again: the same run.
-    assert trigger(replace(done.request, reason="retried after a crash")) == FakeJobs.runs[episode]
+    retried = replace(done.request, reason="retried after a crash")
+    assert trigger(retried) == FakeJobs.runs[episode]
     assert FakeJobs.calls[-1]["idempotency_token"] == episode
 
     drift_from_start = DriftSpec(
