@@ -25,6 +25,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -239,6 +240,10 @@ class Runtime:
         if not self._spark:
             from pyspark.sql import SparkSession
 
+            if not self.on_databricks:
+                # Local mode: Python UDFs (score's spark_udf) run in workers started from this
+                # interpreter, not whatever python3 PATH names (PySpark reads PYSPARK_PYTHON).
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             self._spark.append(SparkSession.builder.getOrCreate())
         return self._spark[0]
 

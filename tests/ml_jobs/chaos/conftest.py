@@ -162,6 +162,8 @@ SCENARIOS = {
     "monitor": Scenario("monitor", "production"),
     "retrain": Scenario("retrain", "production", (*h.FAST_PARAMS, "--reason", "chaos")),
 }
+if FULL:  # a Spark session per run (spark_udf): too slow for the bounded run
+    SCENARIOS["score"] = Scenario("score", "promotable")
 
 
 class References:
