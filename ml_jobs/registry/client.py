@@ -61,6 +61,8 @@ LEGACY_TAGS = {TAG_DATA_TABLE: "data.table", TAG_DATA_VERSION: "data.version"}
 
 # Run tags (MLflow runs are not Unity Catalog securables; the same keys are used for clarity).
 RUN_TAG_REGISTERED_VERSION = "registered_version"
+RUN_TAG_REQUEST = "retrain_request"
+"""On a training run started by a retraining: the request it trains for."""
 RUN_TAG_HOST, RUN_TAG_PID, RUN_TAG_PID_START = "mlops_host", "mlops_pid", "mlops_pid_start"
 
 UC_TAG_FORBIDDEN = set(".,-=/:")

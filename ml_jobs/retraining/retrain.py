@@ -250,7 +250,9 @@ def _retrain(
     name = runtime.registered_name(model.name)
     to_train, holdout = split_holdout(production, model.data, model.retraining.holdout_days)
     version, appended, until = _merge_new_rows(spec, runtime, to_train, request_id)
-    trained = train_model(spec, runtime, client, data_version=version, fixed_params=fixed_params)
+    trained = train_model(
+        spec, runtime, client, data_version=version, fixed_params=fixed_params, request=request_id
+    )
     if champion == trained.version:
         report, failed = None, ""
         basis, champ_auc, chall_auc = "none (same version)", None, None

@@ -119,11 +119,16 @@ def _canonical(client: MlflowClient, experiment_id: str, name: str, key: str) ->
     return first
 
 
-def _reused(client: MlflowClient, mv: Any, key: str, reused: bool | None = None) -> TrainResult:
-    """The result for a version registered before; ``reused`` defaults to "its training finished":
-    a version whose run was killed after registering it is this training's own, adopted."""
+def _reused(
+    client: MlflowClient, mv: Any, key: str, reused: bool | None = None, request: str | None = None
+) -> TrainResult:
+    """The result for a version registered before; ``reused`` defaults to "its training finished
+    for someone else": a version whose run was killed after registering it, or that an earlier
+    attempt of the same retraining ``request`` trained, is this training's own, adopted."""
     run = client.get_run(mv.run_id)
-    reused = run.info.status == "FINISHED" if reused is None else reused
+    own = request is not None and run.data.tags.get(reg.RUN_TAG_REQUEST) == request
+    if reused is None:
+        reused = run.info.status == "FINISHED" and not own
     return TrainResult(
         mv.name,
         str(mv.version),
@@ -152,11 +157,14 @@ def train_model(
     data_version: int | None = None,
     data_table: str | None = None,
     fixed_params: Mapping[str, Any] | None = None,
+    request: str | None = None,
 ) -> TrainResult:
     """Train, log and register a challenger.
 
     ``data`` (pandas or Spark DataFrame) skips reading the table; then ``data_version`` and
     ``data_table`` must say what it is, so lineage stays true. ``fixed_params`` skips the search.
+    ``request`` names the retraining this trains for: a re-run of that request adopts the version
+    its killed attempt registered as its own (not "reused").
     """
     model = spec.model
     fixed_params = check_params(fixed_params)
@@ -183,7 +191,7 @@ def train_model(
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
         _make_challenger(client, name, str(existing.version))
-        return _reused(client, existing, key)
+        return _reused(client, existing, key, request=request)
     lineage_tags = {
         reg.TAG_DATA_TABLE: data_table,
         reg.TAG_DATA_VERSION: str(data_version),
@@ -191,7 +199,8 @@ def train_model(
         reg.TAG_GIT_COMMIT: commit,
         reg.TAG_IDEMPOTENCY: key,
     }
-    with reg.start_run(exp.experiment_id, f"train-{model.name}", {**lineage_tags, "env": runtime.env}) as run:
+    run_tags = {**lineage_tags, "env": runtime.env, **({reg.RUN_TAG_REQUEST: request} if request else {})}
+    with reg.start_run(exp.experiment_id, f"train-{model.name}", run_tags) as run:
         trained = _train_in_run(
             spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags, fixed_params
         )

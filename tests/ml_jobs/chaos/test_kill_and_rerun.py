@@ -119,6 +119,18 @@ def test_a_random_kill_of_the_retraining_converges_on_rerun(
     assert not problems, "\n\n".join(problems)
 
 
+def test_a_retraining_killed_after_its_training_finished_adopts_its_version_as_its_own(
+    worlds: Worlds, references: References, tmp_path: Path
+) -> None:
+    """Killed between the training run's end and the challenger alias, the re-run finds the version
+    its own attempt registered: the decision records it as trained, not as reused (a bounded run
+    once found ``challenger_reused`` true after a random kill there)."""
+    at = "registry.set_alias:challenger@1"
+    assert at in references.get("retrain").boundaries, "retrain no longer passes the challenger alias"
+    problems = kill_and_rerun(worlds, references, "retrain", tmp_path / "w", at=at)
+    assert not problems, "\n\n".join(problems)
+
+
 def test_every_job_declares_its_world_changing_steps(references: References) -> None:
     """The boundaries are where the world changes: each job passes them in a fixed order, ending at done."""
     for name in SCENARIOS:
