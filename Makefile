@@ -51,6 +51,7 @@ endif
 export SOURCE_DATE_EPOCH := 315532800
 
 .PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint typecheck unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: install-chromium dashboard-check
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
 # --- The gates keep their tool's exit code (mlops_spec/exit_codes.py) ----------------------------
@@ -209,6 +210,8 @@ demo: install synth ## Synthesize every environment, run the guardrails and the 
 	@$(PY) -m infra.simulate
 	@echo "== the ML lifecycle on the embedded defaults (.local/dev) =="
 	@MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false $(PY) -m ml_jobs.demo
+	@echo "== the fleet dashboard, its queries run on the local fleet tables =="
+	@$(PY) -m infra.dashboards.local --root .local/dev
 
 ml-flow: $(VENV)/.installed ## Local generate -> train -> validate -> promote (Delta + MLflow in .local/dev)
 	$(PY) -m ml_jobs.generate_data --model marketing_churn_gbm --env dev --rows 5000 --seed 1 --mode overwrite
@@ -248,3 +251,14 @@ bench: install ## All benchmarks (synth scaling, guardrails vs Checkov, monitor 
 
 clean: ## Remove build and synth output (keeps .venv and node_modules)
 	rm -rf cdktf.out .toolchains plans dist .local review.md review.json guardrails.sarif
+
+# --- The fleet dashboard in a browser (not part of `make test`) -----------------------------------
+install-chromium: ## Debian's chromium for make dashboard-check (apt-get; needs root)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@chromium --version
+
+dashboard-check: $(VENV)/.installed ## Render the demo's dashboard page in headless Chromium: screenshot; fail on an empty chart or a query error
+	@test -f .local/dev/dashboard/index.html || { echo "error: no .local/dev/dashboard/index.html; run make demo first" >&2; exit 2; }
+	@command -v chromium >/dev/null || $(MAKE) --no-print-directory install-chromium
+	@$(PY) -m infra.dashboards.check --page .local/dev/dashboard/index.html --screenshot .local/dev/dashboard/screenshot.png

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
         TerraformAsset,
         TerraformOutput,
         TerraformStack,
+        TerraformVariable,
         Testing,
         Token,
     )
@@ -41,8 +42,13 @@ if TYPE_CHECKING:
         AccessControlRuleSet,
         AccessControlRuleSetGrantRules,
     )
+    from cdktf_cdktf_provider_databricks.alert_v2 import (  # noqa: F401
+        AlertV2,
+        AlertV2EvaluationNotificationSubscriptions,
+    )
     from cdktf_cdktf_provider_databricks.catalog import Catalog  # noqa: F401
     from cdktf_cdktf_provider_databricks.cluster_policy import ClusterPolicy  # noqa: F401
+    from cdktf_cdktf_provider_databricks.dashboard import Dashboard  # noqa: F401
     from cdktf_cdktf_provider_databricks.data_databricks_group import DataDatabricksGroup  # noqa: F401
     from cdktf_cdktf_provider_databricks.data_databricks_service_principal import (  # noqa: F401
         DataDatabricksServicePrincipal,
@@ -91,6 +97,9 @@ if TYPE_CHECKING:
     )
     from cdktf_cdktf_provider_databricks.mws_vpc_endpoint import MwsVpcEndpoint  # noqa: F401
     from cdktf_cdktf_provider_databricks.mws_workspaces import MwsWorkspaces  # noqa: F401
+    from cdktf_cdktf_provider_databricks.notification_destination import (  # noqa: F401
+        NotificationDestination,
+    )
     from cdktf_cdktf_provider_databricks.permissions import (  # noqa: F401
         Permissions,
         PermissionsAccessControl,
@@ -101,6 +110,8 @@ if TYPE_CHECKING:
     from cdktf_cdktf_provider_databricks.secret_acl import SecretAcl  # noqa: F401
     from cdktf_cdktf_provider_databricks.secret_scope import SecretScope  # noqa: F401
     from cdktf_cdktf_provider_databricks.service_principal import ServicePrincipal  # noqa: F401
+    from cdktf_cdktf_provider_databricks.sql_endpoint import SqlEndpoint  # noqa: F401
+    from cdktf_cdktf_provider_databricks.sql_table import SqlTable, SqlTableColumn  # noqa: F401
     from cdktf_cdktf_provider_databricks.storage_credential import (  # noqa: F401
         StorageCredential,
         StorageCredentialAwsIamRole,
@@ -129,13 +140,16 @@ CORE_NAMES = (
     "TerraformAsset",
     "TerraformOutput",
     "TerraformStack",
+    "TerraformVariable",
     "Testing",
     "Token",
 )
 # provider submodule -> classes taken from it
 PROVIDER_NAMES = {
     "access_control_rule_set": ("AccessControlRuleSet", "AccessControlRuleSetGrantRules"),
+    "alert_v2": ("AlertV2", "AlertV2EvaluationNotificationSubscriptions"),
     "catalog": ("Catalog",),
+    "dashboard": ("Dashboard",),
     "cluster_policy": ("ClusterPolicy",),
     "data_databricks_group": ("DataDatabricksGroup",),
     "data_databricks_service_principal": ("DataDatabricksServicePrincipal",),
@@ -161,6 +175,7 @@ PROVIDER_NAMES = {
     "mws_storage_configurations": ("MwsStorageConfigurations",),
     "mws_vpc_endpoint": ("MwsVpcEndpoint",),
     "mws_workspaces": ("MwsWorkspaces",),
+    "notification_destination": ("NotificationDestination",),
     "permissions": ("Permissions", "PermissionsAccessControl"),
     "provider": ("DatabricksProvider",),
     "registered_model": ("RegisteredModel",),
@@ -168,6 +183,8 @@ PROVIDER_NAMES = {
     "secret_acl": ("SecretAcl",),
     "secret_scope": ("SecretScope",),
     "service_principal": ("ServicePrincipal",),
+    "sql_endpoint": ("SqlEndpoint",),
+    "sql_table": ("SqlTable", "SqlTableColumn"),
     "storage_credential": ("StorageCredential", "StorageCredentialAwsIamRole"),
     "volume": ("Volume",),
     "workspace_conf": ("WorkspaceConf",),

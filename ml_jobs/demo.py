@@ -68,6 +68,7 @@ class DemoResult:
     model_card: Path | None = None
     root: Path | None = None
     seconds: float = 0.0
+    inventory: Any = None
 
 
 def _say(out: Callable[[str], None], text: str) -> None:
@@ -127,7 +128,14 @@ def run_demo(
     train_df = generate_churn(
         train_rows, seed, PRODUCTION_START - timedelta(days=TRAINING_DAYS), TRAINING_DAYS
     )
-    version = runtime.write_table(train_df, "features", spec.model.data.table, mode="overwrite")
+    if spec.model.features is not None:  # through the feature tables, as the scheduled jobs do
+        from ml_jobs.features.demo import load_training_data
+        from mlops_spec.config import load_models
+
+        models = [spec.model if m.name == MODEL else m for m in load_models(ENV, spec.config_dir)]
+        version = load_training_data(runtime, spec.model, models, train_df, out)
+    else:
+        version = runtime.write_table(train_df, "features", spec.model.data.table, mode="overwrite")
     _say(out, f"training (Optuna, {spec.model.training.n_trials} trials) on table version {version}")
     trained = train_model(spec, runtime, client, data_version=version)
     report = validate_version(spec, runtime, client, trained.version)
@@ -195,6 +203,9 @@ def run_demo(
     card = root / f"model_card_{MODEL}_v{champion.version}.md"
     card.write_text(champion.description or "(no model card)", encoding="utf-8")
     result.model_card = card
+    from ml_jobs.fleet.demo import fleet_step
+
+    result.inventory = fleet_step(runtime, client, spec.config_dir, out)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -220,6 +231,10 @@ def render_summary(result: DemoResult) -> str:
             f"  compared on {rec['comparison_basis']};"
             f" trained on {rec['training_table']}@v{rec['training_version']}"
         )
+    if result.inventory is not None:
+        from ml_jobs.fleet.demo import render_inventory
+
+        lines += ["", render_inventory(result.inventory)]
     lines += [
         "",
         f"HTML drift report : {result.report}",

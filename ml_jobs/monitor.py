@@ -61,6 +61,16 @@ def databricks_trigger(ctx: cli.Context, workspace: Any) -> Trigger:
     return run_job
 
 
+def _feature_freshness(ctx: cli.Context) -> list[dict[str, Any]]:
+    """Age of the newest row of each feature table the model reads vs its expected freshness."""
+    from ml_jobs.features.job import model_freshness
+    from mlops_spec.config import load_models
+
+    if ctx.spec.model.features is None:
+        return []
+    return model_freshness(ctx.runtime, ctx.spec.model, load_models(ctx.runtime.env, ctx.spec.config_dir))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("monitor", "Drift and performance monitoring of a model's inference log.")
     p.add_argument("--fail-on-drift", action="store_true", help=f"Exit {EXIT_DRIFT} when drift is detected.")
@@ -96,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "new_metric_rows": outcome.new_metric_rows,
             "report": str(result.report_path) if result.report_path else None,
             "mlflow_run_id": outcome.mlflow_run_id,
+            "feature_freshness": _feature_freshness(ctx),
         }
         code = EXIT_OK
         if args.fail_on_drift and result.drift_detected:

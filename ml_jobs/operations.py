@@ -8,18 +8,28 @@ other way round). Keep this module light: the simulator imports it, and it must 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ml_jobs import tables
+from mlops_spec.config.features import feature_tables
 from mlops_spec.config.model_spec import ModelSpec
-from mlops_spec.naming import endpoint_name, experiment_path, job_name
+from mlops_spec.naming import (
+    FLEET_TABLES,
+    MODELS_SCHEMA,
+    MONITORING_SCHEMA,
+    endpoint_name,
+    experiment_path,
+    job_name,
+)
 from mlops_spec.operations import (
+    LIST_MODELS,
     LOAD_VERSION,
     LOG_RUN,
     MAINTAIN_TABLE,
     READ_TABLE,
     REGISTER_VERSION,
     SET_ALIAS,
+    SET_MODEL_TAG,
     SET_VERSION_DESCRIPTION,
     SET_VERSION_TAG,
     START_JOB,
@@ -102,6 +112,7 @@ def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.monitor_state(m))),
         Operation(START_JOB, job_name(env, m, "retrain")),
+        *_feature_reads(model, catalog),  # feature freshness beside drift
     ]
 
 
@@ -155,6 +166,30 @@ def maintain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     return [Operation(MAINTAIN_TABLE, _table(catalog, tables.inference_log(model.name)))]
 
 
+def _features(name: str, catalog: str) -> str:
+    return _table(catalog, (tables.FEATURES_SCHEMA, name))
+
+
+def _feature_reads(model: ModelSpec, catalog: str) -> list[Operation]:
+    """The feature tables the model reads: its own and the reused ones (by name)."""
+    names = [t.name for t in model.features.tables] + list(model.features.reuse) if model.features else []
+    return [Operation(READ_TABLE, _features(n, catalog)) for n in names]
+
+
+def training_set(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
+    """``training-set``: the label table (an input: its loader writes it through
+    ``ml_jobs.features.job.write_labels``, which adds the CHECK), the feature tables by point-in-time
+    lookup, the training table rewritten."""
+    features = model.features
+    if features is None:
+        return []
+    return [
+        Operation(READ_TABLE, _features(features.labels, catalog)),
+        *_feature_reads(model, catalog),
+        Operation(WRITE_TABLE, _features(model.data.table, catalog)),
+    ]
+
+
 DECLARATIONS: dict[str, Declaration] = {
     "train": train,
     "validate": validate,
@@ -167,6 +202,7 @@ DECLARATIONS: dict[str, Declaration] = {
     "unpack": unpack,
     "score": score,
     "maintain": maintain,
+    "training-set": training_set,
 }
 """Entry point (``[project.scripts]`` in pyproject.toml, ``python_wheel_task.entry_point``) -> declaration."""
 
@@ -179,3 +215,55 @@ def declared(entry_point: str, model: ModelSpec, env: str, catalog: str) -> list
             f"entry point {entry_point!r} declares no operations; known: {', '.join(DECLARATIONS)}"
         ) from None
     return sorted(set(declaration(model, env, catalog)))
+
+
+# --- entry points that serve a whole environment (no --model) -------------------------------------
+
+EnvironmentDeclaration = Callable[[Sequence[ModelSpec], str, str], list[Operation]]
+
+
+def inventory(models: Sequence[ModelSpec], env: str, catalog: str) -> list[Operation]:
+    """``ml_jobs.fleet.inventory``: list and read every model of the schema, tag the declared ones, read
+    their monitoring and retraining tables and endpoints, rewrite the fleet tables."""
+    ops = [Operation(LIST_MODELS, f"{catalog}.{MODELS_SCHEMA}")]
+    for model in models:
+        ops += [
+            Operation(SET_MODEL_TAG, _model(catalog, model)),
+            Operation(READ_TABLE, _table(catalog, tables.drift_metrics(model.name))),
+            Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(model.name))),
+        ]
+        if model.serving.enabled:
+            ops.append(Operation(VIEW_ENDPOINT, endpoint_name(env, model.name)))
+    ops += [Operation(WRITE_TABLE, _table(catalog, (MONITORING_SCHEMA, t))) for t in FLEET_TABLES]
+    return ops
+
+
+def features(models: Sequence[ModelSpec], env: str, catalog: str) -> list[Operation]:
+    """``features``: each feature table's source read, the table MERGEd into and, once, its PRIMARY KEY
+    TIMESERIES constraint added (ALTER TABLE: ownership). Covers every feature table of the environment:
+    a job of one schedule refreshes a subset, under the same identity."""
+    ops = []
+    for table in feature_tables(models).values():
+        ops += [
+            Operation(READ_TABLE, _features(table.source, catalog)),
+            Operation(WRITE_TABLE, _features(table.name, catalog)),
+            Operation(MAINTAIN_TABLE, _features(table.name, catalog)),
+        ]
+    return ops
+
+
+ENVIRONMENT_DECLARATIONS: dict[str, EnvironmentDeclaration] = {"inventory": inventory, "features": features}
+"""Entry points whose tasks take ``env`` only: their operations cover every model of the environment."""
+
+
+def declared_for_environment(
+    entry_point: str, models: Sequence[ModelSpec], env: str, catalog: str
+) -> list[Operation]:
+    try:
+        declaration = ENVIRONMENT_DECLARATIONS[entry_point]
+    except KeyError:
+        raise KeyError(
+            f"entry point {entry_point!r} declares no environment operations; "
+            f"known: {', '.join(ENVIRONMENT_DECLARATIONS)}"
+        ) from None
+    return sorted(set(declaration(models, env, catalog)))

@@ -295,7 +295,7 @@ class Runtime:
         marker: str | None,
         arrow_schema: Any | None,
     ) -> MergeResult:
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
         from deltalake import CommitProperties, DeltaTable
 
         path = self._table_path(schema, table)

@@ -9,7 +9,7 @@ is null in every row of one batch would otherwise have no type.
 
 from __future__ import annotations
 
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
 
 FEATURES_SCHEMA = "features"
 INFERENCE_SCHEMA = "inference_logs"

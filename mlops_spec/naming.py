@@ -76,3 +76,44 @@ def local_state_path(stack: str) -> str:
     file kept there would be deleted by the next ``make synth``.
     """
     return f"../../../terraform.{stack}.tfstate"
+
+
+# --- the fleet: one inventory job, warehouse, dashboard and alerts per environment ---------------
+FLEET = "fleet"
+INVENTORY_TABLE = "model_inventory"
+FLEET_METRICS_TABLE = "fleet_metrics"
+FLEET_DECISIONS_TABLE = "fleet_retrain_decisions"
+FLEET_TABLES = (INVENTORY_TABLE, FLEET_METRICS_TABLE, FLEET_DECISIONS_TABLE)
+"""Tables of the monitoring schema the inventory job rewrites daily, one row set for every model: the
+dashboard and the SQL alerts read these, so they work before every model's own tables exist."""
+
+
+def fleet_job_name(env: str, purpose: str) -> str:
+    """``[prod] fleet: inventory``: an environment's own jobs, beside the per-model ones."""
+    return job_name(env, FLEET, purpose)
+
+
+def warehouse_name(env: str) -> str:
+    return f"mlops-{env}"
+
+
+def dashboard_name(env: str) -> str:
+    return f"[{env}] Model fleet"
+
+
+def alert_name(env: str, kind: str) -> str:
+    return f"[{env}] fleet: {kind.replace('_', ' ')}"
+
+
+def fleet_folder(env: str) -> str:
+    """Dashboards and alerts live beside the experiments, in the platform folder (not /Shared)."""
+    return f"{folder_path(env)}/{FLEET}"
+
+
+# --- feature tables: one feature job per update schedule, per environment -------------------------
+FEATURE_JOBS = "features"
+
+
+def feature_job_name(env: str, schedule: str, timezone: str) -> str:
+    """``[prod] features: 0 0 1 * * ? UTC``: the feature job refreshing every table on that schedule."""
+    return job_name(env, FEATURE_JOBS, f"{schedule} {timezone}")

@@ -25,6 +25,8 @@ UPDATE_ENDPOINT = "update_endpoint"  # CAN_MANAGE on the serving endpoint (a nam
 VIEW_ENDPOINT = "view_endpoint"  # CAN_VIEW, CAN_QUERY or CAN_MANAGE on the serving endpoint (a name)
 MAINTAIN_TABLE = "maintain_table"  # ownership of the table: SET TBLPROPERTIES, DELETE, VACUUM
 READ_SECRET = "read_secret"  # READ on the secret scope (``scope/key``)
+LIST_MODELS = "list_models"  # USE_CATALOG, USE_SCHEMA, EXECUTE on the schema (``catalog.schema``)
+SET_MODEL_TAG = "set_model_tag"  # APPLY_TAG on the registered model
 
 ACTIONS = (
     READ_TABLE,
@@ -41,6 +43,8 @@ ACTIONS = (
     VIEW_ENDPOINT,
     MAINTAIN_TABLE,
     READ_SECRET,
+    LIST_MODELS,
+    SET_MODEL_TAG,
 )
 
 
@@ -48,7 +52,7 @@ ACTIONS = (
 class Operation:
     action: str
     target: str
-    """A three-level table or model name, an experiment path, a job or endpoint name, ``scope/key``."""
+    """A three-level table or model name, a schema, an experiment path, a job or endpoint, ``scope/key``."""
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:

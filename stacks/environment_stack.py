@@ -16,6 +16,8 @@ from infra.cdk import (
 )
 from infra.constructs.artifact import WheelArtifact, WheelArtifactProps
 from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformClusterPolicy
+from infra.constructs.features import FeatureTables, FeatureTablesProps
+from infra.constructs.fleet import Fleet, FleetProps, NotificationDestinations, watch_job
 from infra.constructs.identities import Identities, IdentitiesProps
 from infra.constructs.ml_model import JobCompute, JobDefaults, ModelResources, ModelResourcesProps
 from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
@@ -33,7 +35,10 @@ from mlops_spec.config.environment import (
 from mlops_spec.config.environment import (
     S3Backend as S3BackendConfig,
 )
+from mlops_spec.config.features import feature_tables
+from mlops_spec.config.fleet import capacity_of
 from mlops_spec.naming import (
+    FEATURES_SCHEMA,
     INFERENCE_SCHEMA,
     MODELS_SCHEMA,
     MONITORING_SCHEMA,
@@ -132,6 +137,10 @@ class EnvironmentStack(TerraformStack):
             self, "wheel", WheelArtifactProps(wheel, self.catalog.volumes[env.artifacts.volume].volume_path)
         )
         self.models = {m.name: self._model(m) for m in platform.models}
+        self.notifications = NotificationDestinations(self, "notifications", env.notifications.destinations)
+        self._watch_model_jobs()
+        self.fleet = self._fleet() if env.fleet.enabled else None
+        self.features = self._features()
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
 
@@ -175,6 +184,7 @@ class EnvironmentStack(TerraformStack):
                     templates_dir=self.platform.policies_dir / "cluster_policies",
                     log_destination=self._log_destination() if name != "interactive" else None,
                     can_use=can_use,
+                    capacity=capacity_of(name, profile.capacity, env.is_prod),
                 ),
             )
         return policies
@@ -290,3 +300,98 @@ class EnvironmentStack(TerraformStack):
                 ),
             )
         return resources
+
+    # -- the fleet: notifications, job health, warehouse, dashboard, alerts, inventory ---------------
+
+    def _watch_model_jobs(self) -> None:
+        """Every model job warns past its spec's duration threshold and notifies the destinations."""
+        env = self.platform.env
+        hooks = self.notifications.pick(env.notifications.job_failures)
+        for name, resources in self.models.items():
+            health = self.platform.model(name).health
+            for purpose, job in (
+                ("train", resources.train_job),
+                ("monitor", resources.monitor_job),
+                ("retrain", resources.retrain_job),
+            ):
+                timeout = int(job.timeout_seconds_input or env.jobs.timeout_seconds)
+                seconds = health.warning_seconds(purpose, timeout)
+                watch_job(job, seconds, hooks, env.jobs.notification_emails)
+
+    def _fleet(self) -> Fleet:
+        env = self.platform.env
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
+        monitoring = self.catalog.schema(MONITORING_SCHEMA)
+        return Fleet(
+            self,
+            "fleet",
+            FleetProps(
+                env=self.env_name,
+                is_prod=env.is_prod,
+                catalog=monitoring.catalog_name,
+                platform_folder=self.folder.path,
+                tags=env.tags,
+                warehouse=env.fleet.warehouse,
+                inventory=env.fleet.inventory,
+                alerts=env.fleet.alerts,
+                wheel_path=self.wheel.path,
+                compute=self._job_compute("inference"),
+                jobs=self._job_defaults(run_as),
+                run_as=run_as,
+                alert_destinations=self.notifications.pick(env.notifications.sql_alerts),
+                job_destinations=self.notifications.pick(env.notifications.job_failures),
+                warehouse_access=self._access("sql_warehouses"),
+                dashboard_access=self._access("dashboards"),
+                job_access=self._access("jobs"),
+            ),
+        )
+
+    # -- feature tables: the tables in the features schema and a feature job per schedule ----------
+
+    def _features(self) -> FeatureTables | None:
+        env, roles = self.platform.env, self.platform.roles
+        tables = list(feature_tables(self.platform.models).values())
+        if not tables:
+            return None
+        run_as = self.identities.principal(env.jobs.run_as).name if env.jobs.run_as else None
+        schema = self.catalog.schema(FEATURES_SCHEMA)
+        grants = {}
+        for role, spec in roles.roles.items():
+            features_grants = spec.schemas.get(FEATURES_SCHEMA)
+            privileges = (*(spec.catalog.for_env(self.env_name) or ()),
+                          *((features_grants.for_env(self.env_name) or ()) if features_grants else ()))
+            if privileges:
+                grants[role] = (self.identities.principal(role).name, tuple(sorted(set(privileges))))
+        return FeatureTables(
+            self,
+            "features",
+            FeatureTablesProps(
+                env=self.env_name,
+                catalog=schema.catalog_name,
+                schema=schema.name,
+                tables=tables,
+                # The job runner owns them: its feature job adds the PRIMARY KEY TIMESERIES constraint.
+                owner=run_as or self.owner,
+                wheel_path=self.wheel.path,
+                compute=self._job_compute("inference"),
+                jobs=self._job_defaults(run_as),
+                tags=env.tags,
+                warehouse_id=self.fleet.warehouse.id if self.fleet else None,
+                table_grants=grants,
+                job_access=self._access("jobs"),
+                job_destinations=self.notifications.pick(env.notifications.job_failures),
+            ),
+        )
+
+    def _job_defaults(self, run_as: str | None) -> JobDefaults:
+        """Run controls of the environment's own jobs (the model jobs build theirs in ``_model``)."""
+        jobs = self.platform.env.jobs
+        return JobDefaults(
+            notification_emails=jobs.notification_emails,
+            timeout_seconds=jobs.timeout_seconds,
+            max_retries=jobs.max_retries,
+            min_retry_interval_millis=jobs.min_retry_interval_millis,
+            run_as=run_as,
+            pause_schedules=jobs.pause_schedules,
+            log_destination=self._log_destination(),
+        )

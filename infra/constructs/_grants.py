@@ -21,6 +21,7 @@ class Securable(TypedDict, total=False):
     catalog: str
     schema: str
     model: str
+    table: str
 
 
 class GrantSet:

@@ -14,10 +14,12 @@ class PermissionsTarget(TypedDict, total=False):
     """The object a ``databricks_permissions`` applies to: exactly one of these keys is given."""
 
     cluster_policy_id: str
+    dashboard_id: str
     directory_path: str
     experiment_id: str
     job_id: str
     serving_endpoint_id: str
+    sql_endpoint_id: str
 
 
 def access_control(principals: Mapping[str, tuple[str, str]]) -> list[PermissionsAccessControl]:

@@ -11,6 +11,7 @@ import jinja2
 from infra.cdk import ClusterPolicy, Construct
 from infra.constructs._permissions import object_permissions
 from mlops_spec.config.compute import ComputeProfile
+from mlops_spec.config.fleet import AWS_AVAILABILITY, Capacity
 
 UC_ACCESS_MODES: dict[str, tuple[str, ...]] = {
     # Interactive clusters are personal; job clusters run as the job's identity. Both are UC modes.
@@ -35,6 +36,8 @@ class ClusterPolicyProps:
     log_destination: str | None = None
     can_use: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Principal name -> (kind, level) allowed to use the policy."""
+    capacity: Capacity | None = None
+    """Spot with fallback or on-demand (``mlops_spec.config.fleet.capacity_of``); None = not pinned."""
 
 
 def render_definition(props: ClusterPolicyProps) -> dict[str, object]:
@@ -53,6 +56,7 @@ def render_definition(props: ClusterPolicyProps) -> dict[str, object]:
             tags=props.tags,
             access_modes=UC_ACCESS_MODES[props.profile_name],
             log_destination=props.log_destination,
+            capacity=_capacity(props),
         )
         definition = json.loads(text)
     except jinja2.TemplateNotFound as exc:
@@ -66,6 +70,15 @@ def render_definition(props: ClusterPolicyProps) -> dict[str, object]:
     if not isinstance(definition, dict):
         raise PolicyTemplateError(f"{props.templates_dir / name}: must render to a JSON object")
     return definition
+
+
+def _capacity(props: ClusterPolicyProps) -> dict[str, object] | None:
+    if props.capacity is None:
+        return None
+    return {
+        "availability": AWS_AVAILABILITY[props.capacity],
+        "first_on_demand": props.profile.on_demand_nodes,
+    }
 
 
 class PlatformClusterPolicy(Construct):

@@ -110,7 +110,9 @@ class ModelResources(Construct):
             self._model_grants.add(principal, privileges, role)
 
         serving = m.serving.enabled
-        train_tasks = ["train", "validate", "promote", *(["deploy"] if serving else [])]
+        # With feature tables, the training table is first built from them by point-in-time lookup.
+        build = ["training-set"] if m.features is not None else []
+        train_tasks = [*build, "train", "validate", "promote", *(["deploy"] if serving else [])]
         self.train_job = self._job("train", train_tasks, props.training_compute, m.training.schedule)
         # Predictions first (served requests unpacked, or a batch model's scoring), then the monitor,
         # then retention: the monitor always reads what production did up to this run.
@@ -142,35 +144,7 @@ class ModelResources(Construct):
         return params
 
     def _cluster(self, compute: JobCompute) -> dict[str, object]:
-        """Single node where the work is single-node (training fits the driver: workers would idle),
-        autoscaling where Spark does the work (unpack, score, monitor)."""
-        jobs = self.props.jobs
-        size: dict[str, object] = {"autoscale": {"min_workers": 1, "max_workers": compute.max_workers}}
-        tags = self.tags
-        if compute.single_node:
-            # Databricks' single-node cluster: no workers, Spark local on the driver, tagged SingleNode.
-            size = {
-                "num_workers": 0,
-                "spark_conf": {
-                    "spark.databricks.cluster.profile": "singleNode",
-                    "spark.master": "local[*]",
-                },
-            }
-            tags = dict(sorted({**tags, "ResourceClass": "SingleNode"}.items()))
-        cluster: dict[str, object] = {
-            "policy_id": compute.policy_id,
-            "apply_policy_default_values": True,
-            "spark_version": compute.runtime,
-            "node_type_id": compute.node_type,
-            "driver_node_type_id": compute.node_type,
-            "data_security_mode": "SINGLE_USER",
-            **size,
-            "custom_tags": tags,
-            "spark_env_vars": dict(sorted({"MLOPS_ENV": self.props.env, **jobs.spark_env_vars}.items())),
-        }
-        if jobs.log_destination:
-            cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
-        return cluster
+        return job_cluster(compute, self.props.jobs, self.tags, self.props.env)
 
     def _job(self, purpose: str, entry_points: list[str], compute: JobCompute, cron: str | None) -> Job:
         props, jobs = self.props, self.props.jobs
@@ -228,3 +202,38 @@ class ModelResources(Construct):
             access.setdefault(jobs.run_as, ("service_principal", "CAN_MANAGE_RUN"))
         object_permissions(self, f"{purpose}-job-permissions", access, job_id=job.id)
         return job
+
+
+def job_cluster(
+    compute: JobCompute, jobs: JobDefaults, tags: Mapping[str, str], env: str
+) -> dict[str, object]:
+    """A job cluster inside its policy, for every platform job (per model or per environment).
+
+    Single node where the work is single-node (training fits the driver: workers would idle),
+    autoscaling where Spark does the work (unpack, score, monitor, the inventory)."""
+    size: dict[str, object] = {"autoscale": {"min_workers": 1, "max_workers": compute.max_workers}}
+    tags = dict(tags)
+    if compute.single_node:
+        # Databricks' single-node cluster: no workers, Spark local on the driver, tagged SingleNode.
+        size = {
+            "num_workers": 0,
+            "spark_conf": {
+                "spark.databricks.cluster.profile": "singleNode",
+                "spark.master": "local[*]",
+            },
+        }
+        tags = dict(sorted({**tags, "ResourceClass": "SingleNode"}.items()))
+    cluster: dict[str, object] = {
+        "policy_id": compute.policy_id,
+        "apply_policy_default_values": True,
+        "spark_version": compute.runtime,
+        "node_type_id": compute.node_type,
+        "driver_node_type_id": compute.node_type,
+        "data_security_mode": "SINGLE_USER",
+        **size,
+        "custom_tags": tags,
+        "spark_env_vars": dict(sorted({"MLOPS_ENV": env, **jobs.spark_env_vars}.items())),
+    }
+    if jobs.log_destination:
+        cluster["cluster_log_conf"] = {"volumes": {"destination": jobs.log_destination}}
+    return cluster

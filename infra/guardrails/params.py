@@ -74,9 +74,23 @@ class EnvParams(Spec):
     inference_policy_name_pattern: str = Field(
         description="Regex of the policy names whose clusters serve prod inference (no spot-only capacity)."
     )
+    spot_policy_name_pattern: str | None = Field(
+        None,
+        description="Regex of the policy names whose clusters run on spot with fallback behind on-demand "
+        "first nodes (DBX113: training and batch); null = not required.",
+    )
+    max_sql_warehouse_clusters: int = Field(2, gt=0, description="Cap on a SQL warehouse's max_num_clusters.")
+    sql_warehouse_sizes: list[str] = Field(description="Allowed SQL warehouse cluster sizes.")
+    require_job_webhooks: bool = Field(
+        False, description="Scheduled jobs must notify a notification destination of the stack on failure."
+    )
 
     @field_validator(
-        "runtime_pattern", "gpu_policy_name_pattern", "secret_key_pattern", "inference_policy_name_pattern"
+        "runtime_pattern",
+        "gpu_policy_name_pattern",
+        "secret_key_pattern",
+        "inference_policy_name_pattern",
+        "spot_policy_name_pattern",
     )
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
@@ -117,6 +131,8 @@ FLOOR_KINDS: dict[str, str] = {
     "max_sql_auto_stop_mins": "at_most",
     "max_waiver_days": "at_most",
     "gpu_job_min_interval_minutes": "at_least",
+    "max_sql_warehouse_clusters": "at_most",
+    "sql_warehouse_sizes": "within",
     "required_tags": "contains",
     "protected_types": "contains",
     "privileged_privileges": "contains",
@@ -143,6 +159,8 @@ class Floors(Spec):
     max_sql_auto_stop_mins: int | None = Field(None, gt=0)
     max_waiver_days: int | None = Field(None, gt=0)
     gpu_job_min_interval_minutes: int | None = Field(None, gt=0)
+    max_sql_warehouse_clusters: int | None = Field(None, gt=0)
+    sql_warehouse_sizes: list[str] | None = None
     required_tags: list[str] | None = None
     protected_types: list[str] | None = None
     privileged_privileges: list[str] | None = None

@@ -58,6 +58,24 @@ _TABLE: tuple[tuple[str, str], ...] = (
     (r"workspace-security/ip-.*", "stacks/{stack}.yaml: network.ip_access_lists"),
     (r"workspace-security/.*", "stacks/{stack}.yaml: security"),
     (r"wheel/.*", "stacks/{stack}.yaml: artifacts"),
+    # the fleet: warehouse, dashboard, alerts, inventory job, notification destinations
+    (r"fleet/warehouse-permissions", f"{ROLES}: roles.*.sql_warehouses"),
+    (r"fleet/dashboard-permissions", f"{ROLES}: roles.*.dashboards"),
+    (r"fleet/inventory-job-permissions", f"{ROLES}: roles.*.jobs"),
+    (
+        r"fleet/inventory-job",
+        "stacks/{stack}.yaml: fleet.inventory, jobs, compute.inference, notifications.job_failures",
+    ),
+    (r"fleet/alert-[^/]+", "stacks/{stack}.yaml: fleet.alerts, notifications.sql_alerts"),
+    (r"fleet/warehouse", "stacks/{stack}.yaml: fleet.warehouse"),
+    (r"fleet/dashboard", "infra/dashboards/fleet.lvdash.json.j2; stacks/{stack}.yaml: fleet"),
+    (r"fleet/.*", "stacks/{stack}.yaml: fleet"),
+    (r"notifications/.*", "stacks/{stack}.yaml: notifications.destinations"),
+    # feature tables: the tables and their grants, a feature job per schedule
+    (r"features/grants-[^/]+", f"{ROLES}: roles.*.catalog / roles.*.schemas.features"),
+    (r"features/job-[^/]+-permissions", f"{ROLES}: roles.*.jobs"),
+    (r"features/job-[^/]+", f"{MODELS}: models[*].features.tables[*].schedule; stacks/{{stack}}.yaml: jobs"),
+    (r"features/.*", f"{MODELS}: models[*].features.tables"),
 )
 _COMPILED = tuple((re.compile(pattern), setting) for pattern, setting in _TABLE)
 

@@ -20,7 +20,7 @@ from mlops_spec.config.cron import parse as parse_cron
 
 @dataclass(frozen=True, slots=True)
 class CostLine:
-    kind: str  # policy | job
+    kind: str  # policy | job | warehouse
     address: str
     name: str
     dbus_per_hour: float | None
@@ -156,13 +156,43 @@ def job_costs(side: Side, pricing: Pricing) -> list[CostLine]:
     return out
 
 
+def warehouse_costs(side: Side, pricing: Pricing) -> list[CostLine]:
+    """SQL warehouses: every cluster at its size's DBU/h for the assumed hours (kind sql_*)."""
+    hours = pricing.assumptions.warehouse_hours_per_month
+    out = []
+    for res in sorted(side.resources.values(), key=lambda r: r.address):
+        if res.type != "databricks_sql_endpoint":
+            continue
+        v = res.values
+        kind = (
+            "sql_serverless"
+            if v.get("enable_serverless_compute") in (True, "true")
+            else ("sql_pro" if v.get("warehouse_type") == "PRO" else "sql_classic")
+        )
+        clusters = v.get("max_num_clusters") or v.get("min_num_clusters") or 1
+        rate, price = pricing.warehouse_dbus_per_hour.get(str(v.get("cluster_size"))), pricing.price(kind)
+        name = str(side.label(v.get("name", res.name)))
+        if rate is None or price is None or not isinstance(clusters, int | float):
+            note = f"{kind}; not priced: no DBU/h for size {v.get('cluster_size')!r} or no $/DBU for {kind}"
+            out.append(CostLine("warehouse", res.address, name, None, None, hours, None, note))
+            continue
+        dbus = rate * clusters
+        note = f"{kind}; {clusters:g} cluster(s) x {rate:g} DBU/h ({v.get('cluster_size')}) x {hours:g} h"
+        out.append(
+            CostLine("warehouse", res.address, name, dbus, dbus * price, hours, dbus * price * hours, note)
+        )
+    return out
+
+
 def costs(side: Side, pricing: Pricing) -> tuple[list[CostLine], list[CostLine]]:
-    """(policy lines, job lines) for one side of one environment."""
+    """(policy and warehouse lines, job lines) for one side of one environment."""
     jobs = job_costs(side, pricing)
-    return policy_costs(side, pricing, jobs), jobs
+    return policy_costs(side, pricing, jobs) + warehouse_costs(side, pricing), jobs
 
 
 def monthly_total(policies: list[CostLine], jobs: list[CostLine]) -> float:
-    """All-purpose policies plus scheduled jobs (job policies are the sum of their jobs: not added)."""
-    interactive = sum(p.usd_per_month or 0 for p in policies if p.note.startswith("all_purpose"))
+    """All-purpose policies, warehouses and scheduled jobs (job policies are the sum of their jobs)."""
+    interactive = sum(
+        p.usd_per_month or 0 for p in policies if p.note.startswith("all_purpose") or p.kind == "warehouse"
+    )
     return interactive + sum(j.usd_per_month or 0 for j in jobs)

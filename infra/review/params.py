@@ -48,6 +48,7 @@ class PricingAssumptions(Spec):
     days_per_month: float = Field(30.44, gt=27, le=31)
     default_run_hours: float = Field(gt=0, le=744)
     paused_schedules_cost: Literal[0] = 0
+    warehouse_hours_per_month: float = Field(176, gt=0, le=744)
 
 
 class Pricing(Spec):
@@ -58,6 +59,9 @@ class Pricing(Spec):
     cloud: str
     usd_per_dbu: dict[str, float] = Field(min_length=1)
     node_dbus_per_hour: dict[str, float] = Field(default_factory=dict)
+    warehouse_dbus_per_hour: dict[str, float] = Field(
+        default_factory=dict, description="DBU/h of one SQL warehouse cluster by cluster_size."
+    )
     assumptions: PricingAssumptions
 
     def price(self, kind: str) -> float | None:
@@ -72,7 +76,9 @@ class Pricing(Spec):
             f"{a.interactive_hours_per_month:g} h/month.",
             f"Scheduled jobs: cron fires per month ({a.days_per_month:g} days) x job timeout_seconds "
             f"(or {a.default_run_hours:g} h) x the job cluster's DBU/h cap; paused schedules cost 0.",
-            "Serving endpoints, SQL warehouses and serverless compute are not priced.",
+            f"SQL warehouses: max_num_clusters x DBU/h of their size for "
+            f"{a.warehouse_hours_per_month:g} h/month (auto-stop keeps them off outside use).",
+            "Serving endpoints and serverless job compute are not priced.",
         ]
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 # Handlers register themselves on import.
-from infra.simulate import handlers_account, handlers_uc, handlers_workspace  # noqa: F401
+from infra.simulate import handlers_account, handlers_fleet, handlers_uc, handlers_workspace  # noqa: F401
 from infra.simulate.engine import Simulator
 from infra.simulate.model import Result, StackInput
 from infra.simulate.scenario import SpecContext, account_admin, deployer, greenfield, load_existing

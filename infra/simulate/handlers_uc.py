@@ -48,6 +48,7 @@ _NAME_PARTS = {
     "databricks_schema": ("catalog_name", "name"),
     "databricks_volume": ("catalog_name", "schema_name", "name"),
     "databricks_registered_model": ("catalog_name", "schema_name", "name"),
+    "databricks_sql_table": ("catalog_name", "schema_name", "name"),
     "databricks_storage_credential": ("name",),
     "databricks_external_location": ("name",),
 }
@@ -223,6 +224,19 @@ def registered_model(ctx: ApplyContext) -> None:
         ctx.fail(
             "SIM021", f"read registered model {sec.name} after create", f"owner is {sec.owner}; no EXECUTE"
         )
+
+
+@handles("managed", "databricks_sql_table")
+def sql_table(ctx: ApplyContext) -> None:
+    parent, name, operation = _in_schema(ctx, "table", "CREATE_TABLE", "SIM024")
+    if parent is None:
+        return
+    warehouse = ctx.value("warehouse_id")
+    if warehouse is not None and ctx.follow(warehouse) is None and ctx.known(warehouse) is None:
+        ctx.fail("SIM024", operation, "warehouse_id is neither a reference nor a known id")
+    sec = Securable("table", f"{parent.name}.{name}", ctx.identity, parent=parent.name, origin=ctx.origin)
+    ctx.world.securables[("table", sec.name)] = sec
+    _transfer_owner(ctx, sec)
 
 
 @handles("managed", "databricks_grants", "databricks_grant")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 
 from infra.simulate.engine import ApplyContext, handles
 from infra.simulate.handlers_uc import _name_of
@@ -18,6 +19,19 @@ PERMISSION_TARGETS = {
     "directory_id": ("directory", False),
     "experiment_id": ("experiment", False),
     "serving_endpoint_id": ("serving_endpoint", False),
+    "sql_endpoint_id": ("sql_warehouse", True),
+    "dashboard_id": ("dashboard", False),
+    "alert_v2_id": ("alert", False),
+}
+# Targets whose ACL update first adds the applying identity as CAN_MANAGE when the ACL does not name it
+# (updateAclCustomizers: update.AddCurrentUserAsManage, permissions/permission_definitions.go).
+ADDS_CURRENT_USER_AS_MANAGE = frozenset({"sql_endpoint_id", "serving_endpoint_id", "alert_v2_id"})
+# Management levels per target (isManagementPermission): the provider refuses an ACL that gives the
+# applying identity any other level ("cannot remove management permissions for the current user").
+MANAGEMENT_LEVELS = {
+    "job_id": frozenset({"CAN_MANAGE", "IS_OWNER"}),
+    "cluster_policy_id": frozenset({"CAN_USE"}),
+    "sql_endpoint_id": frozenset({"CAN_MANAGE", "IS_OWNER"}),
 }
 MANAGE_LEVELS = frozenset({"CAN_MANAGE", "IS_OWNER"})
 
@@ -165,6 +179,12 @@ def permissions(ctx: ApplyContext) -> None:
         if who in entries and entries[who] != level:
             ctx.fail("SIM032", operation, f"{who} is listed with {entries[who]} and {level}: ambiguous")
         entries[who] = level
+    mine = entries.get(ctx.identity)
+    if mine is not None and mine not in MANAGEMENT_LEVELS.get(target, frozenset({"CAN_MANAGE"})):
+        why = f"{ctx.identity} gives itself {mine}: the provider refuses to drop its own management"
+        ctx.fail("SIM032", operation, why)
+    if target in ADDS_CURRENT_USER_AS_MANAGE and ctx.identity not in entries:
+        entries[ctx.identity] = "CAN_MANAGE"
     if has_owner and "IS_OWNER" not in entries.values():
         # addOwnerPermissionIfNeeded: the applying identity becomes IS_OWNER.
         if ctx.identity in entries and entries[ctx.identity] != "IS_OWNER":
@@ -205,7 +225,16 @@ def job(ctx: ApplyContext) -> None:
     if (acting := ctx.acting_on("create job", ctx.known(ctx.value("name")) or ctx.res.address)) is None:
         return
     ws, name, operation = acting
-    run_as = block(ctx.res.values, "run_as")
+    runner = run_as_identity(ctx, block(ctx.res.values, "run_as"), operation)
+    for task in blocks(ctx.res.values, "task"):
+        for lib in blocks(task, "library"):
+            _library_exists(ctx, lib.get("whl"), operation)
+    _webhooks_exist(ctx, ws, operation)
+    _add(ctx, ws, "job", name, run_as=runner, values=ctx.res.values, stack=ctx.stack.name)
+
+
+def run_as_identity(ctx: ApplyContext, run_as: dict[str, Any], operation: str) -> Key | None:
+    """Who a ``run_as`` block names; a service principal needs the servicePrincipal.user role (SIM033)."""
     runner: Key | None = None
     if run_as.get("service_principal_name"):
         runner = ctx.principal(run_as["service_principal_name"], "service_principal_name")
@@ -223,10 +252,15 @@ def job(ctx: ApplyContext) -> None:
                 )
     elif run_as.get("user_name"):
         runner = Key("user", str(run_as["user_name"]))
-    for task in blocks(ctx.res.values, "task"):
-        for lib in blocks(task, "library"):
-            _library_exists(ctx, lib.get("whl"), operation)
-    _add(ctx, ws, "job", name, run_as=runner, values=ctx.res.values, stack=ctx.stack.name)
+    return runner
+
+
+def _webhooks_exist(ctx: ApplyContext, ws: Workspace, operation: str) -> None:
+    """Webhook notifications name notification destinations that exist (and are created first)."""
+    hooks = block(ctx.res.values, "webhook_notifications")
+    for event in sorted(hooks):
+        for hook in blocks(hooks, event):
+            _object(ctx, ws, "notification_destination", hook.get("id"), f"{operation}: webhook {event}")
 
 
 def _library_exists(ctx: ApplyContext, path: object, operation: str) -> None:

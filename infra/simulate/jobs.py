@@ -21,6 +21,7 @@ from mlops_spec import operations as ops
 
 SECRET = re.compile(r"\{\{secrets/([^/{}]+)/([^/{}]+)\}\}")
 RUN_LEVELS = frozenset({"CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"})
+USE_LEVELS = frozenset({"CAN_USE", "CAN_MANAGE", "IS_OWNER"})
 EDIT_LEVELS = frozenset({"CAN_EDIT", "CAN_MANAGE", "IS_OWNER"})
 VIEW_LEVELS = frozenset({"CAN_VIEW", "CAN_QUERY", "CAN_MANAGE", "IS_OWNER"})
 
@@ -55,7 +56,53 @@ def run_jobs(sim: Simulator, stack: StackInput) -> int:
             if kind != "job" or name != job.name or job.settings.get("stack") != stack.name:
                 continue
             tasks += _run_job(sim, stack, ws, job)
+        # SQL runs after the jobs that write the tables it reads (the inventory writes the fleet tables).
+        for kind in ("alert", "dashboard"):
+            for obj in _objects(ws, kind, stack):
+                tasks += run_sql_object(sim, stack, ws, obj)
     return tasks
+
+
+def _objects(ws: Workspace, kind: str, stack: StackInput) -> list[WorkspaceObject]:
+    found = [o for (k, n), o in ws.objects.items() if k == kind and n == o.name]
+    return sorted((o for o in found if o.settings.get("stack") == stack.name), key=lambda o: o.name)
+
+
+TABLE_NAME = re.compile(r"(?<![\w.`])([A-Za-z_]\w*)\.([A-Za-z_]\w*)\.([A-Za-z_]\w*)(?![\w.])")
+
+
+def tables_read(ctx: RunContext, sql: list[str]) -> list[str]:
+    """Three-level names in the SQL whose catalog exists (the rest are not tables: aliases, functions)."""
+    names = {".".join(m) for text in sql for m in TABLE_NAME.findall(text)}
+    return sorted(n for n in names if ctx.world.securable("catalog", n.split(".")[0]) is not None)
+
+
+def run_sql_object(sim: Simulator, stack: StackInput, ws: Workspace, obj: WorkspaceObject) -> int:
+    """An alert's query under its run_as (or owner); a dashboard's under each viewer, or its publisher
+    when credentials are embedded. Each needs CAN_USE on the warehouse and to read every table."""
+    found = obj.settings.get("sql")
+    sql = [str(text) for text in found] if isinstance(found, list) else []
+    if obj.kind == "alert":
+        run_as = obj.settings.get("run_as")
+        runners = [run_as if isinstance(run_as, Key) else obj.owner]
+        rule, what = "SIM058", f"alert {obj.name!r}"
+    elif obj.settings.get("embed_credentials"):
+        runners, rule, what = [obj.owner], "SIM059", f"dashboard {obj.name!r} (embedded credentials)"
+    else:
+        runners = sorted(obj.acl.entries, key=str)
+        rule, what = "SIM059", f"dashboard {obj.name!r}"
+    for identity in runners:
+        if identity is None:
+            continue
+        ctx = RunContext(sim, stack, obj, identity, f"{what} as {identity}")
+        warehouse = ws.obj("sql_warehouse", str(obj.settings.get("warehouse")))
+        if warehouse is None:
+            ctx.fail(rule, "run its queries", f"no warehouse {obj.settings.get('warehouse')!r}")
+        elif not _inherited_level(ctx, ws, warehouse, USE_LEVELS):
+            ctx.fail(rule, f"use warehouse {warehouse.name}", f"no CAN_USE on warehouse {warehouse.name}")
+        for table in tables_read(ctx, sql):
+            _table(ctx, ws, ops.Operation(ops.READ_TABLE, table), rule)
+    return 1
 
 
 def _run_job(sim: Simulator, stack: StackInput, ws: Workspace, job: WorkspaceObject) -> int:
@@ -93,13 +140,18 @@ def _clusters(job: dict[str, Any], task: dict[str, Any]) -> list[dict[str, Any]]
 
 
 def _declared(sim: Simulator, stack: StackInput, wheel: dict[str, Any]) -> list[ops.Operation]:
-    from ml_jobs.operations import declared  # light module: no mlflow
+    from ml_jobs.operations import ENVIRONMENT_DECLARATIONS, declared, declared_for_environment
 
     params = wheel.get("named_parameters") or {}
     entry_point = str(wheel.get("entry_point"))
     model_name, env = params.get("model"), params.get("env")
     models = sim.context.models(str(env)) if sim.context else {}
     catalog = sim.context.catalog(str(env)) if sim.context else None
+    if model_name is None and entry_point in ENVIRONMENT_DECLARATIONS:
+        if catalog is None or not models:
+            sim.notes.append(f"{stack.name}: task {entry_point} of {env!r}: no specs; operations not checked")
+            return []
+        return declared_for_environment(entry_point, list(models.values()), str(env), catalog)
     if model_name not in models or catalog is None:
         sim.notes.append(
             f"{stack.name}: task {entry_point} of model {model_name!r}: no model spec; operations not checked"
@@ -139,12 +191,12 @@ def _schema_of(ctx: RunContext, table: str) -> Securable | None:
     return ctx.world.securable("schema", table.rsplit(".", 1)[0])
 
 
-def _table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+def _table(ctx: RunContext, ws: Workspace, op: ops.Operation, rule: str = "SIM053") -> None:
     operation = str(op)
     table = ctx.world.securable("table", op.target)
     schema = _schema_of(ctx, op.target)
     if schema is None:
-        ctx.fail("SIM053", operation, f"no schema {op.target.rsplit('.', 1)[0]}")
+        ctx.fail(rule, operation, f"no schema {op.target.rsplit('.', 1)[0]}")
         return
     missing = ctx.can_use_path(schema)
     if missing is None:
@@ -163,7 +215,7 @@ def _table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
             lacking = [p for p in ("MODIFY", "SELECT") if not ctx.has(table, p)]
             missing = f"{' and '.join(lacking)} on {op.target}" if lacking else None
     if missing:
-        ctx.fail("SIM053", operation, missing)
+        ctx.fail(rule, operation, missing)
 
 
 def _model(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
@@ -177,7 +229,7 @@ def _model(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
         if op.action in (ops.REGISTER_VERSION, ops.SET_ALIAS, ops.SET_VERSION_DESCRIPTION):
             if not ctx.owns(model):
                 missing = f"ownership of {op.target} (owner: {model.owner})"
-        elif op.action == ops.SET_VERSION_TAG and not ctx.has(model, "APPLY_TAG"):
+        elif op.action in (ops.SET_VERSION_TAG, ops.SET_MODEL_TAG) and not ctx.has(model, "APPLY_TAG"):
             missing = f"APPLY_TAG on {op.target}"
         elif op.action == ops.LOAD_VERSION and not ctx.has(model, "EXECUTE"):
             missing = f"EXECUTE on {op.target}"
@@ -228,6 +280,19 @@ def _holds(
     return holds
 
 
+def _list_models(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
+    """Listing returns only models the caller owns or may EXECUTE: to see every model of the schema
+    (the ones nobody declared too), EXECUTE is granted on the schema or its catalog."""
+    schema = ctx.world.securable("schema", op.target)
+    if schema is None:
+        ctx.fail("SIM054", str(op), f"no schema {op.target}")
+        return
+    executes = ctx.has(schema, "EXECUTE", on_child=True)
+    missing = ctx.can_use_path(schema) or (None if executes else f"EXECUTE on {op.target} or its catalog")
+    if missing:
+        ctx.fail("SIM054", str(op), missing)
+
+
 def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
     """SET TBLPROPERTIES needs ownership (or MANAGE): the maintaining identity must own the table."""
     table = ctx.world.securable("table", op.target)
@@ -261,4 +326,6 @@ CHECKS: dict[str, Check] = {
     ops.VIEW_ENDPOINT: _holds("SIM057", "serving_endpoint", "CAN_VIEW", VIEW_LEVELS),
     ops.MAINTAIN_TABLE: _maintain_table,
     ops.READ_SECRET: _secret,
+    ops.LIST_MODELS: _list_models,
+    ops.SET_MODEL_TAG: _model,
 }

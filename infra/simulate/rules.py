@@ -182,6 +182,15 @@ RULES: dict[str, Rule] = {
         ),
         # --- apply: workspace objects -------------------------------------------------------------
         Rule(
+            "SIM024",
+            "apply",
+            "Creating a table (databricks_sql_table) needs USE_CATALOG, USE_SCHEMA and CREATE_TABLE on the "
+            "schema; the provider runs CREATE TABLE on the given warehouse (CAN_USE) or starts a cluster, "
+            "then sets the owner (SIM017)",
+            f"{PROVIDER} catalog/resource_sql_table.go (Create, buildTableCreateStatement); "
+            f"{SDK}: TablesAPI (class docstring)",
+        ),
+        Rule(
             "SIM030",
             "apply",
             "An MLflow experiment is created with CreateExperiment, which fails when its parent "
@@ -238,6 +247,32 @@ RULES: dict[str, Rule] = {
             f"{PROVIDER} docs/data-sources/group.md, service_principal.md; "
             f"{DOCS}/admin/users-groups/index.html",
         ),
+        Rule(
+            "SIM037",
+            "apply",
+            "Only workspace admins create, update and delete notification destinations",
+            f"{PROVIDER} docs/resources/notification_destination.md",
+        ),
+        Rule(
+            "SIM038",
+            "apply",
+            "The SQL warehouses API refuses auto_stop_mins between 1 and 9 (0 or >= 10), min_num_clusters "
+            "outside 1..min(max_num_clusters, 30), max_num_clusters above 40, and serverless warehouses of a "
+            "type other than PRO",
+            f"{SDK.replace('catalog.py', 'sql.py')}: EndpointInfo (auto_stop_mins, min_num_clusters, "
+            f"max_num_clusters); {PROVIDER} docs/resources/sql_endpoint.md (warehouse_type)",
+        ),
+        Rule(
+            "SIM039",
+            "apply",
+            "A dashboard's parent folder is created when missing (a new top-level folder needs a workspace "
+            "admin); an alert's is not: CreateAlert fails without it. Both need their warehouse, and an "
+            "alert its notification destinations, created first; an alert's run_as service principal "
+            "needs the servicePrincipal.user role (SIM033)",
+            f"{PROVIDER} dashboards/resource_dashboard.go (Create: MkdirsByPath after a parent error), "
+            "internal/providers/pluginfw/products/alert_v2/resource_alert_v2.go (Create), "
+            "docs/resources/alert_v2.md (run_as)",
+        ),
         # --- run: what each job task does, under its identity ---------------------------------------
         Rule(
             "SIM050",
@@ -277,10 +312,11 @@ RULES: dict[str, Rule] = {
             "SIM054",
             "run",
             "Creating a model version, setting an alias or the version description needs ownership of the "
-            "registered model (with USE_CATALOG and USE_SCHEMA); tags need APPLY_TAG; loading a "
-            "version EXECUTE",
+            "registered model (with USE_CATALOG and USE_SCHEMA); model and version tags need APPLY_TAG; "
+            "loading a version or reading a model EXECUTE; listing returns only the models the caller owns "
+            "or may EXECUTE, so an inventory of every model needs EXECUTE on the schema or catalog",
             f"{SDK}: RegisteredModelsAPI (class docstring), RegisteredModelsAPI.set_alias, "
-            f"ModelVersionsAPI.get",
+            f"RegisteredModelsAPI.list, ModelVersionsAPI.get",
         ),
         Rule(
             "SIM055",
@@ -299,9 +335,26 @@ RULES: dict[str, Rule] = {
             "SIM057",
             "run",
             "Changing what a serving endpoint serves needs CAN_MANAGE on it, and EXECUTE on the "
-            "model it serves",
+            "model it serves; reading its state needs CAN_VIEW",
             f"{DOCS}/security/auth/access-control/index.html#serving-endpoint-acls; {DOCS}/machine-learning/"
             "model-serving/create-manage-serving-endpoints.html (requirements)",
+        ),
+        Rule(
+            "SIM058",
+            "run",
+            "A SQL alert runs its query on its warehouse as its run_as principal (the creator when unset): "
+            "CAN_USE on the warehouse, and USE_CATALOG, USE_SCHEMA and SELECT on every table it reads",
+            f"{PROVIDER} docs/resources/alert_v2.md (run_as); {DOCS}/security/auth/access-control/"
+            "index.html#sql-warehouse-acls",
+        ),
+        Rule(
+            "SIM059",
+            "run",
+            "A dashboard published without embedded credentials runs each viewer's queries with the "
+            "viewer's own rights (CAN_USE on the warehouse, SELECT on the tables); with embedded credentials "
+            "(the provider's default) with the publisher's",
+            f"{DOCS}/dashboards/embed.html (shared vs individual data permissions); {PROVIDER} "
+            "dashboards/resource_dashboard.go (embed_credentials defaults to true)",
         ),
     )
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from infra.tfdoc.document import (
+    SENSITIVE,
     SYNTH_GLOB,
     Resource,
     block,
@@ -39,6 +40,7 @@ def resources_from_doc(doc: dict[str, Any], env: str, source: str = "<memory>") 
 
 __all__ = [
     "ID_ATTRS",
+    "SENSITIVE",
     "SYNTH_GLOB",
     "DocumentError",
     "DocumentIndex",

@@ -325,6 +325,22 @@ def _reference(expr: dict[str, Any]) -> str | None:
     return None
 
 
+SENSITIVE = "(sensitive value)"
+"""What a plan's sensitive value reads as: Terraform keeps it in ``terraform show -json`` output and
+marks it in ``sensitive_values`` / ``after_sensitive``; the tools never see (or print) the value."""
+
+
+def mask_sensitive(values: Any, marks: Any) -> Any:
+    """``values`` with every leaf ``marks`` flags true replaced by ``SENSITIVE``."""
+    if marks is True:
+        return SENSITIVE if values is not None else None
+    if isinstance(marks, dict) and isinstance(values, dict):
+        return {k: mask_sensitive(v, marks.get(k)) for k, v in values.items()}
+    if isinstance(marks, list) and isinstance(values, list):
+        return [mask_sensitive(v, m) for v, m in zip(values, marks, strict=False)] + values[len(marks) :]
+    return values
+
+
 def fill_unknowns(values: Any, exprs: Any) -> Any:
     """Put ``${ref}`` where a planned value is unknown (computed) but the config references it.
 
@@ -506,7 +522,10 @@ def _plan_resource(
 ) -> Resource:
     address = res["address"]
     mode = "data" if res.get("mode") == "data" else "managed"
-    filled = fill_unknowns(values, exprs.get(_INDEX_SUFFIX.sub("", address), {}))
+    marks = res.get("sensitive_values")
+    if marks is None:
+        marks = ((change or {}).get("change", {}) or {}).get("after_sensitive")
+    filled = fill_unknowns(mask_sensitive(values, marks), exprs.get(_INDEX_SUFFIX.sub("", address), {}))
     actions = tuple((change or {}).get("change", {}).get("actions", []) or [])
     return Resource(
         address,

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
 
 from ml_jobs import tables
 from ml_jobs.errors import BadInput, Refused

@@ -8,6 +8,7 @@ from mlops_spec.config.compute import is_gpu_node
 from mlops_spec.config.cron import cron_problem
 from mlops_spec.config.environment import REQUIRED_TAGS, EnvironmentConfig
 from mlops_spec.config.errors import Problem, allowed
+from mlops_spec.config.fleet import check_fleet
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import CATALOG_PRIVILEGES, MODEL_PRIVILEGES, SCHEMA_PRIVILEGES, RoleMatrix
 from mlops_spec.naming import PLATFORM_SCHEMAS
@@ -29,6 +30,7 @@ def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
         )
     yield from _check_compute(env, file)
     yield from _check_run_as(env, file)
+    yield from check_fleet(env, file)
     if env.is_prod and not env.network.ip_access_lists:
         yield Problem(
             file, ("network", "ip_access_lists"), "prod needs at least one IP access list", show_value=False

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.config.fleet import Capacity
 from mlops_spec.dbr import ml_runtime
 
 # AWS GPU instance families. A GPU node in a CPU profile is a cost and quota accident.
@@ -35,6 +36,14 @@ class ComputeProfile(Spec):
     max_dbus_per_hour: float = Field(10, gt=0, le=1000, description="Cost cap enforced by the policy.")
     autotermination_minutes: int | None = Field(
         None, ge=10, le=120, description="Interactive clusters only: fixed idle shutdown (10-120 min)."
+    )
+    capacity: Capacity | None = Field(
+        None,
+        description="spot_with_fallback or on_demand; None = on_demand for prod inference, "
+        "spot_with_fallback for other job profiles (mlops_spec.config.fleet.capacity_of).",
+    )
+    on_demand_nodes: int = Field(
+        1, ge=1, le=256, description="Nodes on on-demand capacity before spot (1 = the driver)."
     )
 
     @property

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from mlops_spec.config.base import Spec
 from mlops_spec.config.compute import ComputeConfig
+from mlops_spec.config.fleet import FleetConfig, NotificationsConfig
 
 EnvName = Literal["dev", "staging", "prod"]
 ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")
@@ -174,6 +175,12 @@ class EnvironmentConfig(Spec):
     artifacts: ArtifactsConfig = Field(ArtifactsConfig(), description="Where the job wheel is uploaded.")
     logging: LoggingConfig = Field(LoggingConfig(), description="Cluster log delivery.")
     monthly_budget_usd: float | None = Field(None, gt=0, description="Budget cap reported in the review.")
+    notifications: NotificationsConfig = Field(
+        NotificationsConfig(), description="Where jobs and SQL alerts send notifications."
+    )
+    fleet: FleetConfig = Field(
+        FleetConfig(), description="The fleet: SQL warehouse, dashboard, alerts and the model inventory."
+    )
 
     @property
     def is_prod(self) -> bool:

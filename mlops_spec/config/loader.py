@@ -28,6 +28,7 @@ from mlops_spec.config.checks import (
 )
 from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
 from mlops_spec.config.errors import ConfigError, Problem, allowed
+from mlops_spec.config.features import check_features
 from mlops_spec.config.kernel import M, came_from, deep_merge, display_path, read_yaml, validate
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.config.roles import RoleMatrix
@@ -201,6 +202,7 @@ def load_platform(
                     "cpu",
                 )
             )
+    problems.extend(check_features(models, models_file))
     if problems:
         raise ConfigError(problems)
     return PlatformConfig(env_cfg, models, roles, policies_dir)

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from mlops_spec.config.base import Spec
+from mlops_spec.config.features import FeaturesSpec
+from mlops_spec.config.fleet import Criticality, JobHealthSpec
 from mlops_spec.config.monitoring import MonitoringSpec
 
 MODEL_NAME_PATTERN = r"^[a-z][a-z0-9]*_[a-z][a-z0-9]*_[a-z][a-z0-9]*$"
@@ -126,13 +128,18 @@ class ModelSpec(Spec):
     name: str = Field(pattern=MODEL_NAME_PATTERN, description="department_usecase_algorithm")
     description: str = Field("", description="Intended use and limits; goes into the model card.")
     owner_group: str = Field(description="Role key of the owning group, e.g. ml_engineers.")
+    criticality: Criticality = Field("medium", description="Registered-model tag; how urgent an outage is.")
     data: DataSpec = Field(description="Training data: table, label and features.")
+    features: FeaturesSpec | None = Field(
+        None, description="Feature tables; None = data.table is written directly (no feature tables)."
+    )
     training: TrainingSpec = Field(TrainingSpec(), description="Training job and search.")
     validation: ValidationSpec = Field(ValidationSpec(), description="Gates before promotion.")
     promotion: PromotionSpec = Field(PromotionSpec(), description="How a challenger becomes champion.")
     retraining: RetrainingSpec = Field(RetrainingSpec(), description="How `retrain` judges a challenger.")
     serving: ServingSpec = Field(ServingSpec(), description="Model serving and rollouts.")
     monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Drift and performance monitoring.")
+    health: JobHealthSpec = Field(JobHealthSpec(), description="Run-duration warnings of the model's jobs.")
 
     def scale_to_zero(self, env: str) -> bool:
         """The one place the 'None means computed' rule for scale-to-zero lives."""

@@ -34,6 +34,8 @@ JobLevel = Literal["CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER"]
 ExperimentLevel = Literal["CAN_READ", "CAN_EDIT", "CAN_MANAGE"]
 EndpointLevel = Literal["CAN_VIEW", "CAN_QUERY", "CAN_MANAGE"]
 SecretLevel = Literal["READ", "WRITE", "MANAGE"]
+WarehouseLevel = Literal["CAN_VIEW", "CAN_MONITOR", "CAN_USE", "CAN_MANAGE", "IS_OWNER"]
+DashboardLevel = Literal["CAN_READ", "CAN_RUN", "CAN_EDIT", "CAN_MANAGE"]
 PolicyName = Literal["interactive", "cpu_training", "gpu_training", "inference"]
 
 
@@ -86,6 +88,8 @@ class RoleSpec(Spec):
         PerEnv(), description="Permission on every serving endpoint."
     )
     secret_scopes: PerEnv[SecretLevel] = Field(PerEnv(), description="ACL on every secret scope.")
+    sql_warehouses: PerEnv[WarehouseLevel] = Field(PerEnv(), description="Permission on the SQL warehouse.")
+    dashboards: PerEnv[DashboardLevel] = Field(PerEnv(), description="Permission on the fleet dashboard.")
 
 
 class RoleMatrix(Spec):

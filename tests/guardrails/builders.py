@@ -88,6 +88,9 @@ def policy_definition(env: str, *, gpu: bool = False, interactive: bool = False)
         definition["cluster_type"] = {"type": "fixed", "value": "all-purpose"}
     else:
         definition["cluster_type"] = {"type": "fixed", "value": "job"}
+        # Training runs on spot with fallback behind an on-demand driver (DBX113).
+        definition["aws_attributes.availability"] = {"type": "fixed", "value": "SPOT_WITH_FALLBACK"}
+        definition["aws_attributes.first_on_demand"] = {"type": "fixed", "value": 1}
     return definition
 
 
@@ -305,7 +308,84 @@ def platform(env: str) -> Stack:
                 "custom_tags": {**TAGS, "env": env},
             },
         )
+    fleet(s, env, sp, job)
     return s
+
+
+def fleet(s: Stack, env: str, sp: str, job: str) -> None:
+    """The fleet pieces: a destination read from a variable, a warehouse, a dashboard, an alert, and a
+    scheduled job (a copy of ``job``) with a health rule and a webhook."""
+    dest = s.add(
+        "databricks_notification_destination",
+        "notify_oncall",
+        {"display_name": "oncall", "config": {"slack": {"url": '${var.notification_urls["oncall"]}'}}},
+    )
+    warehouse = s.add(
+        "databricks_sql_endpoint",
+        "fleet_warehouse",
+        {
+            "name": f"mlops-{env}",
+            "cluster_size": "2X-Small",
+            "max_num_clusters": 1,
+            "auto_stop_mins": 10,
+            "enable_serverless_compute": True,
+            "tags": {"custom_tags": [{"key": k, "value": v} for k, v in {**TAGS, "env": env}.items()]},
+        },
+    )
+    s.add(
+        "databricks_dashboard",
+        "fleet_dashboard",
+        {
+            "display_name": f"[{env}] fleet",
+            "warehouse_id": ref(warehouse),
+            "parent_path": f"/mlops/{env}/fleet",
+            "serialized_dashboard": "{}",
+            "embed_credentials": False,
+        },
+    )
+    s.add(
+        "databricks_alert_v2",
+        "fleet_alert",
+        {
+            "display_name": f"[{env}] drift",
+            "query_text": "SELECT 1 AS n",
+            "warehouse_id": ref(warehouse),
+            "evaluation": {
+                "source": {"name": "n"},
+                "comparison_operator": "GREATER_THAN",
+                "notification": {"subscriptions": [{"destination_id": ref(dest)}]},
+            },
+            "schedule": {"quartz_cron_schedule": "0 0 8 * * ?", "timezone_id": "UTC"},
+            "run_as": {"service_principal_name": ref(sp, "application_id")},
+        },
+    )
+    inventory = copy.deepcopy(s.get(job))
+    inventory["name"] = f"{env}-fleet-inventory"
+    inventory["task"] = inventory["task"][:1]
+    inventory["schedule"] = {"quartz_cron_expression": "0 0 7 * * ?", "timezone_id": "UTC"}
+    inventory["health"] = {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 1800}]}
+    inventory["webhook_notifications"] = {"on_failure": [{"id": ref(dest)}]}
+    inventory_job = s.add("databricks_job", "jobs_inventory", inventory)
+    permissions = copy.deepcopy(s.get(f"databricks_permissions.{s.env}_jobs_churn_permissions"))
+    permissions["job_id"] = ref(inventory_job)
+    s.add("databricks_permissions", "jobs_inventory_permissions", permissions)
+    s.add(
+        "databricks_sql_table",
+        "features_customer",
+        {
+            "catalog_name": f"mlops_{env}",
+            "schema_name": "features",
+            "name": "customer_features",
+            "table_type": "MANAGED",
+            "data_source_format": "DELTA",
+            "column": [
+                {"name": "customer_id", "type": "STRING", "nullable": False},
+                {"name": "event_ts", "type": "TIMESTAMP", "nullable": False},
+                {"name": "tenure_months", "type": "DOUBLE", "nullable": True},
+            ],
+            "cluster_keys": ["customer_id", "event_ts"],
+        },
+    )
 
 
 ACCOUNT_ID = "00000000-0000-0000-0000-000000000000"

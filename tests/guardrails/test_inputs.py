@@ -175,3 +175,32 @@ def test_fails_when_nothing_was_synthesized(tmp_path: Path) -> None:
 def test_fails_unknown_environment(policies: Policies) -> None:
     with pytest.raises(GuardrailsError, match=r"'qa'.*allowed: dev, staging, prod"):
         evaluate(resources_from_doc(platform("dev").doc, "qa", "qa/cdk.tf.json"), policies, TODAY)
+
+
+# --- sensitive values in plans ------------------------------------------------------------------
+
+
+def _destination_plan(marked: bool) -> dict:
+    """A plan whose Slack URL came from the sensitive notification_urls variable: Terraform keeps the
+    value in ``terraform show -json`` and marks it in ``sensitive_values`` (and ``after_sensitive``)."""
+    url = "https://hooks.slack.com/services/T0000000/B0000000/abcdefghijklmnopqrstuvwx"
+    values = {"display_name": "oncall", "config": [{"slack": [{"url": url}]}]}
+    resource = planned("databricks_notification_destination", "oncall", values)
+    marks = {"config": [{"slack": [{"url": True}]}]}
+    change = {"address": resource["address"], "change": {"actions": ["create"], "after": values}}
+    if marked:
+        resource["sensitive_values"] = marks
+        change["change"]["after_sensitive"] = marks
+    return plan_doc([resource], changes=[change])
+
+
+def test_a_sensitive_plan_value_is_masked_never_reported_as_a_secret(run_doc: Callable[..., Any]) -> None:
+    findings = run_doc(_destination_plan(marked=True), "prod")
+    assert {f.rule.id for f in findings} & {"DBX003", "DBX117"} == set()
+    (res,) = [r for r in resources_from_doc(_destination_plan(marked=True), "prod") if r.mode == "managed"]
+    assert "hooks.slack.com" not in json.dumps(res.values)
+
+
+def test_fails_the_same_url_when_the_plan_does_not_mark_it_sensitive(run_doc: Callable[..., Any]) -> None:
+    findings = run_doc(_destination_plan(marked=False), "prod")
+    assert {"DBX003", "DBX117"} <= {f.rule.id for f in findings}

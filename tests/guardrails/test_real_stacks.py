@@ -161,6 +161,68 @@ def prod_inference_on_spot_only(docs: Docs) -> str:
     return address
 
 
+def prod_inference_on_spot_with_fallback(docs: Docs) -> str:
+    address, job = one(docs["prod"], "databricks_job", "churn", "monitor")
+    cluster(job)["aws_attributes"] = {"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 1}
+    return address
+
+
+def training_driver_on_spot(docs: Docs) -> str:
+    address, policy = one(docs["prod"], "databricks_cluster_policy", "cpu_training")
+    edit_definition(
+        policy, lambda d: d.update({"aws_attributes.first_on_demand": {"type": "fixed", "value": 0}})
+    )
+    return address
+
+
+def dev_inference_on_demand(docs: Docs) -> str:
+    address, policy = one(docs["dev"], "databricks_cluster_policy", "inference")
+    edit_definition(
+        policy, lambda d: d.update({"aws_attributes.availability": {"type": "fixed", "value": "ON_DEMAND"}})
+    )
+    return address
+
+
+def dashboard_with_publisher_credentials(docs: Docs) -> str:
+    address, dashboard = one(docs["staging"], "databricks_dashboard", "fleet")
+    dashboard.pop("embed_credentials")  # the provider's default: true
+    return address
+
+
+def alert_without_run_as(docs: Docs) -> str:
+    address, alert = one(docs["prod"], "databricks_alert_v2", "dataset_drift")
+    alert.pop("run_as")
+    return address
+
+
+def slack_url_in_code(docs: Docs) -> str:
+    address, dest = one(docs["prod"], "databricks_notification_destination", "mlops-alerts")
+    dest["config"]["slack"]["url"] = (
+        "https://hooks.slack.com/services/T0000000/B0000000/abcdefghijklmnopqrstuvwx"
+    )
+    return address
+
+
+def warehouse_grown_large(docs: Docs) -> str:
+    address, warehouse = one(docs["dev"], "databricks_sql_endpoint", "fleet")
+    warehouse.update(cluster_size="X-Large", max_num_clusters=10)
+    return address
+
+
+def monitor_without_duration_warning(docs: Docs) -> str:
+    address, job = one(docs["prod"], "databricks_job", "churn", "monitor")
+    job.pop("health")
+    return address
+
+
+def feature_table_with_a_nullable_timestamp_key(docs: Docs) -> str:
+    address, table = one(docs["prod"], "databricks_sql_table", "customer_features")
+    for column in table["column"]:
+        if column["name"] == "event_ts":
+            column["nullable"] = True
+    return address
+
+
 def gpu_training_every_minute(docs: Docs) -> str:
     address, job = one(docs["prod"], "databricks_job", "fraud", "_train-job")
     job["schedule"]["quartz_cron_expression"] = "0 * * * * ?"
@@ -186,8 +248,23 @@ WEAKENINGS: dict[str, tuple[set[str], Callable[[Docs], str]]] = {
         {"DBX017"},
         data_scientists_on_the_prod_training_policy,
     ),
-    "spot-only prod inference": ({"DBX110"}, prod_inference_on_spot_only),
+    "spot-only prod inference": ({"DBX110", "DBX112"}, prod_inference_on_spot_only),
+    "prod inference on spot with fallback": ({"DBX112"}, prod_inference_on_spot_with_fallback),
+    "prod training driver on spot": ({"DBX113"}, training_driver_on_spot),
+    "dev batch scoring on on-demand only": ({"DBX113"}, dev_inference_on_demand),
+    "dashboard published with the publisher's credentials": (
+        {"DBX115"},
+        dashboard_with_publisher_credentials,
+    ),
+    "SQL alert without run_as": ({"DBX116"}, alert_without_run_as),
+    "Slack webhook URL written in code": ({"DBX003", "DBX117"}, slack_url_in_code),
+    "SQL warehouse grown past its caps": ({"DBX114"}, warehouse_grown_large),
+    "monitor job without a duration warning": ({"DBX118"}, monitor_without_duration_warning),
     "GPU training fires every minute": ({"DBX111"}, gpu_training_every_minute),
+    "feature table whose timestamp key may be null": (
+        {"DBX119"},
+        feature_table_with_a_nullable_timestamp_key,
+    ),
 }
 
 

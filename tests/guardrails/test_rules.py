@@ -664,6 +664,112 @@ WEAKENED: dict[str, tuple[str, str, Callable[[Stack], None], str]] = {
         ),
         "databricks_job.prod_jobs_churn",
     ),
+    "prod inference policy without on-demand capacity": (
+        "DBX112",
+        "prod",
+        # The builder's CPU policy pins spot with fallback: renamed to inference, prod scoring would use it.
+        lambda s: s.get(addr(s, "databricks_cluster_policy", "policies_cpu")).update(name="prod-inference"),
+        "databricks_cluster_policy.prod_policies_cpu",
+    ),
+    "training policy on on-demand capacity": (
+        "DBX113",
+        "dev",
+        lambda s: edit_policy(
+            s,
+            "policies_cpu",
+            lambda d: d.update({"aws_attributes.availability": {"type": "fixed", "value": "ON_DEMAND"}}),
+        ),
+        "databricks_cluster_policy.dev_policies_cpu",
+    ),
+    "training cluster with its driver on spot": (
+        "DBX113",
+        "staging",
+        lambda s: job_cluster(s).update(
+            aws_attributes={"availability": "SPOT_WITH_FALLBACK", "first_on_demand": 0}
+        ),
+        "databricks_job.staging_jobs_churn",
+    ),
+    "oversized SQL warehouse": (
+        "DBX114",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_sql_endpoint", "fleet_warehouse")).update(
+            cluster_size="4X-Large"
+        ),
+        "databricks_sql_endpoint.dev_fleet_warehouse",
+    ),
+    "warehouse that leaves serverless to the workspace default": (
+        "DBX114",
+        "staging",
+        lambda s: s.get(addr(s, "databricks_sql_endpoint", "fleet_warehouse")).pop(
+            "enable_serverless_compute"
+        ),
+        "databricks_sql_endpoint.staging_fleet_warehouse",
+    ),
+    "dashboard with embedded credentials": (
+        "DBX115",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_dashboard", "fleet_dashboard")).update(embed_credentials=True),
+        "databricks_dashboard.prod_fleet_dashboard",
+    ),
+    "dashboard under /Shared": (
+        "DBX115",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_dashboard", "fleet_dashboard")).update(
+            parent_path="/Shared/fleet"
+        ),
+        "databricks_dashboard.dev_fleet_dashboard",
+    ),
+    "alert that runs as a person and notifies nobody": (
+        "DBX116",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_alert_v2", "fleet_alert")).update(
+            run_as={"user_name": "someone@example.com"},
+            evaluation={"source": {"name": "n"}, "comparison_operator": "GREATER_THAN"},
+        ),
+        "databricks_alert_v2.prod_fleet_alert",
+    ),
+    "webhook URL written in code": (
+        "DBX117",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_notification_destination", "notify_oncall")).update(
+            config={"generic_webhook": {"url": "https://hooks.example.com/platform"}}
+        ),
+        "databricks_notification_destination.dev_notify_oncall",
+    ),
+    "scheduled job without a duration warning": (
+        "DBX118",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_job", "jobs_inventory")).pop("health"),
+        "databricks_job.dev_jobs_inventory",
+    ),
+    "prod job without a failure webhook": (
+        "DBX118",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_job", "jobs_inventory")).pop("webhook_notifications"),
+        "databricks_job.prod_jobs_inventory",
+    ),
+    "job webhook to a destination the stack does not manage": (
+        "DBX118",
+        "staging",
+        lambda s: s.get(addr(s, "databricks_job", "jobs_inventory")).update(
+            webhook_notifications={"on_failure": [{"id": "0c7a-unmanaged"}]}
+        ),
+        "databricks_job.staging_jobs_inventory",
+    ),
+    "feature table without a NOT NULL timestamp key": (
+        "DBX119",
+        "prod",
+        lambda s: s.get(addr(s, "databricks_sql_table", "features_customer"))["column"][1].update(
+            nullable=True
+        ),
+        "databricks_sql_table.prod_features_customer",
+    ),
+    "feature table clustered on a column it lacks": (
+        "DBX119",
+        "dev",
+        lambda s: s.get(addr(s, "databricks_sql_table", "features_customer")).update(cluster_keys=["region"]),
+        "databricks_sql_table.dev_features_customer",
+    ),
     "GPU job every minute": (
         "DBX111",
         "dev",

@@ -12,7 +12,9 @@ of ``after`` over a state of ``before`` looks like, following Terraform's "JSON 
   ``references``;
 * nested blocks are lists (``schedule``, ``new_cluster``), map attributes stay objects;
 * data sources read while planning are only in ``prior_state`` (no change, no planned value);
-* unchanged resources are ``no-op`` changes with ``before`` equal to ``after``.
+* unchanged resources are ``no-op`` changes with ``before`` equal to ``after``;
+* a value read from a variable is known at plan time; one from a ``sensitive`` variable stays in
+  ``after`` and ``planned_values`` in clear and is marked in ``after_sensitive``/``sensitive_values``.
 
 Ids are made up but shaped like Databricks': numeric job and SCIM ids, 16-hex policy ids, UUID
 application ids, UC ids that are full names. What this does not model: provider defaults and
@@ -35,6 +37,10 @@ MAP_ATTRS = frozenset(
 )
 _REF = re.compile(r"\$\{([^{}]*)\}")
 UNKNOWN = object()
+
+
+class Sensitive(str):
+    """A value that came from a sensitive variable (Terraform marks it, and keeps it)."""
 
 
 def _digits(seed: str, n: int = 15) -> str:
@@ -63,7 +69,7 @@ def computed(rtype: str, address: str, values: dict[str, Any]) -> dict[str, Any]
         return {"id": _hex(address), "policy_id": _hex(address)}
     if rtype == "databricks_catalog":
         return {"id": values.get("name")}
-    if rtype in ("databricks_schema", "databricks_registered_model"):
+    if rtype in ("databricks_schema", "databricks_registered_model", "databricks_sql_table"):
         return {"id": full}
     if rtype == "databricks_volume":
         return {"id": full, "volume_path": "/Volumes/" + full.replace(".", "/")}
@@ -99,12 +105,17 @@ class _World:
 
     def __init__(self, doc: dict[str, Any], created: set[str]) -> None:
         self.config = {**_objects(doc, "resource"), **_objects(doc, "data", "data.")}
+        self.variables = doc.get("variable") or {}
         self.created = created
         self.values: dict[str, dict[str, Any]] = {}
 
     def attr(self, address: str, path: tuple[str, ...]) -> Any:
         if address.startswith("data.terraform_remote_state."):
             return f"from-account-stack-{path[-1][-12:]}"
+        if address.startswith("var."):  # a made-up value, as CI would set it (TF_VAR_...)
+            name = address.removeprefix("var.")
+            value = f"https://hooks.example.invalid/{name}/{'/'.join(path)}"
+            return Sensitive(value) if (self.variables.get(name) or {}).get("sensitive") else value
         if address in self.created:  # what the configuration sets is known; computed values are not
             return _dig(self.resolve(self.config[address][2]), path)
         return _dig(self.resolved(address), path)
@@ -132,7 +143,8 @@ class _World:
             parts[body] = self.attr(inner.address, inner.attribute) if inner else UNKNOWN
         if any(p is UNKNOWN for p in parts.values()):
             return UNKNOWN
-        return _REF.sub(lambda m: str(parts[m.group(1)]), value)
+        text = _REF.sub(lambda m: str(parts[m.group(1)]), value)
+        return Sensitive(text) if any(isinstance(p, Sensitive) for p in parts.values()) else text
 
 
 def _shape(values: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +180,23 @@ def _unknowns(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _sensitive(values: dict[str, Any]) -> dict[str, Any]:
+    """``after_sensitive`` / ``sensitive_values``: true where a value came from a sensitive variable."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Sensitive):
+            out[key] = True
+        elif isinstance(value, dict):
+            inner = _sensitive(value)
+            if inner:
+                out[key] = inner if key in MAP_ATTRS else [inner]
+        elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+            marks = [_sensitive(v) if isinstance(v, dict) else False for v in value]
+            if any(marks):
+                out[key] = marks
+    return out
+
+
 def _expression(value: Any) -> dict[str, Any]:
     text = str(value)
     refs: list[str] = []
@@ -191,7 +220,9 @@ def _expressions(values: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _instance(address: str, rtype: str, name: str, mode: str, values: dict[str, Any]) -> dict[str, Any]:
+def _instance(
+    address: str, rtype: str, name: str, mode: str, values: dict[str, Any], marks: dict | None = None
+) -> dict[str, Any]:
     return {
         "address": address,
         "mode": mode,
@@ -200,7 +231,7 @@ def _instance(address: str, rtype: str, name: str, mode: str, values: dict[str, 
         "provider_name": "registry.terraform.io/databricks/databricks",
         "schema_version": 0,
         "values": values,
-        "sensitive_values": {},
+        "sensitive_values": marks or {},
     }
 
 
@@ -218,12 +249,12 @@ def plan(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]
     for address in sorted(set(new_managed) | set(old_managed)):
         rtype, name, raw = new_managed.get(address) or old_managed[address]
         prior = _shape(old.resolved(address)) if address in old_managed else None
-        after_values, unknown, actions = None, {}, ["delete"]
+        after_values, unknown, marks, actions = None, {}, {}, ["delete"]
         if address in new_managed:
             values = {**new.resolve(raw), "id": UNKNOWN} if address in created else new.resolved(address)
-            after_values, unknown = _shape(values), _unknowns(values)
+            after_values, unknown, marks = _shape(values), _unknowns(values), _sensitive(values)
             actions = ["create"] if prior is None else ["no-op"] if prior == after_values else ["update"]
-            planned.append(_instance(address, rtype, name, "managed", after_values))
+            planned.append(_instance(address, rtype, name, "managed", after_values, marks))
             resource = {"address": address, "mode": "managed", "type": rtype, "name": name}
             config.append({**resource, "expressions": _expressions(copy.deepcopy(raw))})
         body = {
@@ -232,7 +263,7 @@ def plan(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any]
             "after": after_values,
             "after_unknown": unknown,
             "before_sensitive": {} if prior is not None else False,
-            "after_sensitive": {} if after_values is not None else False,
+            "after_sensitive": marks if after_values is not None else False,
         }
         changes.append(
             {

@@ -175,6 +175,24 @@ def test_job_cost_is_cap_times_price_times_runs_times_timeout(params) -> None:
     assert env.cost.delta == pytest.approx(per_run * a.days_per_month * 3)
 
 
+def test_a_sql_warehouse_costs_its_clusters_at_its_size_for_the_assumed_hours(params) -> None:
+    head = base_doc()
+    resources(head)["databricks_sql_endpoint"] = {
+        "wh": {
+            "name": "mlops-dev",
+            "cluster_size": "Small",
+            "max_num_clusters": 2,
+            "enable_serverless_compute": True,
+        }
+    }
+    env = review(params, base_doc(), head, "dev").envs[0]
+    (warehouse,) = [line for line in env.cost.policies_after if line.kind == "warehouse"]
+    p = params.pricing
+    expected = 2 * p.warehouse_dbus_per_hour["Small"] * p.usd_per_dbu["sql_serverless"] * 176
+    assert warehouse.usd_per_month == pytest.approx(expected)
+    assert env.cost.delta == pytest.approx(expected)  # counted in the environment's total
+
+
 def test_paused_schedules_cost_nothing(params) -> None:
     head = base_doc()
     resources(head)["databricks_job"]["train"]["schedule"]["pause_status"] = "PAUSED"

@@ -140,7 +140,8 @@ def test_fails_8_an_inference_table_where_the_creator_may_not_create_tables(docs
 
 
 def test_fails_12_an_acl_on_a_folder_under_shared(docs: Docs) -> None:
-    ((_name, folder),) = resources(docs["dev"], "databricks_directory", lambda n, b: "experiments" not in n)
+    platform_folder = lambda n, b: n.startswith("folder_") and "experiments" not in n  # noqa: E731
+    ((_name, folder),) = resources(docs["dev"], "databricks_directory", platform_folder)
     folder["path"] = "/Shared/mlops/Development"
     assert_fails(docs, "SIM031", "dev", "databricks_permissions.folder", "restricts nothing")
 

@@ -1,0 +1,1 @@
+"""Feature tables: the feature job that refreshes them, point-in-time lookups, freshness."""
