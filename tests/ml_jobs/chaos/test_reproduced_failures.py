@@ -203,6 +203,8 @@ def test_the_served_model_answers_the_probability_and_the_label_the_inference_lo
 
     root = worlds.copy("production", tmp_path / "w")
     log = __import__("pandas").DataFrame(_rows(root, f"inference_logs.{h.MODEL}_predictions")).head(200)
+    # Both stores of the world: MLflow's default tracking store (./mlflow.db) is not this test's.
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
     mlflow.set_registry_uri(f"sqlite:///{root / 'mlflow.db'}")
     served = mlflow.pyfunc.load_model(f"models:/{h.NAME}@champion")  # what Model Serving loads
     features = [c for c in served.metadata.get_input_schema().input_names()]
