@@ -50,7 +50,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account diff check check-sarif check-plan test lint typecheck unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account smoke diff check check-sarif check-plan test lint typecheck unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
 .PHONY: install-chromium dashboard-check
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
@@ -90,7 +90,10 @@ help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 # The dev/CI environment is the lock (hashes, every transitive package), resolved under the runtime's
-# constraints: a clean clone installs the same versions, the ones the job clusters run.
+# constraints: a clean clone installs the same versions, the ones the job clusters run. One universal
+# lock (uv --universal: environment markers, the hashes of every platform's files) is resolved for Linux,
+# macOS and Windows on any architecture and for CPython 3.11 and 3.12 (requires-python); pip installs the
+# lines whose markers match. Checked to install here (x86_64, 3.11); other platforms are resolved, not run.
 LOCK := requirements/dev.lock
 UV_VERSION := 0.13.9
 
@@ -107,7 +110,7 @@ lock: ## Re-resolve requirements/dev.lock (hashes) under the runtime's constrain
 	@rm -rf .uv && $(PYTHON) -m pip install --quiet --target .uv uv==$(UV_VERSION)
 	@PYTHONPATH=.uv .uv/bin/uv pip compile pyproject.toml --extra local --extra infra --extra dev \
 	  -c "$$($(PYTHON) -c 'from mlops_spec.dbr import CONSTRAINTS_FILE; print(CONSTRAINTS_FILE)')" \
-	  --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --generate-hashes --universal --python-version 3.11 \
 	  --no-header --annotation-style line --quiet -o $(LOCK)
 	@rm -rf .uv
 
@@ -152,10 +155,9 @@ simulate: synth ## Apply the synthesized stacks to a model of Databricks, then r
 # Plan, review, apply the same plan. A saved plan is tied to its commit, synthesized files and Terraform
 # version; `apply` refuses anything else. One environment at a time: the account stack (which holds the
 # prod workspace) has its own targets, and an environment reads its outputs from its state.
-env-arg:
-	@case "$(ENV)" in dev|staging|prod) ;; \
-	  account) echo "error: ENV=account: the account stack has its own targets (plan-account, deploy-account)" >&2; exit 2;; \
-	  *) echo "usage: make plan|apply|deploy ENV=dev|staging|prod" >&2; exit 2;; esac
+# env-arg refuses ENV=account (and any non-environment) before synth; the CLI holds the rule.
+env-arg: $(VENV)/.installed
+	@$(DEPLOY) check-env "$(ENV)"
 
 plan: env-arg synth ## Save a Terraform plan and its JSON: make plan ENV=staging (plans/<env>/; ARGS=--no-lock)
 	@$(DEPLOY) plan --env $(ENV) $(DEPLOY_DIRS) $(ARGS)
@@ -168,17 +170,22 @@ deploy: env-arg synth ## Plan, show, ask, apply one environment: make deploy ENV
 
 diff: plan ## The same as make plan (the changes are printed)
 
+# After a deploy: the deployed jobs, run once (databricks-sdk; the environment's workspace.host, credentials
+# from the SDK's auth chain). Exit 0 every task succeeded, 1 a task failed, 3 the time limit or the API.
+smoke: env-arg $(VENV)/.installed ## Run the train job on a sample and the monitor job, report each task: make smoke ENV=staging
+	@$(PY) -m ml_jobs.smoke --env $(ENV) $(ARGS)
+
 plan-account: synth ## Save a plan of the account stack (account-admin credentials)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to plan" >&2; exit 2; }
-	@$(DEPLOY) plan --env account $(DEPLOY_DIRS) $(ARGS)
+	@$(DEPLOY) plan --account $(DEPLOY_DIRS) $(ARGS)
 
 apply-account: $(VENV)/.installed ## Apply the account stack's saved plan (its own workflow, strictest approval)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to apply" >&2; exit 2; }
-	@$(DEPLOY) apply --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+	@$(DEPLOY) apply --account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 deploy-account: synth ## Plan, show, ask, apply the account stack: workspaces, metastore, identities (account admin)
 	@test -f stacks/account.yaml || { echo "error: no stacks/account.yaml; nothing to deploy" >&2; exit 2; }
-	@$(DEPLOY) deploy --env account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
+	@$(DEPLOY) deploy --account $(DEPLOY_DIRS) --max-age $(PLAN_MAX_AGE) $(ARGS)
 
 check: ## Guardrails, then the deployability simulator, over every synthesized stack (exit 1 = findings)
 	@:

@@ -34,6 +34,12 @@ DEMO_OVERRIDES = {
     # A shared laptop is no serving replica: single-row latency there says little about an endpoint.
     "validation": {"max_latency_ms": 500},
 }
+DEMO_THREADS = 1
+"""OpenMP threads per scikit-learn fit and prediction (the tests and bench_training.py use 1 too). On
+this 2-core machine shared with other sessions (load average 5-9), two threads made a
+HistGradientBoosting fit on 6,000 rows take 5.8-13.8 s against 0.6 s with one, and a single-row
+prediction 23-25 ms against 1-2 ms: OpenMP threads wait for each other at every split while other
+processes hold the cores. That alone took the demo from over 400 s to under 2 minutes."""
 
 
 def drift_from_day() -> Any:
@@ -100,6 +106,24 @@ def run_demo(
     seed: int = 7,
     out: Callable[[str], None] = print,
     overrides: dict[str, Any] | None = None,
+    threads: int = DEMO_THREADS,
+) -> DemoResult:
+    import sklearn.ensemble  # noqa: F401  (loads the OpenMP runtime: the limit applies to loaded libraries)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(threads, user_api="openmp"):
+        return _run_demo(root, days, drift_day, rows_per_day, train_rows, seed, out, overrides)
+
+
+def _run_demo(
+    root: Path,
+    days: int,
+    drift_day: int,
+    rows_per_day: int,
+    train_rows: int,
+    seed: int,
+    out: Callable[[str], None],
+    overrides: dict[str, Any] | None,
 ) -> DemoResult:
     from ml_jobs.data.generate import generate_churn
     from ml_jobs.monitoring.job import monitor
@@ -256,6 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rows-per-day", type=int, default=3000)
     parser.add_argument("--train-rows", type=int, default=8000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=DEMO_THREADS, help="OpenMP threads per fit")
     args = parser.parse_args(argv)
     import logging
     import warnings
@@ -270,6 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.train_rows,
         args.seed,
         out=lambda s: print(s, flush=True),
+        threads=args.threads,
     )
     print(render_summary(result))
     return 0

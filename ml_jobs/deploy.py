@@ -20,6 +20,7 @@ from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.serving.job import DeployOptions
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def _bool(raw: str) -> bool:
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--requests-table", help="shadow: schema.table of logged requests "
                                             "(default inference_logs.<model>_payload).")
     p.add_argument("--max-requests", type=int, default=10_000, help="shadow: newest N requests (10000).")
+    accept_job_parameters(p)
     return p
 
 

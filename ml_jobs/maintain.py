@@ -1,5 +1,6 @@
-"""``maintain --model <name> --env <env>``: retention of the predictions table
-(``monitoring.retention_days``: Delta retention properties, rows past it deleted, then VACUUM).
+"""``maintain --model <name> --env <env>``: retention of the predictions, labels and payload tables
+(``monitoring.retention_days``: Delta retention properties, rows past it deleted, then VACUUM;
+``ml_jobs.inference.retention``).
 
 Exit codes: 0 done, 2 bad input, 3 infrastructure.
 """
@@ -15,10 +16,11 @@ from ml_jobs.errors import EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = cli.parser("maintain", "Apply the predictions table's retention.").parse_args(argv)
+    parser = cli.parser("maintain", "Apply the retention of the tables that grow with traffic.")
+    args = parser.parse_args(argv)
 
     def job() -> tuple[int, dict[str, Any]]:
-        from ml_jobs.inference.job import run_maintain
+        from ml_jobs.inference.retention import run_maintain
 
         ctx = cli.context(args)
         return EXIT_OK, run_maintain(ctx.spec, ctx.runtime)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ml_jobs import tables
+from mlops_spec import tables
 from mlops_spec.config.features import feature_tables
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.naming import (
@@ -53,7 +53,7 @@ def _model(catalog: str, model: ModelSpec) -> str:
 def train(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     name = _model(catalog, model)
     return [
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
         # Also deletes a duplicate version a concurrent twin registered: the same ownership.
         Operation(REGISTER_VERSION, name),
@@ -72,7 +72,7 @@ def validate(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     name = _model(catalog, model)
     return [
         Operation(LOAD_VERSION, name),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
         Operation(SET_VERSION_TAG, name),
         Operation(SET_VERSION_DESCRIPTION, name),  # the model card
@@ -106,7 +106,7 @@ def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(READ_TABLE, _table(catalog, tables.labels(m))),
         Operation(READ_TABLE, _table(catalog, tables.monitor_state(m))),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOAD_VERSION, _model(catalog, model)),
         Operation(LOG_RUN, experiment_path(env, m)),
         Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
@@ -122,8 +122,7 @@ def retrain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(READ_TABLE, _table(catalog, tables.labels(m))),
         Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(m))),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
-        Operation(WRITE_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(WRITE_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(WRITE_TABLE, _table(catalog, tables.retrain_decisions(m))),
         *_ledger(model, catalog),
     ]
@@ -141,11 +140,10 @@ def deploy(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
 
 
 def unpack(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
-    from ml_jobs.inference.payload import payload_table  # light: no Spark at import
 
     m = model.name
     own = [
-        Operation(READ_TABLE, _table(catalog, payload_table(m))),
+        Operation(READ_TABLE, _table(catalog, tables.payload(m))),
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
     ]
@@ -156,14 +154,16 @@ def score(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     m = model.name
     return [
         Operation(LOAD_VERSION, _model(catalog, model)),
-        Operation(READ_TABLE, _table(catalog, (tables.FEATURES_SCHEMA, model.data.table))),
+        Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(READ_TABLE, _table(catalog, tables.inference_log(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.inference_log(m))),
     ]
 
 
 def maintain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
-    return [Operation(MAINTAIN_TABLE, _table(catalog, tables.inference_log(model.name)))]
+    from ml_jobs.inference.retention import retained_tables  # light: no Spark at import
+
+    return [Operation(MAINTAIN_TABLE, _table(catalog, (t.schema, t.table))) for t in retained_tables(model)]
 
 
 def _features(name: str, catalog: str) -> str:

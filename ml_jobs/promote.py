@@ -9,6 +9,7 @@ from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, NoCandidate
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     p.add_argument("--version", help="Version to promote (default: the 'challenger' alias).")
     p.add_argument("--actor", default=None, help="Who promotes (default: $MLOPS_ACTOR or $USER).")
+    accept_job_parameters(p)
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict[str, Any]]:

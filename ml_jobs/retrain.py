@@ -15,6 +15,7 @@ from typing import Any
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
 from ml_jobs.trigger import KINDS, recorded_trigger
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "read). The monitor passes its pending request's.",
     )
     cli.add_param_option(p)
+    accept_job_parameters(p, own=("reason", "trigger", "request_id"))
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict[str, Any]]:

@@ -14,12 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 REQUEST_NAMESPACE = uuid.UUID("5b0c3a9e-31f6-4d63-9a55-6c7b1f0f2a11")
+LABELS_KEYS = ("request_id", "label_timestamp")
+"""The local stand-in's labels are keyed by the request they answer (the contract's by entity id)."""
 
 
 def score_batch(
@@ -69,4 +71,4 @@ def write_labels(
             "label_timestamp": pd.to_datetime(arrived, utc=True).to_numpy(),
         }
     )
-    runtime.merge_table(frame, *tables.labels(model), keys=tables.LABELS_KEYS)
+    runtime.merge_table(frame, *tables.labels(model), keys=LABELS_KEYS)

@@ -12,11 +12,13 @@ from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, EXIT_REFUSED, NoCandidate
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("validate", "Run the spec's validation gates on a version (default: the challenger).")
     p.add_argument("--version", help="Model version to validate (default: the 'challenger' alias).")
+    accept_job_parameters(p)
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict[str, Any]]:

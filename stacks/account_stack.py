@@ -9,6 +9,8 @@ grants are a workspace API). The environment stacks depend on it; ``make deploy-
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from infra.cdk import (
     Construct,
     DatabricksProvider,
@@ -31,12 +33,11 @@ from infra.constructs.account import (
     RegionMetastoreProps,
 )
 from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
-from mlops_spec.config.environment import EnvName
+from mlops_spec.config.environment import ACCOUNT_STACK, EnvName
 from mlops_spec.config.roles import RoleMatrix
 from mlops_spec.naming import local_state_path, platform_tags, storage_credential_name
 from stacks.environment_stack import add_backend
 
-ACCOUNT_STACK = "account"
 LOCAL_STATE = local_state_path(ACCOUNT_STACK)
 """Also the path the environment stacks' remote-state lookup reads (relative to their own folder)."""
 
@@ -46,10 +47,20 @@ def workspace_name(env: str) -> str:
 
 
 class AccountStack(TerraformStack):
-    def __init__(self, scope: Construct, id_: str, account: AccountConfig, roles: RoleMatrix) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        account: AccountConfig,
+        roles: RoleMatrix,
+        production: Collection[str],
+    ) -> None:
+        """``production``: the production environments (``production_envs``): undeletable workspaces,
+        never the one that grants metastore privileges when another can."""
         super().__init__(scope, id_)
         self.account = account
         self.roles = roles
+        self.production = frozenset(production)
         settings = account.account
         # No auth_type: it comes from DATABRICKS_AUTH_TYPE or the credentials present (OAuth M2M, OIDC).
         DatabricksProvider(self, "databricks", host=settings.host, account_id=settings.account_id)
@@ -101,7 +112,7 @@ class AccountStack(TerraformStack):
                     name=cfg.workspace_name or workspace_name(env),
                     config=cfg,
                     tags=platform_tags(self.account.tags, env=env),
-                    prevent_destroy=env == "prod",
+                    prevent_destroy=env in self.production,
                 ),
             )
         else:
@@ -118,7 +129,7 @@ class AccountStack(TerraformStack):
         """Per region one workspace provider; per environment its deployer's metastore access."""
         access: dict[str, DeployerAccess] = {}
         for region in sorted(self.account.metastores):
-            grants_env = self.account.grants_workspace(region)
+            grants_env = self.account.grants_workspace(region, self.production)
             if grants_env is None:
                 continue
             workspace = self.workspaces[grants_env]

@@ -19,11 +19,13 @@ from infra.constructs.cluster_policies import ClusterPolicyProps, PlatformCluste
 from infra.constructs.features import FeatureTables, FeatureTablesProps
 from infra.constructs.fleet import Fleet, FleetProps, NotificationDestinations, watch_job
 from infra.constructs.identities import Identities, IdentitiesProps
+from infra.constructs.labels import LabelsTable, LabelsTableProps
 from infra.constructs.ml_model import JobCompute, JobDefaults, ModelResources, ModelResourcesProps
 from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
 from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.unity_catalog import CatalogProps, PlatformCatalog
 from infra.constructs.workspace import FolderProps, PlatformFolder, WorkspaceSecurity, WorkspaceSecurityProps
+from mlops_spec import tables
 from mlops_spec.config import ModelSpec, PlatformConfig
 from mlops_spec.config.environment import (
     AzureBackend,
@@ -51,6 +53,7 @@ from mlops_spec.naming import (
     secret_ref,
     volume_path,
 )
+from mlops_spec.tables import contract_columns, retention_properties
 
 WEBHOOK_SECRET_KEY = "monitoring-webhook-url"
 LOG_SCHEMA = MONITORING_SCHEMA
@@ -140,6 +143,8 @@ class EnvironmentStack(TerraformStack):
         self.notifications = NotificationDestinations(self, "notifications", env.notifications.destinations)
         self._watch_model_jobs()
         self.fleet = self._fleet() if env.fleet.enabled else None
+        # After the fleet: the labels tables' DDL runs on its warehouse (infra/constructs/labels.py).
+        self.labels = {m.name: self._labels_table(m) for m in platform.models}
         self.features = self._features()
         TerraformOutput(self, "catalog-name", value=env.catalog.name)
         TerraformOutput(self, "wheel-path", value=self.wheel.path)
@@ -222,11 +227,15 @@ class EnvironmentStack(TerraformStack):
             for schema, per_env in spec.schemas.items():
                 catalog.grant(name, per_env.for_env(self.env_name) or (), role, schema=schema)
         for grant in env.grants:
-            known = principals.get(grant.principal)
-            principal = known.name if known else env.groups.get(grant.principal, grant.principal)
             _, _, schema = grant.securable.partition(":")
+            principal = self._principal(grant.principal)
             catalog.grant(principal, grant.privileges, grant.principal, schema=schema or None)
         return catalog
+
+    def _principal(self, key: str) -> str:
+        """A role key, a group key of the environment, or an account principal's name, as a principal."""
+        known = self.identities.principals().get(key)
+        return known.name if known else self.platform.env.groups.get(key, key)
 
     def _job_compute(self, profile_name: str) -> JobCompute:
         profile = self.platform.env.compute.profiles()[profile_name]
@@ -280,6 +289,7 @@ class EnvironmentStack(TerraformStack):
                 experiment_access=self._access("experiments"),
                 model_grants=model_grants,
                 prevent_destroy=env.is_prod,
+                production=env.is_prod,
             ),
         )
         if model.serving.enabled:
@@ -300,6 +310,31 @@ class EnvironmentStack(TerraformStack):
                 ),
             )
         return resources
+
+    def _labels_table(self, model: ModelSpec) -> LabelsTable:
+        """The labels contract's table, and USE on its catalog and schema for the label pipeline."""
+        env, logs = self.platform.env, self.catalog.schema(INFERENCE_SCHEMA)
+        writer_key = model.monitoring.labels_writer or model.owner_group
+        writer = self._principal(writer_key)
+        self.catalog.grant(writer, ("USE_CATALOG",), writer_key)
+        self.catalog.grant(writer, ("USE_SCHEMA",), writer_key, schema=INFERENCE_SCHEMA)
+        return LabelsTable(
+            self,
+            f"labels-{model.name}",
+            LabelsTableProps(
+                catalog=logs.catalog_name,
+                schema=logs.name,
+                name=tables.labels(model.name)[1],
+                columns=tuple(contract_columns(model.data)),
+                owner=self.model_owner,
+                writer=writer,
+                properties=tuple(retention_properties(model.monitoring.retention_days).items()),
+                warehouse_id=self.fleet.warehouse.id if self.fleet else None,
+                comment=f"Labels of {model.name}: written by its label pipeline, read by its monitor job "
+                "(the labels contract, ml_jobs/inference/labels.py). Managed in git.",
+                prevent_destroy=env.is_prod,
+            ),
+        )
 
     # -- the fleet: notifications, job health, warehouse, dashboard, alerts, inventory ---------------
 

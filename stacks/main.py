@@ -25,6 +25,7 @@ from mlops_spec.config.loader import (
     REPO_ROOT,
     check_platform_against_account,
     load_account,
+    production_envs,
 )
 from stacks.account_stack import ACCOUNT_STACK, AccountStack
 from stacks.environment_stack import EnvironmentStack
@@ -80,7 +81,8 @@ def build_app(
     # The account stack always holds every workspace, whatever `envs` selects: synthesizing a part of
     # it would make the next deploy destroy the workspaces left out.
     roles = next(iter(platforms.values())).roles if platforms else load_roles(policies_dir)
-    account_stack = AccountStack(app, ACCOUNT_STACK, account, roles) if account else None
+    production = production_envs(config_dir)
+    account_stack = AccountStack(app, ACCOUNT_STACK, account, roles, production) if account else None
     for env, platform in platforms.items():
         host = account_stack.workspace_url(env) if account_stack else None
         credential = account_stack.storage_credential_name(env) if account_stack else None

@@ -45,6 +45,10 @@ class Identities(Construct):
         super().__init__(scope, id_)
         self._principals: dict[str, Principal] = {}
         for role, spec in props.roles.roles.items():
+            names = props.groups if spec.kind == "group" else props.service_principals
+            if role not in names:
+                kind = "group name" if spec.kind == "group" else "service principal"
+                raise KeyError(f"role {role!r}: no {kind} configured; configured: {', '.join(sorted(names))}")
             if spec.kind == "group":
                 group = DataDatabricksGroup(self, role, display_name=props.groups[role])
                 principal = Principal(role, "group", group.display_name, group.acl_principal_id)

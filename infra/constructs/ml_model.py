@@ -25,6 +25,7 @@ from infra.cdk import (
 from infra.constructs._grants import GrantSet
 from infra.constructs._permissions import object_permissions
 from mlops_spec.config.model_spec import ModelSpec
+from mlops_spec.job_parameters import JOB_PARAMETERS
 from mlops_spec.naming import WHEEL_PACKAGE, job_name, platform_tags
 
 
@@ -75,6 +76,8 @@ class ModelResourcesProps:
     model_grants: Mapping[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     """Role -> (principal reference, privileges) on the registered model."""
     prevent_destroy: bool = False
+    production: bool = False
+    """The environment is production (its config's ``production``): no scale-to-zero unless configured."""
 
 
 class ModelResources(Construct):
@@ -128,17 +131,14 @@ class ModelResources(Construct):
     def _parameters(self, entry_point: str) -> dict[str, str]:
         m, env = self.props.model, self.props.env
         params = {"model": m.name, "env": env}
-        if entry_point == "retrain":
-            # Set by the monitor's run_now (ml_jobs.trigger); a run started by hand keeps the defaults.
-            params |= {
-                "reason": "{{job.parameters.reason}}",
-                "trigger": "{{job.parameters.trigger}}",
-                "request_id": "{{job.parameters.request_id}}",
-            }
+        # The job parameters the entry point uses, by reference (Databricks also pushes every job
+        # parameter down to every wheel task: mlops_spec.job_parameters).
+        if entry_point in JOB_PARAMETERS:
+            params |= {name: f"{{{{job.parameters.{name}}}}}" for name in JOB_PARAMETERS[entry_point]}
         if entry_point == "deploy":
             params |= {
                 "workload_size": m.serving.workload_size,
-                "scale_to_zero": "true" if m.scale_to_zero(env) else "false",
+                "scale_to_zero": "true" if m.scale_to_zero(env, self.props.production) else "false",
                 "rollout": m.serving.rollout,
             }
         return params
@@ -185,13 +185,9 @@ class ModelResources(Construct):
             job_cluster=[JobJobCluster(job_cluster_key="main", new_cluster=self._cluster(compute))],
             task=tasks,
             queue={"enabled": True},
-            parameter=[
-                {"name": "reason", "default": "manual"},
-                {"name": "trigger", "default": "manual"},
-                # The monitor's request (its run_now token); empty = retrain derives one.
-                {"name": "request_id", "default": ""},
-            ]
-            if purpose == "retrain"
+            # Declared once (mlops_spec.job_parameters); every wheel task accepts them (pushdown).
+            parameter=[{"name": n, "default": d} for n, d in JOB_PARAMETERS[purpose].items()]
+            if purpose in JOB_PARAMETERS
             else None,
             schedule=schedule,
             run_as={"service_principal_name": jobs.run_as} if jobs.run_as else None,

@@ -8,11 +8,16 @@ Inference tables, rate limits, tags and permissions stay under Terraform's contr
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from infra.cdk import Construct, ModelServing, ModelServingAiGatewayRateLimits, ModelServingTags
 from infra.constructs._permissions import object_permissions
+
+# "An endpoint name can consist of alphanumeric characters, dashes, and underscores" (databricks-sdk
+# service/serving.py, ServingEndpointsAPI.create: the REST API reference).
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,17 @@ class ServingEndpointProps:
     tags: Mapping[str, str]
     access: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     prevent_destroy: bool = False
+
+    def __post_init__(self) -> None:
+        if not ENDPOINT_NAME.match(self.name):
+            raise ValueError(
+                f"serving endpoint name: got {self.name!r}; allowed: letters, digits, '-' and '_'"
+            )
+        if self.rate_limit_per_minute < 1:
+            raise ValueError(
+                f"serving endpoint {self.name}: rate_limit_per_minute: got {self.rate_limit_per_minute}; "
+                "allowed: >= 1 call per minute"
+            )
 
 
 class ServingEndpoint(Construct):

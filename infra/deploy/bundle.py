@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mlops_spec.config.environment import ACCOUNT_STACK
 from mlops_spec.exit_codes import BadInput
 
 FORMAT = 1
@@ -163,8 +164,10 @@ class Bundle:
 
     def manifest(self) -> Manifest:
         if not self.manifest_file.is_file():
+            stack = self.root.name
+            make = "make plan-account" if stack == ACCOUNT_STACK else f"make plan ENV={stack}"
             raise BadInput(
-                f"{self.root}: no saved plan ({MANIFEST} missing); make one with `make plan ENV=...` "
+                f"{self.root}: no saved plan ({MANIFEST} missing); make one with `{make}` "
                 "or download the plan artifact of this commit"
             )
         return Manifest.from_file(self.manifest_file)

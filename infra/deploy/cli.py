@@ -4,12 +4,15 @@
     apply --env ENV         apply exactly plans/ENV/tfplan, refusing a plan from another commit,
                             older than --max-age, changed since, or already applied
     deploy --env ENV        plan, show the changes, ask (or --auto-approve), apply that plan
+    (plan|apply|deploy) --account   the same for the account stack (workspaces, metastore, network)
+    check-env ENV           is ENV an environment `make plan|apply|deploy` may take (make runs it first)
     check-ref --commit SHA --branch REF   is the commit on the branch (prod deploys default-branch commits)
     toolchains DIR DIR      compare two synth outputs (cdktf vs CDK Terrain)
 
 Exit codes (``mlops_spec.exit_codes``): 0 ok, 1 refused (another commit, too old, changed, already
-applied, not on the branch, toolchains differ), 2 bad input (no synth output, no bundle, bad option),
-3 infrastructure (Terraform missing or failed), 4 a bug.
+applied, not on the branch, toolchains differ), 2 bad input (no synth output, no bundle, bad option,
+``--env account``: the account stack is only ever named by ``--account``), 3 infrastructure (Terraform
+missing or failed), 4 a bug.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from infra.deploy.terraform import Terraform
 from infra.deploy.toolchains import compare
 from infra.review.errors import ReviewError
 from infra.review.workspace import git
+from mlops_spec.config import ACCOUNT_STACK, ENV_NAMES
 from mlops_spec.exit_codes import EXIT_BUG, EXIT_OK, BadInput, Refused, ToolError
 
-STACKS = ("dev", "staging", "prod", "account")
 DEFAULT_MAX_AGE = "24h"
 
 
@@ -38,7 +41,9 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name in ("plan", "apply", "deploy"):
         s = sub.add_parser(name)
-        s.add_argument("--env", required=True, choices=STACKS, help="the stack: an environment or account")
+        which = s.add_mutually_exclusive_group(required=True)
+        which.add_argument("--env", help=f"the environment's stack: {', '.join(ENV_NAMES)}")
+        which.add_argument("--account", action="store_true", help="the account stack (its own targets)")
         s.add_argument("--repo", type=Path, default=Path("."), help="the git checkout (default: .)")
         s.add_argument("--synth-dir", type=Path, default=Path("cdktf.out"))
         s.add_argument("--plans-dir", type=Path, default=Path("plans"))
@@ -58,6 +63,8 @@ def parser() -> argparse.ArgumentParser:
             s.add_argument("--commit", help="the commit being deployed (CI: $GITHUB_SHA); default: HEAD")
         if name == "deploy":
             s.add_argument("--auto-approve", action="store_true", help="apply without asking")
+    env = sub.add_parser("check-env")
+    env.add_argument("env", help="the ENV given to make plan|apply|deploy")
     ref = sub.add_parser("check-ref")
     ref.add_argument("--commit", required=True)
     ref.add_argument("--branch", required=True, help="e.g. origin/main")
@@ -68,15 +75,37 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def environment(env: str) -> str:
+    """``env`` if it names an environment's stack; the account stack (which holds the prod workspace)
+    is never reached through an environment's targets, so that `make deploy ENV=...` cannot touch it."""
+    if env == ACCOUNT_STACK:
+        raise BadInput(
+            f"ENV={env}: the account stack has its own targets (make plan-account, apply-account, "
+            "deploy-account; --account here), with their own workflow and approval"
+        )
+    if env not in ENV_NAMES:
+        raise BadInput(f"ENV={env!r}: not an environment; allowed: {', '.join(ENV_NAMES)}")
+    return env
+
+
+def _stack(args: argparse.Namespace) -> str:
+    return ACCOUNT_STACK if args.account else environment(args.env)
+
+
 def _context(args: argparse.Namespace) -> Context:
     return Context(args.repo.resolve(), args.synth_dir, args.plans_dir, args.toolchain)
 
 
+def cmd_check_env(args: argparse.Namespace) -> int:
+    environment(args.env)
+    return EXIT_OK
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
-    ctx = _context(args)
-    manifest = plan_stack(ctx, args.env, Terraform(), lock=not args.no_lock)
-    bundle = ctx.bundle(args.env)
-    _summary(bundle, manifest.changes, f"plan {args.env} at {manifest.commit[:12]}")
+    ctx, stack = _context(args), _stack(args)
+    manifest = plan_stack(ctx, stack, Terraform(), lock=not args.no_lock)
+    bundle = ctx.bundle(stack)
+    _summary(bundle, manifest.changes, f"plan {stack} at {manifest.commit[:12]}")
     if manifest.dirty:
         print("note: uncommitted changes; `apply` refuses this plan (plan a commit)", file=sys.stderr)
     print(f"wrote {bundle.root}/ (tfplan, plan.json, manifest.json)", file=sys.stderr)
@@ -84,30 +113,28 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
-    ctx = _context(args)
-    manifest = apply_stack(ctx, args.env, Terraform(), max_age=parse_age(args.max_age), commit=args.commit)
-    print(
-        f"applied plan {manifest.plan_sha256[:12]} of {args.env} at {manifest.commit[:12]}", file=sys.stderr
-    )
+    ctx, stack = _context(args), _stack(args)
+    manifest = apply_stack(ctx, stack, Terraform(), max_age=parse_age(args.max_age), commit=args.commit)
+    print(f"applied plan {manifest.plan_sha256[:12]} of {stack} at {manifest.commit[:12]}", file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_deploy(args: argparse.Namespace) -> int:
-    ctx = _context(args)
+    ctx, stack = _context(args), _stack(args)
     max_age = parse_age(args.max_age)
     if is_dirty(ctx.repo, ignore=[ctx.plans_dir]):
         raise Refused(
-            f"deploy {args.env}: uncommitted changes; commit them (a deploy applies a plan of a commit)"
+            f"deploy {stack}: uncommitted changes; commit them (a deploy applies a plan of a commit)"
         )
     terraform = Terraform()
-    manifest = plan_stack(ctx, args.env, terraform, lock=not args.no_lock)
-    _summary(ctx.bundle(args.env), manifest.changes, f"plan {args.env} at {manifest.commit[:12]}")
+    manifest = plan_stack(ctx, stack, terraform, lock=not args.no_lock)
+    _summary(ctx.bundle(stack), manifest.changes, f"plan {stack} at {manifest.commit[:12]}")
     if not any(n for k, n in manifest.changes.items() if k not in ("no-op", "read")):
-        print(f"{args.env}: no changes; nothing to apply", file=sys.stderr)
+        print(f"{stack}: no changes; nothing to apply", file=sys.stderr)
         return EXIT_OK
-    if not args.auto_approve and not _confirm(args.env):
-        raise Refused(f"deploy {args.env}: not approved; the saved plan stays in {ctx.bundle(args.env).root}")
-    apply_stack(ctx, args.env, terraform, max_age=max_age, commit=args.commit)
+    if not args.auto_approve and not _confirm(stack):
+        raise Refused(f"deploy {stack}: not approved; the saved plan stays in {ctx.bundle(stack).root}")
+    apply_stack(ctx, stack, terraform, max_age=max_age, commit=args.commit)
     return EXIT_OK
 
 
@@ -159,6 +186,7 @@ COMMANDS = {
     "plan": cmd_plan,
     "apply": cmd_apply,
     "deploy": cmd_deploy,
+    "check-env": cmd_check_env,
     "check-ref": cmd_check_ref,
     "toolchains": cmd_toolchains,
 }

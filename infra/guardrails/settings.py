@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 
-ACCOUNT_STACK = "account"
+from mlops_spec.config.environment import ACCOUNT_STACK
+
 ROLES = "policies/rbac/roles.yaml"
 MODELS = "stacks/models.yaml"
 
@@ -48,6 +49,11 @@ _TABLE: tuple[tuple[str, str], ...] = (
         f"{MODELS}: models[name={{model}}].monitoring; stacks/{{stack}}.yaml: jobs, compute.inference",
     ),
     (r"model-(?P<model>[^/]+)/.*", f"{MODELS}: models[name={{model}}]"),
+    (
+        r"labels-(?P<model>[^/]+)/.*",
+        f"{MODELS}: models[name={{model}}].data, models[name={{model}}].monitoring (labels_writer, "
+        "retention_days)",
+    ),
     (r"policy-[^/]+/Permissions", f"{ROLES}: roles.*.cluster_policies"),
     (
         r"policy-(?P<profile>[^/]+)/.*",

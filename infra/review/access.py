@@ -47,6 +47,7 @@ _OWNED = {
     "databricks_schema": "schema",
     "databricks_volume": "volume",
     "databricks_registered_model": "model",
+    "databricks_sql_table": "table",
     "databricks_external_location": "external location",
     "databricks_storage_credential": "storage credential",
 }
@@ -140,7 +141,7 @@ def escalation(
     if access.privilege in MANAGE_PRIVILEGES:
         return f"new {access.privilege}"
     if env in prod_envs and _is_write(access.privilege):
-        return "write on prod"
+        return f"write on {env}"  # a production environment (the shipped one is prod)
     return None
 
 
@@ -281,9 +282,7 @@ def accesses(side: Side) -> list[Access]:
     return sorted(set(out))
 
 
-def access_changes(
-    env: str, base: Side, head: Side, prod_envs: tuple[str, ...] = ("prod",)
-) -> list[AccessChange]:
+def access_changes(env: str, base: Side, head: Side, prod_envs: tuple[str, ...]) -> list[AccessChange]:
     before = {a.key: a for a in accesses(base)}
     after = {a.key: a for a in accesses(head)}
     held = {(a.principal, _kind(a.securable), a.privilege) for a in before.values()}

@@ -19,8 +19,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from infra.guardrails import FloorError, GuardrailsError, Policies, load_policies
 from infra.review.diff import Inputs, diff
 from infra.review.errors import ReviewError
@@ -36,6 +34,7 @@ from infra.review.workspace import (
     synthesize_both,
 )
 from infra.tfdoc import DocumentError, read_json
+from mlops_spec.config import ENV_NAMES, ConfigError, load_environment, production_envs
 from mlops_spec.exit_codes import EXIT_BAD_INPUT, EXIT_BUG, EXIT_OK, EXIT_REFUSED
 
 
@@ -77,17 +76,26 @@ def parse_plans(specs: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
 
 
 def budgets(repo: Path, envs: Sequence[str]) -> dict[str, float]:
-    """Each environment's ``monthly_budget_usd`` from the head's stacks/<env>.yaml (already validated)."""
+    """Each environment's ``monthly_budget_usd``, from the head's stacks/<env>.yaml as the stacks read it."""
     out = {}
     for env in envs:
+        if env not in ENV_NAMES:
+            continue  # the account stack has no budget
         try:
-            data = yaml.safe_load((repo / "stacks" / f"{env}.yaml").read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError):
-            continue
-        value = data.get("monthly_budget_usd") if isinstance(data, dict) else None
-        if isinstance(value, int | float):
-            out[env] = float(value)
+            budget = load_environment(env, repo / "stacks").monthly_budget_usd
+        except ConfigError as exc:
+            raise ReviewError(f"head configuration: {exc}") from exc
+        if budget is not None:
+            out[env] = budget
     return out
+
+
+def _production(repo: Path) -> tuple[str, ...]:
+    """The head's production environments (``production: true`` in stacks/<env>.yaml)."""
+    try:
+        return production_envs(repo / "stacks")
+    except ConfigError as exc:
+        raise ReviewError(f"head configuration: {exc}") from exc
 
 
 def _base_policies(tree: Path, notes: list[str]) -> Policies | None:
@@ -138,6 +146,7 @@ def run(args: argparse.Namespace) -> int:
         budgets(repo, list(head_docs)),
         changed_files(repo, base_sha),
         args.today,
+        _production(repo),
     )
     review = diff(base_docs, head_docs, inputs, f"{args.base} ({base_sha[:10]})", f"HEAD ({head_sha[:10]})")
     review.notes += notes

@@ -21,9 +21,10 @@ from infra.review.model import Acknowledged, Cost, EnvReview, FindingDelta, Reso
 from infra.review.params import ReviewParams
 from infra.review.policy_rules import policy_diff
 from infra.review.resources import Res, Side, side_from_doc, sides_from_plan
+from infra.review.workspace_impact import touches, workspace_impacts
 from infra.tfdoc import resources_from_doc
+from mlops_spec.config import ENV_NAMES, production_envs
 
-PROD_ENVS = ("prod",)  # when the guardrails' params cannot say (prod_workspace_envs)
 # Attributes whose change makes Terraform destroy and recreate the resource (provider ForceNew).
 # The synthesized diff can only guess from this table; a supplied plan says for sure.
 FORCE_NEW = {
@@ -31,6 +32,16 @@ FORCE_NEW = {
     "databricks_schema": ("name", "catalog_name", "storage_root"),
     "databricks_volume": ("catalog_name", "schema_name", "volume_type", "storage_location"),
     "databricks_registered_model": ("name", "catalog_name", "schema_name"),
+    # catalog/resource_sql_table.go, SqlTableInfo's tf:"force_new" tags (a rename is an ALTER)
+    "databricks_sql_table": (
+        "catalog_name",
+        "schema_name",
+        "table_type",
+        "data_source_format",
+        "partitions",
+        "storage_credential_name",
+        "options",
+    ),
     "databricks_model_serving": ("name",),
     "databricks_secret_scope": ("name", "backend_type"),
     "databricks_secret_acl": ("scope", "principal"),
@@ -60,6 +71,8 @@ class Inputs:
     budgets: Mapping[str, float] = field(default_factory=dict)  # env -> monthly_budget_usd
     changed_files: tuple[str, ...] = ()
     today: date | None = None
+    # The production environments (``production: true`` in stacks/<env>.yaml); default: the shipped ones.
+    production: tuple[str, ...] = field(default_factory=production_envs)
 
 
 # Terraform docs, resource block, lifecycle: prevent_destroy "rejects operations to destroy the
@@ -254,14 +267,6 @@ def _waiver_days(inputs: Inputs) -> dict[str, int]:
     return {env: p.max_waiver_days for env, p in head.params.items()} if head is not None else {}
 
 
-def prod_envs(inputs: Inputs) -> tuple[str, ...]:
-    """Production environments, from the head's guardrail params (``prod_workspace_envs``)."""
-    head = inputs.head_policies
-    if head is None or not head.params:
-        return PROD_ENVS
-    return tuple(sorted({e for p in head.params.values() for e in p.prod_workspace_envs}))
-
-
 def _guardrail_reasons(er: EnvReview, inputs: Inputs, block: list[str], warn: list[str]) -> None:
     owner = ", ".join(inputs.params.ownership.approvers_for("guardrail_loosened"))
     floors = list(inputs.head_policies.floor_problems) if inputs.head_policies else []
@@ -291,13 +296,16 @@ def _verdict(er: EnvReview, inputs: Inputs, findings_ok: bool) -> None:
         warn.append(f"{len(introduced)} guardrail finding(s) below {fail_on.name} introduced")
     if er.unacknowledged:
         text = f"{len(er.unacknowledged)} protected resource(s) destroyed or replaced"
-        (block if er.env in prod_envs(inputs) else warn).append(text)
+        (block if er.env in inputs.production else warn).append(text)
     for entry, acks in _by_entry(er).items():
         ack = acks[0]
         warn.append(
             f"{len(acks)} protected resource(s) destroyed as acknowledged in {entry} "
             f"({ack.owner}, until {ack.expires}): {ack.reason}"
         )
+    hit = [w.workspace for w in er.workspaces if w.destructive]
+    if hit:
+        warn.append(f"workspace(s) lose something they are or run on: {', '.join(hit)} (see Workspaces)")
     if er.escalations:
         warn.append(f"{len(er.escalations)} access escalation(s)")
     loosened = [p.name for p in er.policies if p.loosened]
@@ -349,7 +357,7 @@ def _kinds(er: EnvReview) -> set[str]:
         kinds.add("access")
     if er.escalations:
         kinds.add("escalation")
-    if er.destructive:
+    if er.destructive or any(w.destructive for w in er.workspaces):
         kinds.add("destructive")
     if er.policies:
         kinds.add("policy_change")
@@ -366,7 +374,7 @@ def review_env(env: str, base: Side, head: Side, inputs: Inputs, source: str) ->
     protected = inputs.params.ownership.protected_types
     er = EnvReview(env, source)
     er.changes = plan_changes(base, head, protected) if head.actions else synth_changes(base, head, protected)
-    er.access = access_changes(env, base, head, prod_envs(inputs))
+    er.access = access_changes(env, base, head, inputs.production)
     # A deleted policy is listed as destroyed; its rules are not "loosened".
     for address, a in sorted(head.resources.items()):
         b = base.resources.get(address)
@@ -410,6 +418,11 @@ def diff(
     for env in envs_seen:
         base = side_from_doc(base_docs.get(env, {}), env, f"{base_label}:{env}")
         head = side_from_doc(head_docs.get(env, {}), env, f"{head_label}:{env}")
+        # Which workspace each resource touches: the synthesized graph (a plan's addresses are its).
+        base_touches, head_touches = (
+            touches(base_docs.get(env, {}), base),
+            touches(head_docs.get(env, {}), head),
+        )
         source = "synthesized diff"
         if env in inputs.plans:
             file, plan = inputs.plans[env]
@@ -421,6 +434,7 @@ def diff(
         er = review_env(env, base, head, inputs, source)
         acknowledge(er, base, head, inputs.params.decommissions)
         er.findings = (deltas or {}).get(env, [])
+        er.workspaces = workspace_impacts(er.changes, base_touches, head_touches)  # before kinds, verdict
         er.guardrail_policy = [c for c in policy_changes if env in c.envs]
         er.kinds = _kinds(er)
         _verdict(er, inputs, deltas is not None)
@@ -438,5 +452,4 @@ def diff(
 
 
 def _env_order(env: str) -> tuple[int, str]:
-    order = ("dev", "staging", "prod")
-    return (order.index(env) if env in order else len(order), env)
+    return (ENV_NAMES.index(env) if env in ENV_NAMES else len(ENV_NAMES), env)

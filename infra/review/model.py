@@ -40,6 +40,38 @@ class ResourceChange:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkspaceEffect:
+    """One change as it touches one workspace."""
+
+    part: str  # workspace | network | keys | credentials | storage | metastore | access
+    address: str
+    action: str  # create | update | replace | delete
+    what: str  # what it does to the workspace, in a sentence
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceImpact:
+    """The account-stack changes that touch one workspace (``infra.review.workspace_impact``)."""
+
+    workspace: str  # its name (workspace_name), or "workspace <id>" for an existing one
+    key: str  # the databricks_mws_workspaces address, or "workspace <id>"
+    effects: tuple[WorkspaceEffect, ...]
+
+    @property
+    def destructive(self) -> bool:
+        """Something the workspace is or runs on is destroyed (a lost permission is listed, not this)."""
+        return any(e.action in ("replace", "delete") and e.part != "access" for e in self.effects)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "workspace": self.workspace,
+            "key": self.key,
+            "destructive": self.destructive,
+            "effects": [asdict(e) for e in self.effects],
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class FindingDelta:
     change: str  # introduced | resolved
     rule_id: str
@@ -129,6 +161,7 @@ class EnvReview:
     kinds: set[str] = field(default_factory=set)  # change kinds for the ownership rules
     notes: list[str] = field(default_factory=list)
     acknowledged: dict[str, Acknowledged] = field(default_factory=dict)  # address -> acknowledgement
+    workspaces: list[WorkspaceImpact] = field(default_factory=list)  # account stack: changes by workspace
 
     @property
     def destructive(self) -> list[ResourceChange]:
@@ -168,6 +201,7 @@ class EnvReview:
             "findings": [asdict(f) for f in self.findings],
             "guardrail_policy": [c.to_dict() for c in self.guardrail_policy],
             "cost": self.cost.to_dict() if self.cost else None,
+            "workspaces": [w.to_dict() for w in self.workspaces],
             "kinds": sorted(self.kinds),
             "notes": self.notes,
         }

@@ -250,6 +250,19 @@ def _cost(e: EnvReview, max_rows: int | None) -> list[str]:
     return out
 
 
+def _workspaces(e: EnvReview, max_rows: int | None) -> list[str]:
+    out: list[str] = []
+    for w in e.workspaces:
+        mark = "⛔ " if w.destructive else ""
+        out += [f"**{mark}{_cell(w.workspace, 80)}**", ""]
+        rows = [[e.part, e.action, _cell(e.what, 160), f"`{_cell(e.address, 90)}`"] for e in w.effects]
+        out += [
+            *_table(["part", "action", "what it does to the workspace", "address"], rows, max_rows, "changes")
+        ]
+        out.append("")
+    return out
+
+
 def _details(summary: str, body: list[str], open_: bool = False) -> list[str]:
     return [
         f"<details{' open' if open_ else ''}><summary>{summary}</summary>",
@@ -266,6 +279,14 @@ def _env(e: EnvReview, attrs: bool, max_rows: int | None) -> list[str]:
     out += [f"- {r}" for r in e.reasons] or ["- no blocking or risky change found"]
     out += [f"- _source: {e.source}_", ""]
     n = len(e.changes)
+    if e.workspaces:
+        hit = sum(w.destructive for w in e.workspaces)
+        names = ", ".join(_cell(w.workspace, 40) for w in e.workspaces)
+        out += _details(
+            f"Workspaces: {len(e.workspaces)} touched ({names}), {hit} with a destroy",
+            _workspaces(e, max_rows),
+            True,
+        )
     if n:
         out += _details(f"Resources: {n} change(s)", _changes(e, attrs, max_rows))
     if e.access:

@@ -35,6 +35,12 @@ _NAME_ATTR = {
     "databricks_secret": "key",
     "databricks_secret_acl": "principal",
     "databricks_ip_access_list": "label",
+    "databricks_mws_workspaces": "workspace_name",
+    "databricks_mws_networks": "network_name",
+    "databricks_mws_vpc_endpoint": "vpc_endpoint_name",
+    "databricks_mws_private_access_settings": "private_access_settings_name",
+    "databricks_mws_credentials": "credentials_name",
+    "databricks_mws_storage_configurations": "storage_configuration_name",
 }
 # Unity Catalog securables whose id is their dotted full name.
 _UC_PARENTS = {

@@ -9,15 +9,14 @@ from typing import Any
 # Handlers register themselves on import.
 from infra.simulate import handlers_account, handlers_fleet, handlers_uc, handlers_workspace  # noqa: F401
 from infra.simulate.engine import Simulator
+from infra.simulate.jobs import run_jobs
 from infra.simulate.model import Result, StackInput
 from infra.simulate.scenario import SpecContext, account_admin, deployer, greenfield, load_existing
 from infra.simulate.world import World
 from infra.tfdoc import DocumentError, DocumentIndex, resources_from_doc
-from mlops_spec.config import ENV_NAMES, ConfigError, load_platform
+from mlops_spec.config import ACCOUNT_STACK, ENV_NAMES, ConfigError, load_platform
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.loader import DEFAULT_CONFIG_DIR, DEFAULT_POLICIES_DIR, load_account
-
-ACCOUNT_STACK = "account"
 
 
 def stack_order(names: list[str]) -> list[str]:
@@ -79,4 +78,4 @@ def simulate(
     else:
         world = greenfield(account)
     stacks = stacks_from_docs(docs, config_dir, policies_dir, account)
-    return Simulator(world, stacks, context=SpecContext(config_dir)).run()
+    return Simulator(world, stacks, context=SpecContext(config_dir)).run(run_jobs)

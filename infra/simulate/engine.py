@@ -32,6 +32,8 @@ COMPUTED: dict[tuple[str, str], Callable[[dict[str, Any]], Any]] = {
 }
 
 Handler = Callable[["ApplyContext"], None]
+RunPhase = Callable[["Simulator", StackInput], int]
+"""Runs one stack's jobs on paper after the apply phase; returns the number of job tasks checked."""
 HANDLERS: dict[tuple[str, str], Handler] = {}
 
 
@@ -73,14 +75,15 @@ class Simulator:
     def by_name(self) -> dict[str, StackInput]:
         return {s.name: s for s in self.stacks}
 
-    def run(self) -> Result:
-        from infra.simulate.jobs import run_jobs  # the run phase reads what the apply phase built
-
+    def run(self, run_phase: RunPhase | None = None) -> Result:
+        """Apply every stack, then ``run_phase`` per stack (``infra.simulate.jobs.run_jobs``, wired by
+        ``infra.simulate.api``: the run phase reads what the apply phase built, so it depends on this
+        module and not the other way round). None: the apply phase only."""
         resources = 0
         for stack in self.stacks:
             resources += self._apply(stack)
         for stack in self.stacks:
-            self._job_tasks += run_jobs(self, stack)
+            self._job_tasks += run_phase(self, stack) if run_phase is not None else 0
         self.failures.sort(key=lambda f: (self._stack_rank(f.stack), f.where, f.rule, f.operation, f.missing))
         return Result([s.name for s in self.stacks], resources, self._job_tasks, self.failures, self.notes)
 

@@ -228,12 +228,21 @@ def registered_model(ctx: ApplyContext) -> None:
 
 @handles("managed", "databricks_sql_table")
 def sql_table(ctx: ApplyContext) -> None:
+    """SIM024: CREATE TABLE as the applying identity, on a warehouse, a cluster or the provider's own."""
     parent, name, operation = _in_schema(ctx, "table", "CREATE_TABLE", "SIM024")
     if parent is None:
         return
     warehouse = ctx.value("warehouse_id")
     if warehouse is not None and ctx.follow(warehouse) is None and ctx.known(warehouse) is None:
         ctx.fail("SIM024", operation, "warehouse_id is neither a reference nor a known id")
+    if warehouse is None and ctx.value("cluster_id") is None:
+        ws = ctx.workspace()
+        if ws is not None and ctx.workspace_level(ws) != "ADMIN":
+            ctx.fail(
+                "SIM024",
+                f"{operation}: create or start the cluster terraform-sql-table to run the DDL",
+                f"not a workspace admin of {ws.env or ws.id} (and no warehouse_id or cluster_id given)",
+            )
     sec = Securable("table", f"{parent.name}.{name}", ctx.identity, parent=parent.name, origin=ctx.origin)
     ctx.world.securables[("table", sec.name)] = sec
     _transfer_owner(ctx, sec)

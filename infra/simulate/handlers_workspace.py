@@ -7,7 +7,7 @@ from typing import Any
 
 from infra.simulate.engine import ApplyContext, handles
 from infra.simulate.handlers_uc import _name_of
-from infra.simulate.world import Acl, Key, Workspace, WorkspaceObject
+from infra.simulate.world import Acl, Key, Securable, Workspace, WorkspaceObject
 from infra.tfdoc import block, blocks
 
 SHARED = "/Shared"
@@ -303,5 +303,11 @@ def serving_endpoint(ctx: ApplyContext) -> None:
             )
             if missing:
                 ctx.fail("SIM022", f"{operation}: inference table in {sch.name}", missing)
+            prefix = ctx.known(table.get("table_name_prefix"))
+            if prefix:  # the endpoint's creator owns the table the endpoint logs to (SIM022)
+                payload = f"{sch.name}.{prefix}_payload"
+                ctx.world.securables[("table", payload)] = Securable(
+                    "table", payload, ctx.identity, parent=sch.name, origin=ctx.origin
+                )
     obj = _add(ctx, ws, "serving_endpoint", name)
     obj.acl.entries[ctx.identity] = ("CAN_MANAGE", ctx.origin)

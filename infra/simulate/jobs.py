@@ -294,12 +294,19 @@ def _list_models(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
 
 
 def _maintain_table(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:
-    """SET TBLPROPERTIES needs ownership (or MANAGE): the maintaining identity must own the table."""
+    """SIM060: SET TBLPROPERTIES needs MODIFY, DELETE MODIFY and SELECT (privileges reach a table from its
+    schema and catalog too); a table nobody creates first cannot be kept."""
     table = ctx.world.securable("table", op.target)
     if table is None:
-        ctx.fail("SIM053", str(op), f"no table {op.target} (a job that writes it must run first)")
-    elif not ctx.owns(table) and not ctx.has(table, "MANAGE"):
-        ctx.fail("SIM053", str(op), f"ownership of {op.target} (owner: {table.owner})")
+        creators = "the stacks, the endpoint or an earlier task creates it"
+        ctx.fail("SIM060", str(op), f"no table {op.target} ({creators})")
+        return
+    missing = ctx.can_use_path(table)
+    if missing is None:
+        lacking = [p for p in ("MODIFY", "SELECT") if not ctx.has(table, p)]
+        missing = f"{' and '.join(lacking)} on {op.target}" if lacking else None
+    if missing:
+        ctx.fail("SIM060", str(op), missing)
 
 
 def _volume(ctx: RunContext, ws: Workspace, op: ops.Operation) -> None:

@@ -169,10 +169,13 @@ RULES: dict[str, Rule] = {
             "apply",
             "A model serving endpoint with an inference table needs its creator to hold "
             "USE_CATALOG, USE_SCHEMA "
-            "and CREATE_TABLE on the target schema, which must exist",
+            "and CREATE_TABLE on the target schema, which must exist; the creator owns the inference table "
+            "(<table_name_prefix>_payload)",
             f"{PROVIDER} docs/resources/model_serving.md (auto_capture_config / ai_gateway "
             f"inference tables); "
-            f"{DOCS}/ai-gateway/inference-tables.html (requirements)",
+            f"{DOCS}/ai-gateway/inference-tables.html (requirements); {DOCS}/machine-learning/model-serving/"
+            "enable-model-serving-inference-tables.html (the owner of the inference tables is the user who "
+            "created the endpoint)",
         ),
         Rule(
             "SIM023",
@@ -180,16 +183,21 @@ RULES: dict[str, Rule] = {
             "Writing a file into a volume needs USE_CATALOG, USE_SCHEMA and WRITE_VOLUME on the volume",
             f"{DOCS}/volumes/privileges.html; {PROVIDER} docs/resources/file.md",
         ),
-        # --- apply: workspace objects -------------------------------------------------------------
         Rule(
             "SIM024",
             "apply",
-            "Creating a table (databricks_sql_table) needs USE_CATALOG, USE_SCHEMA and CREATE_TABLE on the "
-            "schema; the provider runs CREATE TABLE on the given warehouse (CAN_USE) or starts a cluster, "
-            "then sets the owner (SIM017)",
-            f"{PROVIDER} catalog/resource_sql_table.go (Create, buildTableCreateStatement); "
-            f"{SDK}: TablesAPI (class docstring)",
+            "databricks_sql_table creates a table by running CREATE TABLE (CREATE OR REPLACE TABLE for a "
+            "managed Delta table) as the applying identity, which needs USE_CATALOG, USE_SCHEMA and "
+            "CREATE_TABLE on the schema; it runs on the given warehouse (CAN_USE; warehouse_id a reference "
+            "or a known id) or cluster, or else on an all-purpose cluster named terraform-sql-table that "
+            "the provider creates or starts, which needs a workspace admin or the allow-cluster-create "
+            "entitlement (the simulator models admins only); then the owner is set (SIM017)",
+            f"{PROVIDER} catalog/resource_sql_table.go (initCluster and getOrCreateCluster l.149-210, "
+            "buildTableCreateStatement l.281-291, Create l.667-690), docs/resources/sql_table.md; "
+            f"{SDK}: TablesAPI (class docstring); {DOCS}/security/auth/entitlements.html "
+            "(allow-cluster-create cannot be removed from workspace admins)",
         ),
+        # --- apply: workspace objects -------------------------------------------------------------
         Rule(
             "SIM030",
             "apply",
@@ -355,6 +363,16 @@ RULES: dict[str, Rule] = {
             "(the provider's default) with the publisher's",
             f"{DOCS}/dashboards/embed.html (shared vs individual data permissions); {PROVIDER} "
             "dashboards/resource_dashboard.go (embed_credentials defaults to true)",
+        ),
+        Rule(
+            "SIM060",
+            "run",
+            "Keeping a table's retention (ALTER TABLE SET TBLPROPERTIES, DELETE, VACUUM) needs USE_CATALOG, "
+            "USE_SCHEMA, MODIFY and SELECT on the table (or its ownership); the VACUUM page names no "
+            "privilege, so the simulator checks no more for it",
+            f"{DOCS}/sql/language-manual/sql-ref-syntax-ddl-alter-table.html (Required permissions: MODIFY "
+            f"for SET TBLPROPERTIES); {DOCS}/data-governance/unity-catalog/manage-privileges/privileges.html "
+            f"(MODIFY, SELECT); {DOCS}/sql/language-manual/delta-vacuum.html",
         ),
     )
 }

@@ -21,9 +21,8 @@ from mlops_spec.config import ConfigError, ModelSpec, Problem, load_environment,
 from mlops_spec.config.account import AccountConfig
 from mlops_spec.config.base import Spec
 from mlops_spec.config.errors import allowed
+from mlops_spec.config.kernel import display_path, problems_from, read_yaml
 from mlops_spec.config.loader import PlatformConfig
-from mlops_spec.config.pydantic_errors import problems_from
-from mlops_spec.config.yaml_io import display_path, read_yaml
 
 DEFAULT_ACCOUNT_ADMIN = "account-admin"
 """The account admin's name when ``account.admin_application_id`` is not configured."""

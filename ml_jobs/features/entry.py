@@ -19,6 +19,7 @@ from typing import Any
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, BadInput
 from mlops_spec.config import ENV_NAMES
+from mlops_spec.job_parameters import accept_job_parameters
 
 
 def _parser(prog: str) -> argparse.ArgumentParser:
@@ -55,6 +56,7 @@ def refresh_tables(
 def features_main(argv: Sequence[str] | None = None) -> int:
     p = _parser("features")
     p.add_argument("--tables", required=True, help="Comma-separated feature table names to refresh.")
+    accept_job_parameters(p)
     args = p.parse_args(argv)
     names = [n.strip() for n in args.tables.split(",") if n.strip()]
     return cli.run(lambda: (EXIT_OK, refresh_tables(args.env, names, args.config_dir, args.local_root)))
@@ -62,6 +64,7 @@ def features_main(argv: Sequence[str] | None = None) -> int:
 
 def training_set_main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("training-set", "Build the training table from the label table by point-in-time lookup.")
+    accept_job_parameters(p)  # the first task of the train job: its sample_rows is pushed down here too
     args = p.parse_args(argv)
 
     def job() -> tuple[int, dict[str, Any]]:

@@ -31,9 +31,9 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, InfraError
 from ml_jobs.fleet.sources import ModelFacts, Registry, Workspace
+from mlops_spec import tables
 from mlops_spec.config.fleet import model_tags
 from mlops_spec.config.model_spec import ModelSpec
 from mlops_spec.naming import (

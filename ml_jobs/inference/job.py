@@ -1,4 +1,5 @@
-"""The production side of predictions: unpack served requests, score batch models, keep retention.
+"""The production side of predictions: unpack served requests, score batch models (retention:
+``ml_jobs.inference.retention``).
 
 Each function takes the resolved spec and the runtime; the entry points (``unpack``, ``score``,
 ``maintain``) only parse arguments. On Databricks the tables are Unity Catalog Delta tables written
@@ -11,14 +12,14 @@ of two concurrent merges fail and re-run against the first). Locally the same ME
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
-from ml_jobs.inference.payload import payload_table, unpack
+from ml_jobs.inference.payload import unpack
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def served_version(spec: ResolvedSpec, runtime: Runtime) -> str | None:
 
 def run_unpack(spec: ResolvedSpec, runtime: Runtime, version: str | None = None) -> dict[str, Any]:
     model = spec.model
-    payload = _spark_frame(runtime, *payload_table(model.name))
+    payload = _spark_frame(runtime, *tables.payload(model.name))
     if payload is None:
         return {"requests": 0, "failed_requests": 0, "unattributed_rows": 0, "note": "no payload table yet"}
     done = _spark_frame(runtime, *tables.inference_log(model.name))
@@ -67,32 +68,6 @@ def run_unpack(spec: ResolvedSpec, runtime: Runtime, version: str | None = None)
     out = unpack(payload, model.data, model.name, version or served_version(spec, runtime), done)
     append_new(runtime, out.rows, *tables.inference_log(model.name))
     return out.summary()
-
-
-def retention_cutoff(spec: ResolvedSpec, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)) - timedelta(days=spec.model.monitoring.retention_days)
-
-
-def run_maintain(spec: ResolvedSpec, runtime: Runtime, now: datetime | None = None) -> dict[str, Any]:
-    """Rows older than ``monitoring.retention_days`` leave the predictions table; Delta keeps removed
-    files and log entries for the same period (table properties), then VACUUM deletes the files."""
-    cutoff = retention_cutoff(spec, now)
-    days = spec.model.monitoring.retention_days
-    schema, table = tables.inference_log(spec.model.name)
-    if not runtime.on_databricks:
-        return {"table": f"{schema}.{table}", "cutoff": cutoff.isoformat(), "note": "Databricks only"}
-    ref = runtime.table_ref(schema, table)
-    spark = runtime.spark()
-    if not spark.catalog.tableExists(ref):
-        return {"table": ref, "cutoff": cutoff.isoformat(), "note": "no table yet"}
-    interval = f"interval {days} days"
-    spark.sql(
-        f"ALTER TABLE {ref} SET TBLPROPERTIES ('delta.deletedFileRetentionDuration' = '{interval}', "
-        f"'delta.logRetentionDuration' = '{interval}')"
-    )
-    spark.sql(f"DELETE FROM {ref} WHERE timestamp < TIMESTAMP '{cutoff.strftime('%Y-%m-%d %H:%M:%S')}'")
-    spark.sql(f"VACUUM {ref}")
-    return {"table": ref, "cutoff": cutoff.isoformat(), "retention_days": days}
 
 
 def run_score(

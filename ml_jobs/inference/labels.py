@@ -1,7 +1,11 @@
 """The labels contract: what a team's label pipeline writes, and how the monitor matches it to requests.
 
-Table ``<catalog>.inference_logs.<model>_labels`` (created by the stacks, written by the team's
-label pipeline with the grants of ``policies/rbac/roles.yaml``; the jobs only read it):
+Table ``<catalog>.inference_logs.<model>_labels``: created by the stacks (``infra/constructs/labels.py``,
+a managed Delta table owned by the model-owner group), written by the team's label pipeline
+(``monitoring.labels_writer``, default the model's ``owner_group``: SELECT and MODIFY on the table, USE
+on its catalog and schema), read by the monitor; the ``maintain`` task deletes labels whose
+``label_timestamp`` is older than ``monitoring.retention_days`` (``ml_jobs.inference.retention``).
+Columns (``mlops_spec.tables.contract_columns``):
 
 =========================  =========  ====================================================
 column                     type       meaning
@@ -26,13 +30,7 @@ import pandas as pd
 
 from ml_jobs.monitoring.schema import LogSchema
 from mlops_spec.config.model_spec import DataSpec
-
-LABEL_TIMESTAMP = "label_timestamp"
-
-
-def contract_columns(data: DataSpec) -> list[tuple[str, str]]:
-    """``(column, Spark type)`` of the labels table for a model (the stacks create it with these)."""
-    return [(data.id_column, "string"), (data.label, "bigint"), (LABEL_TIMESTAMP, "timestamp")]
+from mlops_spec.tables import LABEL_TIMESTAMP, contract_columns
 
 
 def request_labels(log: Any, labels: Any, data: DataSpec, schema: LogSchema = LogSchema()) -> Any:
@@ -42,12 +40,12 @@ def request_labels(log: Any, labels: Any, data: DataSpec, schema: LogSchema = Lo
     """
     if labels is None or schema.request_id in labels.columns:
         return labels
-    missing = [c for c, _ in contract_columns(data) if c not in labels.columns]
+    missing = [c for c, _, _ in contract_columns(data) if c not in labels.columns]
     if missing:
         from ml_jobs.errors import BadInput
 
         raise BadInput(
-            f"labels table lacks {missing}; the contract is {[c for c, _ in contract_columns(data)]} "
+            f"labels table lacks {missing}; the contract is {[c for c, _, _ in contract_columns(data)]} "
             f"(or request_id, label, label_timestamp)"
         )
     if hasattr(log, "toPandas"):

@@ -44,7 +44,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ml_jobs.tables import INFERENCE_SCHEMA
 from mlops_spec.config.model_spec import DataSpec
 
 OK = 200
@@ -64,11 +63,6 @@ PAYLOAD_COLUMNS = (
     ("requester", "string"),
 )
 """The documented schema, as Spark DDL types (tests build payload tables from it)."""
-
-
-def payload_table(model: str) -> tuple[str, str]:
-    """``(schema, table)`` of the endpoint's inference table: ``<table_name_prefix>_payload``."""
-    return INFERENCE_SCHEMA, f"{model}_payload"
 
 
 def payload_ddl() -> str:

@@ -31,7 +31,6 @@ from typing import Any
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, JobError
 from ml_jobs.inference.labels import request_labels
 from ml_jobs.inference.payload import served_rows
@@ -42,6 +41,7 @@ from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.lineage import stable_hash
 from ml_jobs.trigger import episode_token
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,20 @@ def load_state(runtime: Runtime, model: str) -> RetrainState:
     return RetrainState.from_dict(json.loads(latest["state"]))
 
 
+def _state_schema() -> Any:
+    """The state table's column types (``reason`` may be null in a whole batch)."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+
+    return pa.schema(
+        [
+            ("state_id", pa.string()),
+            ("recorded_at", pa.timestamp("us", tz="UTC")),
+            ("state", pa.string()),
+            ("reason", pa.string()),
+        ]
+    )
+
+
 def save_state(runtime: Runtime, model: str, state: RetrainState, reason: str) -> bool:
     """Store the state as a row keyed by its content: an identical state (a re-run's) adds nothing."""
     text = json.dumps(state.to_dict(), sort_keys=True)
@@ -116,7 +130,7 @@ def save_state(runtime: Runtime, model: str, state: RetrainState, reason: str) -
         row,
         *tables.monitor_state(model),
         keys=tables.MONITOR_STATE_KEYS,
-        arrow_schema=tables.MONITOR_STATE_SCHEMA,
+        arrow_schema=_state_schema(),
     )
     return merged.inserted > 0
 

@@ -34,13 +34,13 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, Refused
 from ml_jobs.registry import client as reg
 from ml_jobs.registry import model_card
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.validation.validate import resolve_version, rules_hash
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,14 @@ def _now() -> str:
 
 
 # -- the ledger ----------------------------------------------------------------------------------------
+def _moves_schema() -> Any:
+    """The ledger's column types (a column null in every row of one batch would otherwise have none)."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+
+    text = [f.name for f in fields(Claim) if f.name != "seq"]
+    return pa.schema([("seq", pa.int64()), *[(name, pa.string()) for name in text]])
+
+
 def ledger(runtime: Runtime, model: str) -> list[Claim]:
     """Every claimed move of the model's champion, oldest first."""
     try:
@@ -112,7 +120,7 @@ def _claim(runtime: Runtime, model: str, claim: Claim) -> Claim:
     """Insert ``claim`` unless its sequence number is taken; the claim that holds the number."""
     row = pd.DataFrame([asdict(claim)])
     runtime.merge_table(
-        row, *tables.champion_moves(model), keys=["seq"], arrow_schema=tables.CHAMPION_MOVES_SCHEMA
+        row, *tables.champion_moves(model), keys=tables.CHAMPION_MOVES_KEYS, arrow_schema=_moves_schema()
     )
     winner = next((c for c in ledger(runtime, model) if c.seq == claim.seq), None)
     if winner is None:

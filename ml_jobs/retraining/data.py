@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput
 from ml_jobs.monitoring.schema import LogSchema
 from ml_jobs.runtime import Runtime
+from mlops_spec import tables
 from mlops_spec.config.model_spec import DataSpec
 
 

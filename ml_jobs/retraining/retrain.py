@@ -32,13 +32,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, Refused
 from ml_jobs.retraining.data import labelled_production, split_holdout
 from ml_jobs.retraining.lock import exclusive
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.lineage import stable_hash
+from mlops_spec import tables
 
 log = logging.getLogger(__name__)
 

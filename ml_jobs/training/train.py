@@ -26,6 +26,7 @@ import pandas as pd
 from mlflow import MlflowClient
 
 from ml_jobs.data.schema import check_frame, check_training_rows, training_window
+from ml_jobs.errors import BadInput
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime, to_pandas
 from ml_jobs.serving import model as served_model
@@ -41,10 +42,10 @@ from ml_jobs.training.pipeline import (
 )
 from ml_jobs.training.plots import feature_importance, save_plots
 from ml_jobs.training.search import search
+from mlops_spec import tables
 from mlops_spec.naming import experiment_path
 
 log = logging.getLogger(__name__)
-FEATURES_SCHEMA = "features"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 """MLflow saves scikit-learn models with skops, which refuses types it cannot vouch for; these are
 the gradient-boosting tree arrays of a model this job has just trained itself."""
@@ -82,9 +83,9 @@ def _requirements() -> list[str]:
 def load_training_data(
     runtime: Runtime, spec: ResolvedSpec, version: int | None
 ) -> tuple[pd.DataFrame, int, str]:
-    table = spec.model.data.table
-    df, resolved = runtime.read_table(FEATURES_SCHEMA, table, version)
-    return df, resolved, f"{spec.catalog}.{FEATURES_SCHEMA}.{table}"
+    schema, table = tables.features(spec.model.data.table)
+    df, resolved = runtime.read_table(schema, table, version)
+    return df, resolved, f"{spec.catalog}.{schema}.{table}"
 
 
 def _versions_of_key(client: MlflowClient, experiment_id: str, name: str, key: str) -> list[Any]:
@@ -158,6 +159,7 @@ def train_model(
     data_table: str | None = None,
     fixed_params: Mapping[str, Any] | None = None,
     request: str | None = None,
+    sample_rows: int = 0,
 ) -> TrainResult:
     """Train, log and register a challenger.
 
@@ -165,6 +167,9 @@ def train_model(
     ``data_table`` must say what it is, so lineage stays true. ``fixed_params`` skips the search.
     ``request`` names the retraining this trains for: a re-run of that request adopts the version
     its killed attempt registered as its own (not "reused").
+    ``sample_rows`` > 0 trains on that many rows of the training window (a smoke test of the deployed
+    job): the version is registered and tagged ``data_sample_rows`` but never becomes the challenger,
+    and its key differs from a whole-table training, which therefore never reuses it.
     """
     model = spec.model
     fixed_params = check_params(fixed_params)
@@ -178,19 +183,25 @@ def train_model(
     check_frame(frame, model.data, source)
     frame = training_window(frame, model.data)
     check_training_rows(frame, model.data, f"{source} (training window)")
+    if sample_rows < 0:
+        raise BadInput(f"sample_rows must be >= 0 (0 = the whole table), got {sample_rows}")
+    if sample_rows:
+        frame = lineage.sample(frame, sample_rows, model.training.seed)
+        source = f"{source} (sample of {len(frame)} rows)"
     train, test = split(frame, model.data, model.training.test_size, model.training.seed)
     check_frame(train, model.data, f"{source} (training split)")
     check_frame(test, model.data, f"{source} (held-out split)")
 
     name = runtime.registered_name(model.name)
-    cfg_hash = lineage.config_hash(model, fixed_params)
+    cfg_hash = lineage.config_hash(model, fixed_params, sample_rows)
     commit = lineage.git_commit()
     key = lineage.idempotency_key(data_table, data_version, cfg_hash, commit)
     exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name), job_timeout(spec))
     existing = _canonical(client, exp.experiment_id, name, key)
     if existing is not None:
         log.info("same data, config and code as run %s: version %s reused", existing.run_id, existing.version)
-        _make_challenger(client, name, str(existing.version))
+        if not sample_rows:
+            _make_challenger(client, name, str(existing.version))
         return _reused(client, existing, key, request=request)
     lineage_tags = {
         reg.TAG_DATA_TABLE: data_table,
@@ -199,7 +210,14 @@ def train_model(
         reg.TAG_GIT_COMMIT: commit,
         reg.TAG_IDEMPOTENCY: key,
     }
-    run_tags = {**lineage_tags, "env": runtime.env, **({reg.RUN_TAG_REQUEST: request} if request else {})}
+    if sample_rows:
+        lineage_tags[lineage.TAG_SAMPLE_ROWS] = str(sample_rows)
+    run_tags = {
+        **lineage_tags,
+        **lineage.source_tags(commit),
+        "env": runtime.env,
+        **({reg.RUN_TAG_REQUEST: request} if request else {}),
+    }
     with reg.start_run(exp.experiment_id, f"train-{model.name}", run_tags) as run:
         trained = _train_in_run(
             spec, runtime, client, run.info.run_id, name, train, test, frame, lineage_tags, fixed_params
@@ -212,7 +230,8 @@ def train_model(
             trained.version,
         )
         trained = _reused(client, first, key, reused=True)
-    _make_challenger(client, name, trained.version)  # last step: it is now a challenger
+    if not sample_rows:  # a sample's model is never a candidate
+        _make_challenger(client, name, trained.version)  # last step: it is now a challenger
     return trained
 
 

@@ -1,7 +1,7 @@
 """Typed configuration: YAML in ``stacks/`` and ``policies/`` parsed and checked before anything is built."""
 
 from mlops_spec.config.account import AccountConfig
-from mlops_spec.config.environment import ENV_NAMES, EnvironmentConfig
+from mlops_spec.config.environment import ACCOUNT_STACK, ENV_NAMES, EnvironmentConfig
 from mlops_spec.config.errors import ConfigError, Problem
 from mlops_spec.config.loader import (
     PlatformConfig,
@@ -10,10 +10,12 @@ from mlops_spec.config.loader import (
     load_models,
     load_platform,
     load_roles,
+    production_envs,
 )
 from mlops_spec.config.model_spec import ModelSpec
 
 __all__ = [
+    "ACCOUNT_STACK",
     "ENV_NAMES",
     "AccountConfig",
     "ConfigError",
@@ -26,4 +28,5 @@ __all__ = [
     "load_models",
     "load_platform",
     "load_roles",
+    "production_envs",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from itertools import combinations
 from typing import Annotated, Literal
 
@@ -210,14 +210,15 @@ class AccountConfig(Spec):
     def group_name(self, role: str, env: str) -> str:
         return self.identities.groups[role].replace(ENV_PLACEHOLDER, env)
 
-    def grants_workspace(self, region: str) -> str | None:
-        """The environment whose workspace grants metastore privileges in ``region`` (the one helper)."""
+    def grants_workspace(self, region: str, production: Collection[str]) -> str | None:
+        """The environment whose workspace grants metastore privileges in ``region`` (the one helper);
+        ``production``: the production environments (``loader.production_envs``), chosen last."""
         configured = self.metastores[region].grants_workspace
         if configured is not None:
             return configured
         envs = [env for env, ws in self.workspaces.items() if ws.region == region]
-        non_prod = [env for env in envs if env != "prod"]
-        return (non_prod or envs or [None])[0]
+        non_prod = [env for env in envs if env not in production]
+        return next(iter(non_prod or envs), None)
 
 
 # -- checks across fields -------------------------------------------------------------------------
@@ -305,10 +306,8 @@ def _check_metastores(cfg: AccountConfig, file: str) -> Iterator[Problem]:
             yield Problem(
                 file, path, "a per-environment group cannot own the region's metastore", ms.admin_group
             )
-        chosen = cfg.grants_workspace(region)
-        if ms.grants_workspace is not None and (
-            chosen not in cfg.workspaces or cfg.workspaces[chosen].region != region
-        ):
+        chosen = ms.grants_workspace
+        if chosen is not None and (chosen not in cfg.workspaces or cfg.workspaces[chosen].region != region):
             yield Problem(
                 file,
                 ("metastores", region, "grants_workspace"),

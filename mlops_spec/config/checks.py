@@ -33,13 +33,16 @@ def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
     yield from check_fleet(env, file)
     if env.is_prod and not env.network.ip_access_lists:
         yield Problem(
-            file, ("network", "ip_access_lists"), "prod needs at least one IP access list", show_value=False
+            file,
+            ("network", "ip_access_lists"),
+            "production needs at least one IP access list",
+            show_value=False,
         )
     if env.is_prod and not env.logging.cluster_log_volume:
         yield Problem(
             file,
             ("logging", "cluster_log_volume"),
-            "prod job clusters must deliver logs",
+            "production job clusters must deliver logs",
             None,
             "a UC volume name",
         )
@@ -84,7 +87,7 @@ def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
             yield Problem(
                 file,
                 ("compute", "interactive"),
-                "no all-purpose compute in prod",
+                "no all-purpose compute in production",
                 show_value=False,
                 allowed="null",
             )

@@ -12,6 +12,9 @@ from mlops_spec.config.fleet import FleetConfig, NotificationsConfig
 
 EnvName = Literal["dev", "staging", "prod"]
 ENV_NAMES: tuple[str, ...] = ("dev", "staging", "prod")
+# The stack of account-level resources (workspaces, metastore, network, keys): not an environment; it
+# has its own targets and workflow (make plan-account, deploy-account.yml).
+ACCOUNT_STACK = "account"
 REQUIRED_TAGS: tuple[str, ...] = ("team", "cost_center", "env")
 
 
@@ -181,7 +184,13 @@ class EnvironmentConfig(Spec):
     fleet: FleetConfig = Field(
         FleetConfig(), description="The fleet: SQL warehouse, dashboard, alerts and the model inventory."
     )
+    production: bool = Field(
+        False,
+        description="A production environment: IP access lists, log delivery and no all-purpose compute "
+        "required; data and its workspace undeletable; on-demand inference; no scale-to-zero; stricter "
+        "review. The one place that says which environments are production (loader.production_envs).",
+    )
 
     @property
     def is_prod(self) -> bool:
-        return self.environment == "prod"
+        return self.production

@@ -178,7 +178,7 @@ def check_fleet(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
         yield Problem(
             file,
             ("notifications", "sql_alerts"),
-            "prod SQL alerts must notify at least one destination",
+            "production SQL alerts must notify at least one destination",
             show_value=False,
             allowed="names from notifications.destinations",
         )

@@ -43,6 +43,7 @@ __all__ = [
     "load_models",
     "load_platform",
     "load_roles",
+    "production_envs",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,16 @@ def load_environment(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> Environ
         raise ConfigError(problems)
     assert parsed is not None  # _parse returns None only after adding a problem
     return parsed
+
+
+def production_envs(config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[str, ...]:
+    """The environments whose ``stacks/<env>.yaml`` says ``production: true``, for the tools that know an
+    environment only by its name (the account stack, the review)."""
+    return tuple(
+        env
+        for env in ENV_NAMES
+        if (config_dir / f"{env}.yaml").exists() and load_environment(env, config_dir).production
+    )
 
 
 def load_models(env: str, config_dir: Path = DEFAULT_CONFIG_DIR) -> tuple[ModelSpec, ...]:

@@ -141,11 +141,15 @@ class ModelSpec(Spec):
     monitoring: MonitoringSpec = Field(MonitoringSpec(), description="Drift and performance monitoring.")
     health: JobHealthSpec = Field(JobHealthSpec(), description="Run-duration warnings of the model's jobs.")
 
-    def scale_to_zero(self, env: str) -> bool:
-        """The one place the 'None means computed' rule for scale-to-zero lives."""
+    def scale_to_zero(self, env: str, production: bool | None = None) -> bool:
+        """The one place the 'None means computed' rule for scale-to-zero lives: off in production.
+
+        ``production`` is the environment's ``production`` flag. Without it (a caller that knows only the
+        name; the platform's deploy job is passed the computed value) the shipped ``prod`` is production.
+        """
         if self.serving.scale_to_zero is not None:
             return self.serving.scale_to_zero
-        return env != "prod"
+        return not (production if production is not None else env == "prod")
 
     def full_name(self, catalog: str, schema: str = "models") -> str:
         """Three-level Unity Catalog name."""

@@ -82,8 +82,15 @@ class MonitoringSpec(BaseModel):
         90,
         ge=1,
         le=3650,
-        description="Predictions older than this are deleted and vacuumed (the maintain task); also the "
-        "Delta retention of their removed files and log.",
+        description="Rows of the predictions, labels and payload tables older than this are deleted and "
+        "vacuumed (the maintain task); also the Delta retention of their removed files and log.",
+    )
+    labels_writer: str | None = Field(
+        None,
+        min_length=1,
+        description="Who writes the labels table (the team's label pipeline): a role key of "
+        "policies/rbac/roles.yaml, a group key of the environment, or an account principal's name; it gets "
+        "SELECT and MODIFY on the table and USE on its catalog and schema. None: the model's owner_group.",
     )
     reference: Literal["training_data", "baseline_window"] = Field(
         "training_data",

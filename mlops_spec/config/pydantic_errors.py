@@ -1,4 +1,5 @@
-"""Kept for existing imports (``ml_jobs.spec``); the implementation is :mod:`mlops_spec.config.kernel`."""
+"""Kept for ``ml_jobs.spec`` alone (delete with that import); the implementation is
+:mod:`mlops_spec.config.kernel`."""
 
 from mlops_spec.config.kernel import problems_from
 

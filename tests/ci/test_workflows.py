@@ -257,9 +257,49 @@ def test_node_22_everywhere(path: Path) -> None:
     assert load(path)["env"]["NODE_VERSION"] == "22"
 
 
+DEPLOY_ENVIRONMENTS = {apply_env for _, apply_env, _, _ in DEPLOYS.values()}
+
+
+def holds_deploy_credentials(job: dict) -> bool:
+    """Runs in an environment holding a deployer's credentials (the plan environments are read-only)."""
+    return job.get("environment") in DEPLOY_ENVIRONMENTS
+
+
+def restores_cache(job: dict) -> bool:
+    setups = [*uses(job, "actions/setup-python"), *uses(job, "actions/setup-node")]
+    return any("cache" in s.get("with", {}) for s in setups) or bool(
+        uses(job, "actions/cache") or uses(job, "actions/cache/restore")
+    )
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_no_job_with_deploy_credentials_restores_a_cache(path: Path) -> None:
+    """Caches are shared with pull-request runs, which can write them (cache poisoning): a job that can
+    deploy installs from the lock and the registries only."""
+    for job_id, job in load(path)["jobs"].items():
+        if "make apply" in runs(job) or "DATABRICKS_CLIENT_ID" in job.get("env", {}):
+            # Every job with a service principal is either a deployer or in a read-only plan environment.
+            assert holds_deploy_credentials(job) or "-plan" in job["environment"], f"{path.name}: {job_id}"
+        if "make apply" in runs(job):
+            assert holds_deploy_credentials(job), f"{path.name}: jobs.{job_id}"
+        if holds_deploy_credentials(job):
+            assert not restores_cache(job), f"{path.name}: jobs.{job_id} holds deploy credentials"
+
+
+def test_the_rule_sees_a_cache_in_an_apply_job() -> None:
+    apply = workflow("deploy-staging.yml")["jobs"]["apply"]
+    assert holds_deploy_credentials(apply) and not restores_cache(apply)
+    python = {"uses": uses(apply, "actions/setup-python")[0]["uses"], "with": {"cache": "pip"}}
+    assert restores_cache({**apply, "steps": [python]})
+    cache = {"uses": "actions/cache/restore@" + "0" * 40}
+    assert restores_cache({**apply, "steps": [cache]})
+
+
 @pytest.mark.parametrize("name", ["pr.yml", "deploy-staging.yml"])
-def test_pip_and_npm_are_cached_where_no_release_credentials_are(name: str) -> None:
+def test_pip_and_npm_are_cached_where_no_deploy_credentials_are(name: str) -> None:
     for job_id, job in workflow(name)["jobs"].items():
+        if holds_deploy_credentials(job):
+            continue
         for step in uses(job, "actions/setup-python"):
             assert step["with"].get("cache") == "pip", f"{name}: jobs.{job_id}"
         for step in uses(job, "actions/setup-node"):
@@ -269,9 +309,7 @@ def test_pip_and_npm_are_cached_where_no_release_credentials_are(name: str) -> N
 @pytest.mark.parametrize("name", ["deploy-prod.yml", "deploy-account.yml"])
 def test_release_workflows_restore_no_cache(name: str) -> None:
     for job_id, job in workflow(name)["jobs"].items():
-        for step in [*uses(job, "actions/setup-python"), *uses(job, "actions/setup-node")]:
-            assert "cache" not in step.get("with", {}), f"{name}: jobs.{job_id}"
-        assert not uses(job, "actions/cache"), f"{name}: jobs.{job_id}"
+        assert not restores_cache(job), f"{name}: jobs.{job_id}"
 
 
 def test_pr_workflow_posts_one_review_comment_and_uploads_sarif() -> None:

@@ -297,3 +297,42 @@ def test_the_plan_file_is_applied_from_the_bundle_even_when_cwd_differs(
     bundle = plan(small_project)
     apply_stack(ctx(small_project), "staging", tf(), max_age=DAY)
     assert fake_terraform.calls("apply")[0]["argv"][-1] == str(bundle.plan_file.resolve())
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("verb", ["plan", "apply", "deploy"])
+def test_the_account_stack_is_never_reached_through_an_environment(
+    verb, small_project, fake_terraform, capsys
+) -> None:
+    """The account stack holds the prod workspace: `--env account` is bad input, before Terraform runs."""
+    common = ["--repo", str(small_project.repo), "--synth-dir", str(small_project.synth_dir)]
+    assert main([verb, "--env", "account", *common]) == EXIT_BAD_INPUT
+    assert "the account stack has its own targets" in capsys.readouterr().err
+    assert main([verb, "--env", "qa", *common]) == EXIT_BAD_INPUT
+    assert "allowed: dev, staging, prod" in capsys.readouterr().err
+    assert fake_terraform.calls() == []
+    # Only --account names it: the stack folder it would plan, the bundle it would apply.
+    assert main([verb, "--account", *common, "--plans-dir", str(small_project.plans_dir)]) == EXIT_BAD_INPUT
+    missing = "no saved plan" if verb == "apply" else "stacks/account/cdk.tf.json: missing"
+    assert missing in capsys.readouterr().err
+
+
+def test_check_env_accepts_only_environments(capsys) -> None:
+    assert main(["check-env", "staging"]) == EXIT_OK
+    assert main(["check-env", "account"]) == EXIT_BAD_INPUT
+    assert main(["check-env", ""]) == EXIT_BAD_INPUT
+    assert "not an environment; allowed: dev, staging, prod" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["plan", "apply", "deploy", "diff"])
+def test_make_refuses_env_account_before_synth(target, tmp_path, fake_terraform) -> None:
+    """`make <target> ENV=account` exits 2 with the CLI's message, before synth and before Terraform.
+    Proves the Makefile's wiring on this checkout (`.venv` installed); not the account targets."""
+    out, plans = tmp_path / "out", tmp_path / "plans"
+    cmd = ["make", "--no-print-directory", target, "ENV=account", f"CDK_OUT={out}", f"PLANS={plans}"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=fake_terraform.env(), capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert "error: ENV=account: the account stack has its own targets" in proc.stderr
+    assert not out.exists() and not plans.exists() and fake_terraform.calls() == []

@@ -287,4 +287,4 @@ def test_per_environment_groups_resolve_per_workspace() -> None:
     account = load_account()
     assert account is not None
     assert account.group_name("model_owners", "prod") == "mlops-model-owners-prod"
-    assert account.grants_workspace("eu-west-1") == "dev"  # the first non-prod workspace of the region
+    assert account.grants_workspace("eu-west-1", ("prod",)) == "dev"  # the first non-prod workspace

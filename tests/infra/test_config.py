@@ -218,7 +218,7 @@ def test_fails_on_all_purpose_compute_in_prod(config_copy: tuple[Path, Path]) ->
     stacks, policies = config_copy
     dev = yaml.safe_load((stacks / "dev.yaml").read_text())
     edit(stacks / "prod.yaml", lambda d: d["compute"].update(interactive=dev["compute"]["interactive"]))
-    assert "compute.interactive: no all-purpose compute in prod" in error_for("prod", stacks, policies)
+    assert "compute.interactive: no all-purpose compute in production" in error_for("prod", stacks, policies)
 
 
 def test_reports_every_problem_at_once(config_copy: tuple[Path, Path]) -> None:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_PARTS = ("stacks", "infra", "mlops_spec", "policies", "ml_jobs", "pyproject.toml", "README.md")
+PROJECT_PARTS = (
+    "stacks", "infra", "mlops_spec", "policies", "ml_jobs", "pyproject.toml", "hatch_build.py", "README.md"
+)
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "cdktf.out", ".local", "data")
 
 

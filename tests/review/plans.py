@@ -70,7 +70,7 @@ def computed(rtype: str, address: str, values: dict[str, Any]) -> dict[str, Any]
     if rtype == "databricks_catalog":
         return {"id": values.get("name")}
     if rtype in ("databricks_schema", "databricks_registered_model", "databricks_sql_table"):
-        return {"id": full}
+        return {"id": full}  # sql_table: catalog/resource_sql_table.go, d.SetId(ti.FullName())
     if rtype == "databricks_volume":
         return {"id": full, "volume_path": "/Volumes/" + full.replace(".", "/")}
     if rtype in ("databricks_directory", "databricks_file"):

@@ -150,9 +150,7 @@ def test_prod_verdict_is_at_least_warn_with_security_approval(outcome: Outcome) 
     prod = outcome.env("prod")
     assert prod["verdict"] in ("warn", "block")
     assert any("escalation" in r for r in prod["reasons"])
-    security = [
-        a for a in outcome.data["approvals"] if a["team"] == "@acme/security" and "prod" in a["envs"]
-    ]
+    security = [a for a in outcome.data["approvals"] if a["team"] == "@acme/security" and "prod" in a["envs"]]
     assert security
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.review.cli import main
+from infra.review.cli import budgets, main
+from infra.review.errors import ReviewError
 from infra.review.render import MARKER
 from tests.review.conftest import commit_all, edit_text, git
 
@@ -174,3 +175,19 @@ def test_a_review_that_never_ran_still_replaces_the_comment(repo_root: Path, tmp
     output, md = run_step(repo_root, tmp_path, None)  # no .venv: the install step failed
     assert output == "exit=127\n"
     assert "Infra review: FAILED (exit 127)" in md and "No such file or directory" in md
+
+
+def test_budgets_are_read_as_the_stacks_read_them(tmp_path: Path, repo_root: Path) -> None:
+    """Through load_environment: the shipped budgets, none for the account stack, and a bad value is the
+    config's own error (file and key path), never silently skipped."""
+    assert budgets(repo_root, ["dev", "staging", "prod", "account"]) == {
+        "dev": 3000.0,
+        "staging": 5000.0,
+        "prod": 20000.0,
+    }
+    stacks = tmp_path / "stacks"
+    stacks.mkdir()
+    text = (repo_root / "stacks" / "staging.yaml").read_text()
+    (stacks / "staging.yaml").write_text(text.replace("monthly_budget_usd: 5000", "monthly_budget_usd: -5"))
+    with pytest.raises(ReviewError, match=r"staging.yaml: monthly_budget_usd: .*greater than 0"):
+        budgets(tmp_path, ["staging"])

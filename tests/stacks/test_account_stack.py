@@ -18,7 +18,7 @@ import yaml
 
 from infra.cdk import Testing as CdktfTesting  # aliased: pytest would try to collect 'Test*'
 from infra.cdk import provider_version
-from mlops_spec.config import ENV_NAMES, load_account, load_roles
+from mlops_spec.config import ENV_NAMES, load_account, load_roles, production_envs
 from mlops_spec.config.account import AccountConfig, GreenfieldWorkspace
 from stacks.account_stack import ACCOUNT_STACK, AccountStack, workspace_name
 from stacks.main import build_app, main
@@ -191,7 +191,9 @@ def test_prod_is_reachable_only_through_private_link_and_uses_its_own_keys(accou
 
 
 def test_testing_api_sees_workspace_metastore_and_provider(account: AccountConfig) -> None:
-    synth = CdktfTesting.synth(AccountStack(CdktfTesting.app(), ACCOUNT_STACK, account, load_roles()))
+    synth = CdktfTesting.synth(
+        AccountStack(CdktfTesting.app(), ACCOUNT_STACK, account, load_roles(), production_envs())
+    )
     assert CdktfTesting.to_have_provider_with_properties(
         synth,
         "databricks",

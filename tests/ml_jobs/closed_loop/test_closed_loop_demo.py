@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ml_jobs import tables
 from ml_jobs.demo import DEMO_OVERRIDES, MODEL, DemoResult, render_summary, run_demo
 from ml_jobs.runtime import Runtime
+from mlops_spec import tables
 
 DRIFT_DAY = 3
 DAYS = 6

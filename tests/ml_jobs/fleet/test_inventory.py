@@ -19,7 +19,6 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ml_jobs import tables
 from ml_jobs.errors import BadInput, InfraError
 from ml_jobs.fleet.inventory import (
     INVENTORY_COLUMNS,
@@ -32,6 +31,7 @@ from ml_jobs.fleet.inventory import (
 from ml_jobs.fleet.sources import LocalWorkspace, MlflowRegistry
 from ml_jobs.operations import declared_for_environment
 from ml_jobs.registry.client import connect
+from mlops_spec import tables
 from mlops_spec.config import load_environment, load_models
 from mlops_spec.naming import FLEET_TABLES, MONITORING_SCHEMA
 from mlops_spec.operations import (

@@ -12,17 +12,15 @@ real endpoint's bytes, or Delta MERGE on Unity Catalog (locally rows go to delta
 from __future__ import annotations
 
 import json
-import threading
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from ml_jobs import tables
 from ml_jobs.cli import Context
 from ml_jobs.data.generate import DriftSpec, generate_churn
 from ml_jobs.inference.job import append_new
@@ -35,50 +33,21 @@ from ml_jobs.training.pipeline import features
 from ml_jobs.training.train import train_model
 from ml_jobs.trigger import episode_token
 from ml_jobs.validation.validate import validate_version
+from mlops_spec import tables
 from tests.ml_jobs.conftest import local_runtime, spec_for, write_churn
+from tests.ml_jobs.jobs_api import FakeJobsApi, serve
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 JOB_ID = 77
 START = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-class FakeJobs(BaseHTTPRequestHandler):
-    """``GET /api/2.2/jobs/list`` and ``POST /api/2.2/jobs/run-now`` (idempotent per token)."""
-
-    calls: list[dict[str, Any]] = []
-    runs: dict[str, int] = {}
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def _send(self, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def do_GET(self) -> None:
-        self._send({"jobs": [{"job_id": JOB_ID, "settings": {"name": "[dev] marketing_churn_gbm: retrain"}}]})
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeJobs.calls.append(body)
-        token = body.get("idempotency_token")
-        run = FakeJobs.runs.setdefault(token, 1000 + len(FakeJobs.runs))
-        self._send({"run_id": run, "number_in_job": run})
-
-
 @pytest.fixture
-def jobs_api(monkeypatch: pytest.MonkeyPatch):
-    FakeJobs.calls, FakeJobs.runs = [], {}
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeJobs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    from databricks.sdk import WorkspaceClient
-
-    yield WorkspaceClient(host=f"http://127.0.0.1:{server.server_port}", token="test", auth_type="pat")
-    server.shutdown()
+def jobs_api() -> Iterator[tuple[FakeJobsApi, Any]]:
+    api = FakeJobsApi()
+    api.add_job(JOB_ID, "[dev] marketing_churn_gbm: retrain", ["retrain"])
+    with serve(api) as workspace:
+        yield api, workspace
 
 
 def _payload(spark, frame: pd.DataFrame, model: Any, data: Any, prefix: str, version: str):
@@ -121,6 +90,7 @@ def _payload(spark, frame: pd.DataFrame, model: Any, data: Any, prefix: str, ver
 
 
 def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path, jobs_api) -> None:
+    fake, workspace = jobs_api
     spec = spec_for("dev", monitoring={"min_samples": 200, "consecutive_windows": 2, "cooldown_days": 7})
     data = spec.model.data
     runtime = local_runtime(tmp_path)
@@ -139,7 +109,7 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     )
     first = generate_churn(1600, seed=7, start=START, days=4, drift=drift)
     ctx = Context(spec, runtime)
-    trigger = databricks_trigger(ctx, jobs_api)
+    trigger = databricks_trigger(ctx, workspace)
 
     out = unpack(_payload(spark, first, model, data, "a", trained.version), data, spec.model.name)
     append_new(runtime, out.rows, *tables.inference_log(spec.model.name))
@@ -151,7 +121,7 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     metrics, _ = runtime.read_table(*tables.drift_metrics(spec.model.name))
     assert done.retrain_requested and metrics["window_start"].nunique() == 4
     assert metrics[metrics["drifted"]]["column"].isin(["monthly_charges", "support_calls"]).any()
-    (call,) = FakeJobs.calls
+    (call,) = fake.posts("/run-now")
     assert call["job_id"] == JOB_ID and call["job_parameters"]["trigger"] in ("drift", "performance")
     assert call["job_parameters"]["reason"] == done.result.decision.reason
     episode = call["idempotency_token"]
@@ -161,9 +131,9 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     assert call["job_parameters"]["request_id"] == episode == done.request.request_id
 
     # A monitor killed after run_now and re-run starts its pending request again: the same run.
-    retried = replace(done.request, reason="retried after a crash")
-    assert trigger(retried) == FakeJobs.runs[episode]
-    assert FakeJobs.calls[-1]["idempotency_token"] == episode
+    runs = {r.token: r.run_id for r in fake.started()}
+    assert trigger(replace(done.request, reason="retried after a crash")) == runs[episode]
+    assert fake.posts("/run-now")[-1]["idempotency_token"] == episode
 
     drift_from_start = DriftSpec(
         start_day=0, mean_shift=dict(drift.mean_shift), category_mix=dict(drift.category_mix)
@@ -184,8 +154,8 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     append_new(runtime, out.rows, *tables.inference_log(spec.model.name))
     again = monitor(spec, runtime, client, trigger=trigger, now=START + timedelta(days=23, hours=1))
     assert again.retrain_requested, again.result.decision.reason
-    second = FakeJobs.calls[-1]["idempotency_token"]
-    assert second != episode and len(FakeJobs.runs) == 2
+    second = fake.posts("/run-now")[-1]["idempotency_token"]
+    assert second != episode and len(fake.runs) == 2
 
 
 def test_batch_scoring_records_the_served_probability_once_per_row(spark, tmp_path: Path) -> None:
@@ -210,7 +180,7 @@ def test_batch_scoring_records_the_served_probability_once_per_row(spark, tmp_pa
     again = run_score(spec, runtime, client, since=since)  # a retried run over the same rows
     assert first["champion_version"] == again["champion_version"] == trained.version
     scored, _ = runtime.read_table(*tables.inference_log(spec.model.name))
-    features_, _ = runtime.read_table(tables.FEATURES_SCHEMA, data.table)
+    features_, _ = runtime.read_table(*tables.features(data.table))
     assert len(scored) == len(features_) and scored["request_id"].is_unique
 
     classifier = load(f"models:/{trained.registered_name}/{trained.version}", tmp_path / "m").classifier
@@ -222,7 +192,7 @@ def test_batch_scoring_records_the_served_probability_once_per_row(spark, tmp_pa
     assert ((scored["score"] >= 0.5).astype("int64") == scored["prediction"]).all()
 
     later = generate_churn(300, seed=4, start=datetime(2025, 5, 1, tzinfo=UTC), days=3)
-    runtime.write_table(later, tables.FEATURES_SCHEMA, data.table)
+    runtime.write_table(later, *tables.features(data.table))
     run_score(spec, runtime, client)  # newer rows only: scored once, the old ones kept
     rescored, _ = runtime.read_table(*tables.inference_log(spec.model.name))
     assert rescored["request_id"].is_unique and len(rescored) == len(scored) + len(later)

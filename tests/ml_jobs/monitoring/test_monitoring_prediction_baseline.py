@@ -98,7 +98,6 @@ class Story:
 
 @pytest.fixture(scope="module")
 def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
-    from ml_jobs import tables
     from ml_jobs.data.generate import DriftSpec, generate_churn
     from ml_jobs.monitoring.job import monitor
     from ml_jobs.monitoring.profile import load_prediction_profile
@@ -107,6 +106,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Story:
     from ml_jobs.scoring import score_batch
     from ml_jobs.training.train import train_model
     from ml_jobs.validation.validate import validate_version
+    from mlops_spec import tables
 
     from ..conftest import local_runtime, spec_for
 

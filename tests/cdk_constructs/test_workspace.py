@@ -1,9 +1,7 @@
-"""Workspace hardening, the platform folder, secret scopes and serving endpoints."""
+"""Workspace hardening and the platform folder (secret scopes and endpoints: test_secrets, test_serving)."""
 
 from __future__ import annotations
 
-from infra.constructs.secrets import PlatformSecretScope, SecretScopeProps
-from infra.constructs.serving import ServingEndpoint, ServingEndpointProps
 from infra.constructs.workspace import (
     FolderProps,
     PlatformFolder,
@@ -37,32 +35,3 @@ def test_the_folder_and_its_experiments_subfolder_reference_each_other_and_carry
     assert acl["access_control"] == [{"group_name": "mlops-engineers", "permission_level": "CAN_MANAGE"}]
     doc = synth(lambda s: PlatformFolder(s, "folder", FolderProps("/mlops/Development", {})))
     assert not of_type(doc, "databricks_permissions")  # nobody granted anything: no ACL resource
-
-
-def test_a_secret_scope_holds_acls_and_never_a_value() -> None:
-    acls = {"mlops_engineers": ("mlops-engineers", "MANAGE"), "job_runner": ("app-id", "READ")}
-    doc = synth(lambda s: PlatformSecretScope(s, "scope", SecretScopeProps("mlops-dev", acls)))
-    assert only(doc, "databricks_secret_scope")["name"] == "mlops-dev"
-    assert {a["permission"] for a in of_type(doc, "databricks_secret_acl").values()} == {"MANAGE", "READ"}
-    assert not of_type(doc, "databricks_secret")
-
-
-def test_an_endpoint_without_config_with_inference_tables_by_reference_and_optional_protection() -> None:
-    props = ServingEndpointProps(
-        name="churn-dev",
-        model_full_name="mlops_dev.models.churn",
-        inference_catalog="${databricks_schema.logs.catalog_name}",
-        inference_schema="${databricks_schema.logs.name}",
-        table_prefix="churn",
-        rate_limit_per_minute=600,
-        tags={"env": "dev"},
-    )
-    endpoint = only(synth(lambda s: ServingEndpoint(s, "ep", props)), "databricks_model_serving")
-    assert "config" not in endpoint and endpoint["lifecycle"] == {"ignore_changes": ["config"]}
-    assert endpoint["ai_gateway"]["inference_table_config"]["schema_name"] == "${databricks_schema.logs.name}"
-    protected = ServingEndpointProps(
-        **{**props.__dict__, "prevent_destroy": True, "access": {"g": ("group", "CAN_QUERY")}}
-    )
-    doc = synth(lambda s: ServingEndpoint(s, "ep", protected))
-    assert only(doc, "databricks_model_serving")["lifecycle"]["prevent_destroy"] is True
-    assert only(doc, "databricks_permissions")["access_control"][0]["permission_level"] == "CAN_QUERY"
