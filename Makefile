@@ -50,7 +50,7 @@ endif
 # Reproducible wheel: the same commit gives the same bytes, hence the same synthesized path.
 export SOURCE_DATE_EPOCH := 315532800
 
-.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account smoke diff check check-sarif check-plan test lint typecheck unit demo ml-flow mlflow-ui serve review codeowners bench clean
+.PHONY: help install lock install-cdktn wheel synth toolchains-check simulate env-arg plan apply plan-account apply-account deploy deploy-account smoke diff check check-sarif check-plan test lint typecheck unit chaos demo ml-flow mlflow-ui serve review codeowners bench clean
 .PHONY: install-chromium dashboard-check
 .PHONY: gate-prerequisites-check gate-prerequisites-check-sarif gate-prerequisites-check-plan gate-prerequisites-review
 
@@ -208,6 +208,9 @@ typecheck: $(VENV)/.installed ## mypy over infra, stacks, mlops_spec, ml_jobs (s
 	@$(VENV)/bin/mypy
 
 test: install lint typecheck unit ## Lint, type check and the whole test suite
+
+chaos: install ## Every ML job SIGKILLed at every step boundary and at random, re-run; two of each at once
+	@CHAOS=full $(VENV)/bin/pytest -q -p no:cacheprovider tests/ml_jobs/chaos
 
 demo: install synth ## Synthesize every environment, run the guardrails and the simulator, then the ML lifecycle locally
 	@echo "== guardrails over the synthesized stacks =="

@@ -172,9 +172,11 @@ def _run_demo(
 
     retrains: list[dict[str, Any]] = []
 
-    def trigger(reason: str) -> dict[str, Any]:
-        _say(out, f"  retraining: {reason}")
-        record = retrain(spec, runtime, client, trigger=reason, actor="demo").to_dict()
+    def trigger(request: Any) -> dict[str, Any]:
+        _say(out, f"  retraining: {request.reason}")
+        record = retrain(
+            spec, runtime, client, trigger=request.reason, actor="demo", request_id=request.request_id
+        ).to_dict()
         retrains.append(record)
         _say(out, f"  -> {record['decision']}: {record['reason']}")
         return record
@@ -185,7 +187,9 @@ def _run_demo(
         frame = generate_churn(
             rows_per_day, seed + 1000 + day, day_start, 1, drift if day >= drift_day else None
         )
-        champion_before = str(version_by_alias(client, name, CHAMPION).version)
+        current = version_by_alias(client, name, CHAMPION)
+        assert current is not None  # the demo promoted a first champion before production starts
+        champion_before = str(current.version)
         logged = score_batch(spec, runtime, client, frame)
         # Labels for the day's requests arrive at the end of the day, before the nightly monitor.
         write_labels(
@@ -221,6 +225,7 @@ def _run_demo(
 
     result.retrain_decisions = retrains
     champion = version_by_alias(client, name, CHAMPION)
+    assert champion is not None  # retraining only ever moves the alias, never removes it
     card = root / f"model_card_{MODEL}_v{champion.version}.md"
     card.write_text(champion.description or "(no model card)", encoding="utf-8")
     result.model_card = card

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.serving.job import DeployOptions
@@ -90,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         requests_table=args.requests_table, max_requests=args.max_requests,
     )
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.errors import BadInput
         from ml_jobs.serving import job as deploy_job
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, BadInput
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--concept", type=float, default=0.0, help="Concept drift strength 0..1.")
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.data.generate import COLUMNS, DriftSpec, generate_churn
 
         ctx = cli.context(args)
@@ -65,7 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise BadInput(str(exc)) from exc
         start = datetime.fromisoformat(args.start).replace(tzinfo=UTC)
         frame = generate_churn(args.rows, args.seed, start, args.days, drift)
-        version = ctx.runtime.write_table(frame, "features", data.table, mode=args.mode)
+        if args.mode == "overwrite":
+            version = ctx.runtime.write_table(frame, "features", data.table, mode="overwrite")
+        else:  # rows are keyed by (id, timestamp): the same seed appended twice adds nothing
+            keys = (data.id_column, data.timestamp_column)
+            version = ctx.runtime.merge_table(frame, "features", data.table, keys=keys).version
         return EXIT_OK, {
             "table": ctx.runtime.table_ref("features", data.table),
             "version": version,

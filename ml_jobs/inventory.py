@@ -12,10 +12,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
 from mlops_spec.config import ENV_NAMES
+
+if TYPE_CHECKING:  # the inventory imports pandas: not at the entry point's import
+    from ml_jobs.fleet.inventory import Inventory
 
 
 def parser() -> argparse.ArgumentParser:
@@ -28,7 +32,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def run(env: str, config_dir: str | None = None, local_root: str | None = None):  # -> Inventory
+def run(env: str, config_dir: str | None = None, local_root: str | None = None) -> Inventory:
     """The job, callable in-process (the demo) as well as from the command line."""
     from ml_jobs.fleet.inventory import RuntimeTables, run_inventory
     from ml_jobs.fleet.sources import DatabricksWorkspace, LocalWorkspace, MlflowRegistry, Workspace

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -18,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.parser("maintain", "Apply the retention of the tables that grow with traffic.")
     args = parser.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.inference.retention import run_maintain
 
         ctx = cli.context(args)

@@ -1,63 +1,61 @@
 """``monitor --model <name> --env <env> [--fail-on-drift] [--no-retrain] [--set k=v ...]``.
 
-Exit codes: 0 monitored (drift or not: see the JSON line), 2 bad input, 3 infrastructure,
-4 an alert or the retraining trigger could not be delivered, 5 drift found with --fail-on-drift.
+Exit codes (``mlops_spec.exit_codes``): 0 monitored (drift or not: see the JSON line), 2 bad input,
+3 infrastructure, 4 a bug, 5 drift found with --fail-on-drift, 6 the alert webhook stayed down
+after its retries (state and retraining went ahead), 7 retraining was decided but could not
+start (it stays pending; the next run starts it). When several apply, the highest wins.
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
+from mlops_spec.exit_codes import EXIT_ALERT_FAILED, EXIT_DRIFT, EXIT_RETRAIN_PENDING
 
-EXIT_ALERT_FAILED = 4
-EXIT_DRIFT = 5
+if TYPE_CHECKING:  # the job module imports pandas: not at the entry point's import
+    from ml_jobs.monitoring.job import RetrainRequest, Trigger
 
 
-def _trigger(ctx: cli.Context, args: Any) -> Callable[[str], Any] | None:
+def _trigger(ctx: cli.Context, args: Any) -> Trigger | None:
     """Locally ``retrain`` runs in-process; on Databricks the model's retraining job is started, once
-    per breach episode (``ml_jobs.trigger``)."""
+    per breach episode (``ml_jobs.trigger``): the request id is the episode's token."""
     if args.no_retrain:
         return None
-    from ml_jobs.trigger import recorded_trigger, trigger_kind
-
     if ctx.runtime.on_databricks:
         from databricks.sdk import WorkspaceClient
 
         return databricks_trigger(ctx, WorkspaceClient())
     from ml_jobs.retraining.retrain import retrain
+    from ml_jobs.trigger import recorded_trigger, trigger_kind
 
-    return lambda reason: retrain(
+    return lambda request: retrain(
         ctx.spec,
         ctx.runtime,
         ctx.client(),
-        trigger=recorded_trigger(trigger_kind(reason), reason),
+        trigger=recorded_trigger(trigger_kind(request.reason), request.reason),
         actor="monitor",
+        request_id=request.request_id,
     ).to_dict()
 
 
-def databricks_trigger(ctx: cli.Context, workspace: Any) -> Callable[[str], int]:
-    """``jobs.run_now`` on the retraining job with the episode's token and the reason as parameters.
-
-    The episode is read back from the state the monitor saved just before it triggers."""
-    from ml_jobs.monitoring.job import load_state
+def databricks_trigger(ctx: cli.Context, workspace: Any) -> Trigger:
+    """``jobs.run_now`` on the retraining job with the request's id as the idempotency token, and the
+    reason, the trigger kind and the request id as job parameters (the retraining records its
+    decision under that id, so the pending request the monitor saved is settled exactly once)."""
     from ml_jobs.monitoring.sinks import trigger_databricks_job
-    from ml_jobs.trigger import episode_token, job_parameters, trigger_kind
+    from ml_jobs.trigger import job_parameters, trigger_kind
     from mlops_spec.naming import job_name
 
-    model, env = ctx.spec.model.name, ctx.runtime.env
-
-    def run_job(reason: str) -> int:
-        window_end = load_state(ctx.runtime, model).last_window_end
+    def run_job(request: RetrainRequest) -> int:
         return trigger_databricks_job(
             workspace,
-            job_name(env, model, "retrain"),
-            idempotency_token=episode_token(model, env, window_end),
-            job_parameters=job_parameters(reason, trigger_kind(reason)),
+            job_name(ctx.runtime.env, ctx.spec.model.name, "retrain"),
+            idempotency_token=request.request_id,
+            job_parameters=job_parameters(request.reason, trigger_kind(request.reason), request.request_id),
         )
 
     return run_job
@@ -76,25 +74,22 @@ def _feature_freshness(ctx: cli.Context) -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("monitor", "Drift and performance monitoring of a model's inference log.")
     p.add_argument("--fail-on-drift", action="store_true", help=f"Exit {EXIT_DRIFT} when drift is detected.")
-    p.add_argument("--no-retrain", action="store_true", help="Decide, but do not start retraining.")
+    p.add_argument(
+        "--no-retrain", action="store_true", help="Decide, but do not start retraining (it stays pending)."
+    )
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.monitoring.job import monitor
-        from ml_jobs.monitoring.sinks import AlertError
 
         ctx = cli.context(args)
-        try:
-            outcome = monitor(
-                ctx.spec,
-                ctx.runtime,
-                ctx.client(),
-                trigger=_trigger(ctx, args),
-                webhook_url=os.environ.get("MLOPS_WEBHOOK_URL"),
-            )
-        except AlertError as exc:
-            print(f"alert failed: {exc}", file=sys.stderr)
-            return EXIT_ALERT_FAILED, {"error": str(exc)}
+        outcome = monitor(
+            ctx.spec,
+            ctx.runtime,
+            ctx.client(),
+            trigger=_trigger(ctx, args),
+            webhook_url=ctx.runtime.settings.webhook_url,
+        )
         result = outcome.result
         summary = {
             "champion_version": outcome.champion_version,
@@ -102,13 +97,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             "drifted_columns": result.drifted_columns,
             "decision": result.decision.reason,
             "retrain_requested": outcome.retrain_requested,
+            "retrain_request": outcome.request.request_id if outcome.request else None,
             "retrain_outcome": outcome.retrain_outcome,
+            "retrain_error": outcome.retrain_error,
+            "retrain_pending": bool(outcome.state and outcome.state.pending_request),
+            "alert": outcome.alert,
+            "alert_error": outcome.alert_error,
             "new_metric_rows": outcome.new_metric_rows,
             "report": str(result.report_path) if result.report_path else None,
             "mlflow_run_id": outcome.mlflow_run_id,
             "feature_freshness": _feature_freshness(ctx),
         }
-        code = EXIT_DRIFT if args.fail_on_drift and result.drift_detected else EXIT_OK
+        code = EXIT_OK
+        if args.fail_on_drift and result.drift_detected:
+            code = EXIT_DRIFT
+        if outcome.alert == "failed":
+            code = EXIT_ALERT_FAILED
+        if outcome.retrain_error is not None:
+            code = EXIT_RETRAIN_PENDING
         return code, summary
 
     return cli.run(job)

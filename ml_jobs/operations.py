@@ -55,10 +55,17 @@ def train(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     return [
         Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
+        # Also deletes a duplicate version a concurrent twin registered: the same ownership.
         Operation(REGISTER_VERSION, name),
         Operation(SET_VERSION_TAG, name),
         Operation(SET_ALIAS, name),
     ]
+
+
+def _ledger(model: ModelSpec, catalog: str) -> list[Operation]:
+    """The champion ledger every move of the champion claims first (``ml_jobs.registry.promotion``)."""
+    ref = _table(catalog, tables.champion_moves(model.name))
+    return [Operation(READ_TABLE, ref), Operation(WRITE_TABLE, ref)]
 
 
 def validate(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
@@ -68,6 +75,7 @@ def validate(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
         Operation(SET_VERSION_TAG, name),
+        Operation(SET_VERSION_DESCRIPTION, name),  # the model card
     ]
 
 
@@ -75,9 +83,11 @@ def promote(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     name = _model(catalog, model)
     return [
         Operation(LOAD_VERSION, name),
+        Operation(LOG_RUN, experiment_path(env, model.name)),  # the model card, logged to the version's run
         Operation(SET_VERSION_TAG, name),
         Operation(SET_VERSION_DESCRIPTION, name),
         Operation(SET_ALIAS, name),
+        *_ledger(model, catalog),
     ]
 
 
@@ -87,8 +97,7 @@ def approve(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
 
 
 def rollback(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
-    name = _model(catalog, model)
-    return [Operation(LOAD_VERSION, name), Operation(SET_VERSION_TAG, name), Operation(SET_ALIAS, name)]
+    return promote(model, env, catalog)  # the same steps: a claimed move of the champion
 
 
 def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
@@ -115,6 +124,7 @@ def retrain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.retrain_decisions(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(WRITE_TABLE, _table(catalog, tables.retrain_decisions(m))),
+        *_ledger(model, catalog),
     ]
     # retrain trains, validates and promotes a challenger in-process.
     inner = train(model, env, catalog) + validate(model, env, catalog) + promote(model, env, catalog)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, NoCandidate
@@ -20,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     accept_job_parameters(p)
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.registry.promotion import promote
 
         ctx = cli.context(args)

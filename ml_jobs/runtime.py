@@ -9,25 +9,57 @@
 
 Registered model names are three-level everywhere (``<catalog>.models.<model>``): Unity Catalog
 needs them, and MLflow's SQLite registry accepts dots, so a name means the same thing on both.
+
+Every table write goes through a ``Runtime`` method (``merge_table``, ``write_table``), each a
+fault-injection boundary (``ml_jobs.faults``). ``merge_table`` is the exactly-once write: a Delta
+MERGE that inserts only rows whose natural key is not in the table yet, optionally stamped with a
+commit marker so a re-run finds the version its first attempt wrote. Two concurrent MERGEs into
+one table cannot both commit: the loser gets a conflict and is retried, and its retry matches the
+winner's rows instead of inserting them again (delta-rs locally, Delta on Databricks; see
+``merge_table``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import logging
 import os
-from collections.abc import Mapping
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 
-from ml_jobs.errors import BadInput
+from ml_jobs import faults
+from ml_jobs.errors import BadInput, InfraError, Refused
+from ml_jobs.settings import Settings
+from ml_jobs.settings import current as current_settings
+from ml_jobs.settings import load as load_settings
+from mlops_spec.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 DATABRICKS_ENV_VAR = "DATABRICKS_RUNTIME_VERSION"
 LOCAL_ROOT_ENV_VAR = "MLOPS_LOCAL_ROOT"
 MODELS_SCHEMA = "models"
+MARKER_HISTORY = 100
+"""Commits searched for a commit marker: a re-run follows its killed attempt closely."""
+SPARK_CONFLICTS = ("ConcurrentAppendException", "ConcurrentDeleteReadException", "DELTA_CONCURRENT")
 
 WriteMode = Literal["append", "overwrite"]
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    version: int
+    """The table version holding the rows (the commit that inserted them, or the latest)."""
+    inserted: int
+    marker_found: bool = False
+    """True when the commit marker was already in the table: an earlier attempt wrote these rows."""
 
 
 def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> Any:
@@ -61,6 +93,7 @@ class Runtime:
     registry_uri: str
     root: Path | None = None
     """Local project folder; None on Databricks."""
+    settings: Settings = field(default_factory=Settings, repr=False, compare=False)
     _spark: list[Any] = field(default_factory=list, repr=False, compare=False)
 
     # -- names -----------------------------------------------------------------------------------
@@ -93,9 +126,10 @@ class Runtime:
         return self._read_delta(schema, table, version)
 
     def write_table(self, df: pd.DataFrame, schema: str, table: str, mode: WriteMode = "append") -> int:
-        """Write and return the new Delta version."""
+        """Write and return the new Delta version (a blind write: ``merge_table`` is the exactly-once one)."""
         if mode not in ("append", "overwrite"):
             raise ValueError(f"mode must be 'append' or 'overwrite', got {mode!r}")
+        faults.boundary(f"table.{mode}:{schema}.{table}")
         if self.on_databricks:
             ref = self.table_ref(schema, table)
             self.spark().createDataFrame(df).write.format("delta").mode(mode).saveAsTable(ref)
@@ -109,10 +143,81 @@ class Runtime:
         write_deltalake(str(path), frame, mode=mode, schema_mode="overwrite" if mode == "overwrite" else None)
         return self.table_version(schema, table)
 
+    def merge_table(
+        self,
+        df: Any,
+        schema: str,
+        table: str,
+        keys: Sequence[str],
+        *,
+        marker: str | None = None,
+        arrow_schema: Any | None = None,
+    ) -> MergeResult:
+        """Insert the rows of ``df`` (pandas, or Spark rows too large to collect) whose ``keys`` are
+        not in the table yet (created when missing).
+
+        ``marker`` is recorded as the commit's ``userMetadata``; when a commit among the last
+        ``MARKER_HISTORY`` already carries it, nothing is written and that commit's version is
+        returned. ``arrow_schema`` types the table's columns (a column that is all null in one
+        batch would otherwise have no type). A MERGE that lost a concurrent commit is re-run
+        (``MLOPS_WRITE_RETRIES`` times): the re-run sees the winner's rows and skips them.
+        """
+        faults.boundary(f"table.merge:{schema}.{table}")
+        if not isinstance(df, pd.DataFrame) and not self.on_databricks:
+            df = df.toPandas()  # a Spark DataFrame (unpacked or scored rows) into a local table
+        source = _dedupe(df, keys, f"{schema}.{table}")
+        attempts = self.settings.write_retries
+        for attempt in range(1, attempts + 1):
+            try:
+                if self.on_databricks:
+                    return self._merge_spark(source, schema, table, keys, marker)
+                return self._merge_local(source, schema, table, keys, marker, arrow_schema)
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == attempts:
+                    if _is_conflict(exc):
+                        raise InfraError(
+                            f"MERGE into {schema}.{table} lost {attempts} concurrent commits in a row; re-run"
+                        ) from exc
+                    raise
+                log.info("MERGE into %s.%s lost a concurrent commit; retrying (%d)", schema, table, attempt)
+                time.sleep(0.05 * attempt)
+        raise AssertionError("unreachable")
+
+    def find_marker(self, schema: str, table: str, marker: str) -> MergeResult | None:
+        """The commit stamped ``marker`` among the recent ones (its version and rows inserted), or None."""
+        if self.on_databricks:
+            ref = self.table_ref(schema, table)
+            rows = self.spark().sql(f"DESCRIBE HISTORY {ref} LIMIT {MARKER_HISTORY}").collect()
+            history = [
+                {
+                    "version": r["version"],
+                    "inserted": (r["operationMetrics"] or {}).get("numTargetRowsInserted"),
+                }
+                for r in rows
+                if r["userMetadata"] == marker
+            ]
+        else:
+            try:
+                raw = self._delta(schema, table).history(MARKER_HISTORY)
+            except BadInput:
+                return None
+            history = [
+                {
+                    "version": h["version"],
+                    "inserted": (h.get("operationMetrics") or {}).get("num_target_rows_inserted"),
+                }
+                for h in raw
+                if h.get("userMetadata") == marker
+            ]
+        if not history:
+            return None
+        newest = max(history, key=lambda h: int(h["version"]))
+        return MergeResult(int(newest["version"]), int(newest["inserted"] or 0), marker_found=True)
+
     def table_version(self, schema: str, table: str) -> int:
         if self.on_databricks:
             return spark_table_version(self.spark(), self.table_ref(schema, table))
-        return self._delta(schema, table).version()
+        return int(self._delta(schema, table).version())
 
     def identity(self) -> str:
         """The authenticated principal (Databricks user or service principal; locally the OS user).
@@ -135,13 +240,137 @@ class Runtime:
         if not self._spark:
             from pyspark.sql import SparkSession
 
+            if not self.on_databricks:
+                # Local mode: Python UDFs (score's spark_udf) run in workers started from this
+                # interpreter, not whatever python3 PATH names (PySpark reads PYSPARK_PYTHON).
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             self._spark.append(SparkSession.builder.getOrCreate())
         return self._spark[0]
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str, timeout_s: float) -> Iterator[None]:
+        """Hold the named lock of this project, waiting at most ``timeout_s`` (Refused after that).
+
+        Locally an ``flock`` on ``<root>/locks/<name>.lock``: the kernel releases it when the holder
+        dies, even by SIGKILL, so a killed job never leaves it held. On Databricks a no-op: the
+        job runs with ``max_concurrent_runs = 1`` and queueing, and what must not happen twice is
+        guarded by keys in the tables and the registry, not by the lock.
+        """
+        if self.root is None:
+            yield
+            return
+        path = self.root / "locks" / f"{name}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Refused(
+                            f"{name} is held by another run (lock {path}) after waiting {timeout_s:g} s "
+                            f"(MLOPS_LOCK_TIMEOUT_SECONDS)"
+                        ) from None
+                    time.sleep(0.2)
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            yield
+        finally:
+            os.close(fd)
 
     # -- local Delta -----------------------------------------------------------------------------
     def _table_path(self, schema: str, table: str) -> Path:
         assert self.root is not None
         return self.root / "tables" / schema / table
+
+    def _merge_local(
+        self,
+        source: pd.DataFrame,
+        schema: str,
+        table: str,
+        keys: Sequence[str],
+        marker: str | None,
+        arrow_schema: Any | None,
+    ) -> MergeResult:
+        import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+        from deltalake import CommitProperties, DeltaTable
+
+        path = self._table_path(schema, table)
+        if not (path / "_delta_log").is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            typed = _arrow(source, arrow_schema)
+            # Two creators may both commit a CREATE; both are empty with the same schema: harmless.
+            DeltaTable.create(str(path), schema=typed.schema, mode="ignore")
+        if marker is not None:
+            found = self.find_marker(schema, table, marker)
+            if found is not None:
+                return found
+        dt = DeltaTable(str(path))
+        if source.empty:
+            return MergeResult(dt.version(), 0)
+        target = pa.schema(dt.schema().to_arrow())
+        typed = _arrow(source, arrow_schema or target)
+        missing = [c for c in target.names if c not in typed.schema.names]
+        extra = sorted(set(map(str, source.columns)) - set(target.names))
+        if missing or extra:
+            raise BadInput(
+                f"rows for {schema}.{table} do not have its columns: missing {missing}, extra {extra}"
+            )
+        typed = typed.select(target.names).cast(target, safe=False)
+        predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        props = CommitProperties(custom_metadata={"userMetadata": marker}) if marker else None
+        metrics = (
+            dt.merge(typed, predicate, source_alias="s", target_alias="t", commit_properties=props)
+            .when_not_matched_insert_all()
+            .execute()
+        )
+        inserted = int(metrics["num_target_rows_inserted"])
+        return MergeResult(dt.version(), inserted)
+
+    def _merge_spark(
+        self, source: Any, schema: str, table: str, keys: Sequence[str], marker: str | None
+    ) -> MergeResult:
+        """``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` (Databricks SQL reference, MERGE INTO).
+
+        The tables this creates have deletion vectors off: without row-level concurrency a MERGE
+        reads the whole unpartitioned table, so a concurrent commit that added rows makes it fail
+        with ``ConcurrentAppendException`` instead of both inserting the same key (Databricks,
+        "Isolation levels and write conflicts": conflicts without row-level concurrency).
+        ``userMetadata`` is set through ``spark.databricks.delta.commitInfo.userMetadata``
+        (Delta, "Set user-defined commit metadata").
+        """
+        spark = self.spark()
+        ref = self.table_ref(schema, table)
+        local = isinstance(source, pd.DataFrame)
+        frame = spark.createDataFrame(source) if local else source
+        view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
+        frame.createOrReplaceTempView(view)
+        # Created empty with its columns and deletion vectors off; a concurrent creator's IF NOT
+        # EXISTS is a no-op (Databricks SQL reference, CREATE TABLE [USING]).
+        spark.sql(
+            f"CREATE TABLE IF NOT EXISTS {ref} TBLPROPERTIES ('delta.enableDeletionVectors' = false) "
+            f"AS SELECT * FROM {view} WHERE false"
+        )
+        if marker is not None:
+            found = self.find_marker(schema, table, marker)
+            if found is not None:
+                return found
+        if source.empty if local else frame.isEmpty():
+            return MergeResult(spark_table_version(spark, ref), 0)
+        on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+        key = "spark.databricks.delta.commitInfo.userMetadata"
+        if marker:
+            spark.conf.set(key, marker)
+        try:
+            out = spark.sql(f"MERGE INTO {ref} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
+            inserted = int(out.collect()[0]["num_inserted_rows"])
+        finally:
+            if marker:
+                spark.conf.unset(key)
+        return MergeResult(spark_table_version(spark, ref), inserted)
 
     def _delta(self, schema: str, table: str, version: int | None = None) -> Any:
         from deltalake import DeltaTable
@@ -152,6 +381,11 @@ class Runtime:
             dt = DeltaTable(str(path))
         except TableNotFoundError as exc:
             raise BadInput(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
+        except Exception as exc:  # a Delta log that does not parse: the store is damaged, not the input
+            first = str(exc).strip().splitlines()[0][:300]
+            raise InfraError(
+                f"table {schema}.{table} at {path} is unreadable (corrupt Delta log?): {first}"
+            ) from exc
         if version is not None:
             latest = dt.version()
             if not 0 <= int(version) <= latest:
@@ -164,6 +398,61 @@ class Runtime:
         return dt.to_pandas(), dt.version()
 
 
+def _dedupe(df: Any, keys: Sequence[str], where: str) -> Any:
+    """A MERGE source must not repeat a key; a null key would never match (and always insert)."""
+    missing = [k for k in keys if k not in df.columns]
+    if missing:
+        raise BadInput(f"rows for {where} lack the key columns {missing}")
+    if not isinstance(df, pd.DataFrame):  # Spark: rows with a null key are dropped, not collected
+        return df.dropna(subset=list(keys)).dropDuplicates(list(keys))
+    if len(df) and df[list(keys)].isna().any().any():
+        raise BadInput(f"rows for {where} have null values in the key columns {list(keys)}")
+    return df.drop_duplicates(list(keys), keep="first").reset_index(drop=True)
+
+
+def _arrow(df: pd.DataFrame, arrow_schema: Any | None) -> Any:
+    """``df`` as an Arrow table typed by ``arrow_schema`` (its columns present in ``df``), else inferred.
+
+    Timestamps become microseconds: Delta's timestamp type; nanoseconds need a reader feature
+    (``timestampNanos``) most readers lack, and a sub-microsecond part is not kept.
+    """
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if arrow_schema is None:
+        fields = [
+            pa.field(f.name, pa.timestamp("us", tz=f.type.tz)) if pa.types.is_timestamp(f.type) else f
+            for f in table.schema
+        ]
+        return table.cast(pa.schema(fields), safe=False)
+    names = [n for n in arrow_schema.names if n in table.schema.names]
+    return table.select(names).cast(pa.schema([arrow_schema.field(n) for n in names]), safe=False)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    """A commit lost to a concurrent writer (delta-rs ``CommitFailedError``, Spark's conflict errors)."""
+    name = type(exc).__name__
+    return name == "CommitFailedError" or any(c in name or c in str(exc)[:500] for c in SPARK_CONFLICTS)
+
+
+def _writable_root(base: Path, source: tuple[str, str]) -> Path:
+    """The local root, created if needed; a root that cannot be written is a config error (exit 2)."""
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        probe = base / f".write-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ConfigError.single(
+            source[0],
+            (source[1],),
+            f"the local root is not writable ({exc.strerror or exc})",
+            str(base),
+            "a writable folder",
+        ) from exc
+    return base
+
+
 def get_runtime(
     env: str,
     root: str | Path | None = None,
@@ -171,15 +460,26 @@ def get_runtime(
     environ: Mapping[str, str] | None = None,
 ) -> Runtime:
     """Pick the runtime from the process environment; ``catalog`` defaults to ``mlops_<env>``."""
+    settings = current_settings() if environ is None else load_settings(environ)
     environ = os.environ if environ is None else environ
     catalog = catalog or f"mlops_{env}"
     if environ.get(DATABRICKS_ENV_VAR):
-        return Runtime(env, catalog, True, "databricks", "databricks-uc")
-    base = Path(root or environ.get(LOCAL_ROOT_ENV_VAR) or Path.cwd() / ".local" / env).resolve()
-    base.mkdir(parents=True, exist_ok=True)
-    tracking = environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{base / 'mlflow.db'}"
+        return Runtime(env, catalog, True, "databricks", "databricks-uc", settings=settings)
+    if root:
+        base, source = Path(root), ("command line", "--local-root")
+    elif settings.local_root:
+        base, source = settings.local_root, ("environment", LOCAL_ROOT_ENV_VAR)
+    else:
+        base, source = (
+            Path.cwd() / ".local" / env,
+            ("default", f"./.local/{env} (${LOCAL_ROOT_ENV_VAR} unset)"),
+        )
+    base = _writable_root(base.resolve(), source)
+    # SQLite waits this long for a lock held by a concurrent job before "database is locked" (exit 3).
+    timeout = f"?timeout={settings.store_timeout_seconds:g}"
+    tracking = environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{base / 'mlflow.db'}{timeout}"
     registry = environ.get("MLFLOW_REGISTRY_URI") or tracking
-    return Runtime(env, catalog, False, tracking, registry, base)
+    return Runtime(env, catalog, False, tracking, registry, base, settings=settings)
 
 
 def artifact_location(runtime: Runtime) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -17,7 +18,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = cli.parser("score", "Score the feature table's new rows with the champion.")
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.inference.job import run_score
 
         ctx = cli.context(args)

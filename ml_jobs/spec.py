@@ -7,7 +7,6 @@ exists, so the jobs read exactly the YAML that produced the jobs.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from ml_jobs import settings
 from mlops_spec.config import ConfigError, EnvironmentConfig, ModelSpec, load_environment, load_models
 from mlops_spec.config.errors import Problem
 from mlops_spec.config.loader import deep_merge
@@ -42,11 +42,11 @@ class ResolvedSpec:
 
 def config_dir(explicit: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
     """The first of: explicit argument, ``$MLOPS_CONFIG_DIR``, checkout ``stacks/``, bundled copy."""
-    environ = os.environ if environ is None else environ
+    from_env = settings.current().config_dir if environ is None else environ.get(CONFIG_DIR_ENV)
     if explicit:
         return _existing(Path(explicit), "--config-dir")
-    if environ.get(CONFIG_DIR_ENV):
-        return _existing(Path(environ[CONFIG_DIR_ENV]), f"${CONFIG_DIR_ENV}")
+    if from_env:
+        return _existing(Path(from_env), f"${CONFIG_DIR_ENV}")
     for candidate in (CHECKOUT_CONFIG_DIR, BUNDLED_CONFIG_DIR):
         if (candidate / "models.yaml").is_file():
             return candidate

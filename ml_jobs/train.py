@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -29,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     accept_job_parameters(p, own=("sample_rows",))
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.training.train import train_model
 
         ctx = cli.context(args)

@@ -4,9 +4,10 @@ A breach episode is a model's run of breaching windows in one environment; it is
 the last window the monitor judged when it decided (``RetrainState.last_window_end``). The
 idempotency token of ``jobs.run_now`` is derived from (model, env, that end): a monitor retried after
 a crash asks for the same run (Databricks returns the existing one), a breach weeks later starts a new
-run. The retraining job receives ``reason`` (the monitor's decision) and ``trigger`` (its kind:
-drift, performance, schedule or manual) as job parameters, and the decision record's ``trigger``
-says both.
+run. The retraining job receives ``reason`` (the monitor's decision), ``trigger`` (its kind:
+drift, performance, schedule or manual) and ``request_id`` (the token: the monitor's pending request,
+under which the retraining records its decision once) as job parameters, and the decision record's
+``trigger`` says both reason and kind.
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ def trigger_kind(reason: str) -> TriggerKind:
     return "manual"
 
 
-def job_parameters(reason: str, kind: str) -> dict[str, str]:
-    return {"reason": reason[:MAX_REASON], "trigger": kind}
+def job_parameters(reason: str, kind: str, request_id: str) -> dict[str, str]:
+    """The retraining job's parameters; ``request_id`` is the key its decision is recorded under."""
+    return {"reason": reason[:MAX_REASON], "trigger": kind, "request_id": request_id}
 
 
 def recorded_trigger(kind: str, reason: str) -> str:

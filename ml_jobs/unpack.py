@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK
@@ -18,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--version", help="Version that served rows without their own (default: the endpoint's).")
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.inference.job import run_unpack
 
         ctx = cli.context(args)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from ml_jobs import cli
 from ml_jobs.errors import EXIT_OK, EXIT_REFUSED, NoCandidate
@@ -20,7 +21,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     accept_job_parameters(p)
     args = p.parse_args(argv)
 
-    def job() -> tuple[int, dict]:
+    def job() -> tuple[int, dict[str, Any]]:
         from ml_jobs.validation.validate import summary, validate_version
 
         ctx = cli.context(args)

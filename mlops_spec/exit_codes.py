@@ -21,6 +21,14 @@ EXIT_BAD_INPUT = 2
 EXIT_INFRA = 3
 EXIT_BUG = 4
 
+# Outcomes of the ``monitor`` job beyond the five above (its JSON line says which and why).
+EXIT_DRIFT = 5
+"""Drift was found and ``--fail-on-drift`` was given."""
+EXIT_ALERT_FAILED = 6
+"""The webhook stayed unreachable after its retries; state and retraining went ahead without it."""
+EXIT_RETRAIN_PENDING = 7
+"""Retraining was decided but could not start (refused or failed); it stays pending for the next run."""
+
 
 class ToolError(Exception):
     """Raised on purpose by a tool: its entry point prints the message and returns ``exit_code``.

@@ -19,8 +19,9 @@ JOB_PARAMETERS: dict[str, dict[str, str]] = {
     # A run with sample_rows > 0 trains on that many rows and registers a version that never becomes
     # the challenger (make smoke); 0, the default, trains on the whole table.
     "train": {"sample_rows": "0"},
-    # Set by the monitor's run_now (ml_jobs.trigger); a run started by hand keeps the defaults.
-    "retrain": {"reason": "manual", "trigger": "manual"},
+    # Set by the monitor's run_now (ml_jobs.trigger); a run started by hand keeps the defaults. The
+    # request id is the monitor's pending request (its run_now token); empty = retrain derives one.
+    "retrain": {"reason": "manual", "trigger": "manual", "request_id": ""},
 }
 """Job purpose (``infra.constructs.ml_model``) -> parameter name -> default."""
 

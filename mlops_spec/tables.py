@@ -6,6 +6,8 @@ and readers, the stacks and the operations the simulator checks all take their n
 
 * The labels contract's columns (``ml_jobs.inference.labels`` documents the contract; the stacks create
   ``<catalog>.inference_logs.<model>_labels`` with exactly these).
+* The natural key of every table the jobs write (``*_KEYS``): each write is a ``Runtime.merge_table``
+  on it, so a re-run or a concurrent run adds nothing twice.
 * The Delta properties that carry a retention (``ml_jobs.inference.retention`` keeps them; the stacks set
   them when they create a table).
 """
@@ -21,6 +23,7 @@ __all__ = [
     "LABEL_TIMESTAMP",
     "MONITORING_SCHEMA",
     "RETENTION_PROPERTIES",
+    "champion_moves",
     "contract_columns",
     "drift_metrics",
     "features",
@@ -47,6 +50,9 @@ def inference_log(model: str) -> tuple[str, str]:
     return INFERENCE_SCHEMA, f"{model}_predictions"
 
 
+INFERENCE_LOG_KEYS = ("request_id",)
+
+
 def labels(model: str) -> tuple[str, str]:
     """Late-arriving ground truth, the labels contract (``contract_columns``)."""
     return INFERENCE_SCHEMA, f"{model}_labels"
@@ -61,12 +67,29 @@ def drift_metrics(model: str) -> tuple[str, str]:
     return MONITORING_SCHEMA, f"{model}_drift_metrics"
 
 
+DRIFT_METRICS_KEYS = ("window_start", "granularity", "drift_type", "column", "metric", "model_version")
+
+
 def monitor_state(model: str) -> tuple[str, str]:
     return MONITORING_SCHEMA, f"{model}_monitor_state"
 
 
+MONITOR_STATE_KEYS = ("state_id",)
+
+
 def retrain_decisions(model: str) -> tuple[str, str]:
     return MONITORING_SCHEMA, f"{model}_retrain_decisions"
+
+
+RETRAIN_DECISIONS_KEYS = ("retrain_id",)
+
+
+def champion_moves(model: str) -> tuple[str, str]:
+    """The ledger of champion moves (``ml_jobs.registry.promotion``): one row per claimed move."""
+    return MONITORING_SCHEMA, f"{model}_champion_moves"
+
+
+CHAMPION_MOVES_KEYS = ("seq",)
 
 
 def contract_columns(data: DataSpec) -> list[tuple[str, str, str]]:

@@ -162,7 +162,7 @@ def churn_logit(frame: pd.DataFrame, concept: np.ndarray | float = 0.0) -> np.nd
         + 0.2 * (frame["region"] == "south").to_numpy()
         + 1.2 * c * (tenure > 36)  # drifted world: long-tenured customers start leaving
     )
-    return logit
+    return np.asarray(logit, dtype=float)
 
 
 def generate_churn(

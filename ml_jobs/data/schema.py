@@ -53,6 +53,25 @@ def check_frame(df: pd.DataFrame, spec: DataSpec, source: str) -> None:
         )
 
 
+def check_training_rows(df: pd.DataFrame, spec: DataSpec, source: str) -> None:
+    """The rows a model is trained on: enough of them, and every feature with at least one value.
+
+    An all-null feature would train (the imputer and the encoder accept it) and make a model that
+    ignores it, or crash later stages; too few rows register a version nobody should trust.
+    """
+    empty = [name for name in spec.features if df[name].isna().all()]
+    if empty:
+        raise BadInput(
+            f"{source}: features {empty} have no values (every row is null); fix the data or "
+            f"drop them from data.numeric_features / data.categorical_features"
+        )
+    if len(df) < spec.min_training_rows:
+        raise BadInput(
+            f"{source}: {len(df)} rows in the training window; data.min_training_rows requires "
+            f">= {spec.min_training_rows}"
+        )
+
+
 def training_window(df: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
     """The last ``training_window_days`` days before the newest row (all rows when None)."""
     if spec.training_window_days is None or df.empty:

@@ -7,7 +7,7 @@ Artifacts of the training run:
 * ``explain/insights.json``: what the card shows (top features, per-segment top features and
   metrics, data profile, risk score with its formula).
 
-The registered version gets ``risk.score`` and ``risk.tier`` tags.
+The registered version gets ``risk_score`` and ``risk_tier`` tags (Unity Catalog tag keys: no dots).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from mlops_spec.config.model_spec import DataSpec, ModelSpec
 INSIGHTS_ARTIFACT = "explain/insights.json"
 SHAP_GLOBAL_ARTIFACT = "explain/shap_global.json"
 SHAP_PLOT_ARTIFACT = "explain/shap_summary.png"
-TAG_RISK_SCORE = "risk.score"
-TAG_RISK_TIER = "risk.tier"
+TAG_RISK_SCORE = "risk_score"
+TAG_RISK_TIER = "risk_tier"
 
 
 def data_profile(train: pd.DataFrame, data: DataSpec) -> dict[str, Any]:
@@ -170,10 +170,11 @@ def explain_and_log(spec: ModelSpec, model: Any, train: pd.DataFrame, test: pd.D
     return insights
 
 
-def tag_version(client: Any, name: str, version: str, insights: Mapping[str, Any]) -> None:
+def version_tags(insights: Mapping[str, Any]) -> dict[str, str]:
+    """The risk tags a version is registered with (in the one registration call, so a killed
+    training never leaves a version without them)."""
     risk = insights["risk"]
-    client.set_model_version_tag(name, version, TAG_RISK_SCORE, f"{risk['score']:.4f}")
-    client.set_model_version_tag(name, version, TAG_RISK_TIER, risk["tier"])
+    return {TAG_RISK_SCORE: f"{risk['score']:.4f}", TAG_RISK_TIER: risk["tier"]}
 
 
 def load(run_id: str | None) -> dict[str, Any] | None:

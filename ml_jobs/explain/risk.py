@@ -3,7 +3,7 @@
 Each component is scaled to [0, 1] (1 = the level at which it alone is a serious concern), then
 weighted. A component that could not be measured (no sensitive attribute, no segments) counts as
 0.5: an unmeasured risk is not an absent one. The formula is rendered into the model card as is.
-The tier is exposed (version tag ``risk.tier``) for the approval chain to act on.
+The tier is exposed (version tag ``risk_tier``) for the approval chain to act on.
 """
 
 from __future__ import annotations

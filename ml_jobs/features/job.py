@@ -90,7 +90,7 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str]) -> bool:
     cols = sorted(a.columns)
     left = a[cols].sort_values(keys).reset_index(drop=True)
     right = b[cols].sort_values(keys).reset_index(drop=True)
-    return left.astype(str).equals(right.astype(str))
+    return bool(left.astype(str).equals(right.astype(str)))
 
 
 def build_training_set(runtime: Runtime, model: ModelSpec, models: Sequence[ModelSpec]) -> dict[str, Any]:

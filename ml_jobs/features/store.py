@@ -143,12 +143,13 @@ def _ensure_spark(runtime: Runtime, layout: TableLayout) -> None:
 
 def _constraints(spark: Any, ref: str) -> list[Any]:
     catalog, schema, table = ref.split(".")
-    return spark.sql(
+    rows: list[Any] = spark.sql(
         f"SELECT constraint_name AS name FROM {catalog}.information_schema.table_constraints "
         f"WHERE table_schema = '{schema}' AND table_name = '{table}' "
         f"UNION ALL SELECT substr(key, 19) AS name FROM (SHOW TBLPROPERTIES {ref}) "
         "WHERE key LIKE 'delta.constraints.%'"
     ).collect()
+    return rows
 
 
 def _tolerate_exists(statement: Any) -> None:

@@ -166,7 +166,7 @@ class Inventory:
 def _iso(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return None
-    return pd.Timestamp(value).isoformat()
+    return str(pd.Timestamp(value).isoformat())
 
 
 def _model_metrics(frame: pd.DataFrame | None, model: str) -> pd.DataFrame:

@@ -109,7 +109,8 @@ class DatabricksWorkspace:
         from databricks.sdk.errors import NotFound
 
         try:
-            return self.client.registered_models.get(full_name).owner
+            owner: str | None = self.client.registered_models.get(full_name).owner
+            return owner
         except NotFound:
             return None
 

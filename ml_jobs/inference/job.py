@@ -4,8 +4,9 @@
 Each function takes the resolved spec and the runtime; the entry points (``unpack``, ``score``,
 ``maintain``) only parse arguments. On Databricks the tables are Unity Catalog Delta tables written
 through Spark: unpacked and scored rows go in with ``MERGE ... WHEN NOT MATCHED`` on ``request_id``,
-so a retried or doubled run adds nothing twice (Delta's optimistic concurrency makes the second of
-two concurrent merges re-check against the first). Locally the same rows go to ``deltalake`` tables.
+so a retried, killed or doubled run adds nothing twice (Delta's optimistic concurrency makes the second
+of two concurrent merges fail and re-run against the first). Locally the same MERGE runs on
+``deltalake`` tables.
 """
 
 from __future__ import annotations
@@ -36,21 +37,10 @@ def _spark_frame(runtime: Runtime, schema: str, table: str) -> Any | None:
     return spark.createDataFrame(frame) if len(frame) else None
 
 
-def append_new(runtime: Runtime, rows: Any, schema: str, table: str, key: str = "request_id") -> None:
-    """Insert the rows whose ``key`` the table lacks."""
-    if runtime.on_databricks:
-        ref = runtime.table_ref(schema, table)
-        spark = runtime.spark()
-        if not spark.catalog.tableExists(ref):
-            rows.limit(0).write.format("delta").saveAsTable(ref)
-        rows.createOrReplaceTempView("_mlops_new_rows")
-        spark.sql(
-            f"MERGE INTO {ref} t USING _mlops_new_rows s ON t.{key} = s.{key} WHEN NOT MATCHED THEN INSERT *"
-        )
-        return
-    frame = rows.toPandas()
-    if not frame.empty:
-        runtime.write_table(frame, schema, table)
+def append_new(runtime: Runtime, rows: Any, schema: str, table: str, key: str = "request_id") -> int:
+    """Insert the rows whose ``key`` the table lacks (``Runtime.merge_table``: the one MERGE of the
+    jobs, retried when it loses a concurrent commit); the number of rows inserted."""
+    return runtime.merge_table(rows, schema, table, keys=[key]).inserted
 
 
 def served_version(spec: ResolvedSpec, runtime: Runtime) -> str | None:
@@ -80,7 +70,9 @@ def run_unpack(spec: ResolvedSpec, runtime: Runtime, version: str | None = None)
     return out.summary()
 
 
-def run_score(spec: ResolvedSpec, runtime: Runtime, client: Any, since: datetime | None = None) -> dict:
+def run_score(
+    spec: ResolvedSpec, runtime: Runtime, client: Any, since: datetime | None = None
+) -> dict[str, Any]:
     """Batch models: the feature table's rows newer than the log's, scored with the champion on Spark."""
     from pyspark.sql import functions as F
 
@@ -108,18 +100,25 @@ def run_score(spec: ResolvedSpec, runtime: Runtime, client: Any, since: datetime
 def score_frame(spark: Any, features: Any, data: Any, model_name: str, registered: str, version: str) -> Any:
     """Score on the executors with ``mlflow.pyfunc.spark_udf`` (the version the champion alias names).
 
-    The served model answers class labels (``predict``), so batch rows carry ``prediction`` and no
-    ``score``, exactly as an endpoint of that version would answer.
+    The registered model is the served scorer (``ml_jobs.serving.model``): it answers ``score`` (the
+    probability the monitor judges) and ``prediction`` (the label at the threshold), so batch rows
+    carry both, exactly as an endpoint of that version answers.
     """
     import mlflow
     from pyspark.sql import functions as F
 
+    from ml_jobs.serving.model import OUTPUT_COLUMNS
+
     udf = mlflow.pyfunc.spark_udf(
-        spark, f"models:/{registered}/{version}", result_type="double", env_manager="local"
+        spark,
+        f"models:/{registered}/{version}",
+        result_type="score double, prediction long",
+        env_manager="local",
     )
     cols = [F.col(c) for c in data.features]
-    predicted = udf(F.struct(*cols))
+    answered = udf(F.struct(*cols))
     key = F.concat_ws("|", F.col(data.id_column).cast("string"), F.col(data.timestamp_column).cast("string"))
+    score, prediction = OUTPUT_COLUMNS
     return features.select(
         F.sha2(key, 256).alias("request_id"),
         F.col(data.timestamp_column).cast("timestamp").alias("timestamp"),
@@ -128,6 +127,6 @@ def score_frame(spark: Any, features: Any, data: Any, model_name: str, registere
         *cols,
         F.lit(model_name).alias("model_name"),
         F.lit(version).alias("model_version"),
-        F.lit(None).cast("double").alias("score"),
-        predicted.cast("bigint").alias("prediction"),
+        answered[score].cast("double").alias("score"),
+        answered[prediction].cast("bigint").alias("prediction"),
     )

@@ -28,9 +28,9 @@ def adjust_p_values(p_values: list[float], method: str) -> list[float]:
     p = np.asarray(p_values, dtype=float)
     m = len(p)
     if m == 0 or method == "none":
-        return p.tolist()
+        return [float(v) for v in p]
     if method == "bonferroni":
-        return np.minimum(p * m, 1.0).tolist()
+        return [float(v) for v in np.minimum(p * m, 1.0)]
     if method != "bh":
         raise ValueError(f"multiple_testing {method!r} is not supported; allowed: bh, bonferroni, none")
     order = np.argsort(p)
@@ -129,18 +129,27 @@ def drift_share(
 
 @dataclass(frozen=True)
 class RetrainState:
-    """What the previous monitor run left behind; stored between runs (e.g. as a JSON tag or row)."""
+    """What the previous monitor run left behind; stored between runs (one row per distinct state)."""
 
     consecutive_breaches: int = 0
     last_retrain_at: datetime | None = None
+    """When the last retraining was started (the cooldown counts from here): set only once it ran."""
     last_window_end: datetime | None = None
     """Windows ending at or before this were already counted by an earlier run."""
+    pending_request: str | None = None
+    """A retraining that was decided but has not run yet (trigger refused, failed or disabled)."""
+    pending_reason: str | None = None
+    last_request: str | None = None
+    """The last retraining request that was started."""
 
     def to_dict(self) -> dict[str, object]:
         return {
             "consecutive_breaches": self.consecutive_breaches,
             "last_retrain_at": self.last_retrain_at.isoformat() if self.last_retrain_at else None,
             "last_window_end": self.last_window_end.isoformat() if self.last_window_end else None,
+            "pending_request": self.pending_request,
+            "pending_reason": self.pending_reason,
+            "last_request": self.last_request,
         }
 
     @classmethod
@@ -149,7 +158,18 @@ class RetrainState:
             value = raw.get(key)
             return datetime.fromisoformat(str(value)) if value else None
 
-        return cls(int(raw.get("consecutive_breaches", 0) or 0), ts("last_retrain_at"), ts("last_window_end"))
+        def text(key: str) -> str | None:
+            value = raw.get(key)
+            return str(value) if value else None
+
+        return cls(
+            int(raw.get("consecutive_breaches", 0) or 0),
+            ts("last_retrain_at"),
+            ts("last_window_end"),
+            text("pending_request"),
+            text("pending_reason"),
+            text("last_request"),
+        )
 
 
 @dataclass(frozen=True)

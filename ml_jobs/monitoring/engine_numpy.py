@@ -53,9 +53,11 @@ MIN_ROWS_FOR_TABLE = 50_000
 def _as_float(series: pd.Series, rows: Rows) -> np.ndarray:
     """The window's values as float64 (a view when possible; nullable NA becomes NaN)."""
     if series.dtype == np.float64 and not isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
-        return series.to_numpy(copy=False)[rows]
+        view: np.ndarray = series.to_numpy(copy=False)[rows]
+        return view
     window = series.iloc[rows] if isinstance(rows, slice) else series.take(rows)
-    return window.to_numpy(dtype=np.float64, na_value=np.nan)
+    values: np.ndarray = window.to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
 
 
 def _sorted_parts(values: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -181,12 +183,13 @@ class Binner:
             t = np.multiply(x, self.scale)
             t += self.shift
         np.clip(t, 0, self.cells + 1, out=t)
-        return t.astype(np.intp)
+        cells: np.ndarray = t.astype(np.intp)
+        return cells
 
     def bins(self, x: np.ndarray) -> np.ndarray:
         """Bin index of each finite float64 value."""
         cell = self._cells(x)
-        b = self.lo[cell]
+        b: np.ndarray = self.lo[cell]
         b += x >= self.first[cell]
         b += x >= self.second[cell]
         if self.any_unresolved:

@@ -1,10 +1,23 @@
 """The monitor job: read the tables, run ``run_monitoring``, store and send what it found.
 
 Reads the champion's training data (at the exact Delta version the champion was trained on) or a
-baseline window as the reference, the model's inference log and its late labels; appends the
-metrics of windows not recorded before to the metrics table; logs the HTML report to MLflow;
-posts a webhook on drift; stores the retraining state; and asks for retraining when the decision
-says so (the caller decides how: in-process locally, ``jobs.run_now`` on Databricks).
+baseline window as the reference, the model's inference log and its late labels, then:
+
+1. merges the metrics of windows not counted before into the metrics table (natural key: window,
+   drift type, column, metric, model version), and logs the HTML report to MLflow;
+2. posts a webhook on drift, retried with backoff; a webhook that stays down is recorded as an
+   alert failure (MLflow tag, result, exit code) and blocks nothing;
+3. when retraining is decided (or one decided earlier has not run), saves the state with that
+   request *pending*, then starts it under a request id derived from the decision, so any re-run
+   starts the same retraining, not a second;
+4. saves the final state only now, when the trigger's outcome is known: a retraining that was
+   refused, failed or disabled (``--no-retrain``) stays pending and is started by the next run;
+   only one that ran clears it and starts the cooldown (from the end of the deciding window).
+
+Killed anywhere, a re-run converges: before the pending state it recomputes the same windows and
+decision (the metrics MERGE adds nothing twice); after it, the windows are counted and the pending
+request is started again, which returns the retraining's recorded decision if it already ran.
+State rows are keyed by their content, so the same state is never stored twice.
 """
 
 from __future__ import annotations
@@ -12,23 +25,34 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from ml_jobs.errors import BadInput
+from ml_jobs.errors import BadInput, JobError
 from ml_jobs.inference.labels import request_labels
 from ml_jobs.inference.payload import served_rows
 from ml_jobs.monitoring.alerting import RetrainState
 from ml_jobs.monitoring.run import MonitoringResult, run_monitoring
-from ml_jobs.monitoring.sinks import log_to_mlflow, post_webhook
+from ml_jobs.monitoring.sinks import AlertError, log_to_mlflow, post_webhook
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
+from ml_jobs.training.lineage import stable_hash
+from ml_jobs.trigger import episode_token
 from mlops_spec import tables
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    request_id: str
+    reason: str
+
+
+Trigger = Callable[[RetrainRequest], Any]
 
 
 @dataclass(frozen=True)
@@ -39,6 +63,13 @@ class MonitorOutcome:
     retrain_requested: bool
     retrain_outcome: Any = None
     mlflow_run_id: str | None = None
+    request: RetrainRequest | None = None
+    retrain_error: str | None = None
+    """Why the retraining could not start; it stays pending."""
+    alert: str = "none"
+    """none (nothing to send), sent, failed (after retries), or disabled (no webhook configured)."""
+    alert_error: str | None = None
+    state: RetrainState | None = None
 
 
 def _read(runtime: Runtime, schema: str, table: str) -> tuple[Any, str]:
@@ -64,25 +95,54 @@ def load_state(runtime: Runtime, model: str) -> RetrainState:
         frame = frame.toPandas()
     if frame.empty:
         return RetrainState()
-    latest = frame.sort_values("recorded_at").iloc[-1]
+    latest = frame.sort_values(["recorded_at", "state_id"] if "state_id" in frame else "recorded_at").iloc[-1]
     return RetrainState.from_dict(json.loads(latest["state"]))
 
 
-def save_state(runtime: Runtime, model: str, state: RetrainState, reason: str) -> None:
-    row = pd.DataFrame(
-        [{"recorded_at": datetime.now(UTC), "state": json.dumps(state.to_dict()), "reason": reason}]
+def _state_schema() -> Any:
+    """The state table's column types (``reason`` may be null in a whole batch)."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+
+    return pa.schema(
+        [
+            ("state_id", pa.string()),
+            ("recorded_at", pa.timestamp("us", tz="UTC")),
+            ("state", pa.string()),
+            ("reason", pa.string()),
+        ]
     )
-    runtime.write_table(row, *tables.monitor_state(model))
+
+
+def save_state(runtime: Runtime, model: str, state: RetrainState, reason: str) -> bool:
+    """Store the state as a row keyed by its content: an identical state (a re-run's) adds nothing."""
+    text = json.dumps(state.to_dict(), sort_keys=True)
+    row = pd.DataFrame(
+        [
+            {
+                "state_id": stable_hash(text, 24),
+                "recorded_at": datetime.now(UTC),
+                "state": text,
+                "reason": reason,
+            }
+        ]
+    )
+    merged = runtime.merge_table(
+        row,
+        *tables.monitor_state(model),
+        keys=tables.MONITOR_STATE_KEYS,
+        arrow_schema=_state_schema(),
+    )
+    return merged.inserted > 0
 
 
 def reference_data(spec: ResolvedSpec, runtime: Runtime, champion: Any) -> pd.DataFrame | None:
     """The champion's training data at the version it was trained on, or None for a baseline window."""
     if spec.model.monitoring.reference == "baseline_window":
         return None
-    from ml_jobs.registry.client import TAG_DATA_TABLE, TAG_DATA_VERSION
+    from ml_jobs.registry.client import TAG_DATA_TABLE, TAG_DATA_VERSION, tag
 
-    full = champion.tags.get(TAG_DATA_TABLE)
-    version = champion.tags.get(TAG_DATA_VERSION)
+    full = tag(champion, TAG_DATA_TABLE)
+    version = tag(champion, TAG_DATA_VERSION)
     if not full or version is None:
         raise BadInput(
             f"champion version {champion.version} has no data lineage tags; cannot read its reference"
@@ -117,24 +177,49 @@ def new_rows(metrics: pd.DataFrame, state: RetrainState) -> pd.DataFrame:
     return metrics[ends > pd.Timestamp(state.last_window_end)]
 
 
+def request_for(
+    runtime: Runtime, model: str, state: RetrainState, decided: RetrainState, reason: str
+) -> RetrainRequest:
+    """The retraining to start: the pending one, else a new one named after its breach episode (the
+    last window judged when it was decided: ``ml_jobs.trigger.episode_token``)."""
+    if state.pending_request:
+        return RetrainRequest(state.pending_request, state.pending_reason or reason)
+    return RetrainRequest(episode_token(model, runtime.env, decided.last_window_end), reason)
+
+
+def _alert(
+    spec: ResolvedSpec, runtime: Runtime, url: str | None, payload: dict[str, Any]
+) -> tuple[str, str | None]:
+    if not url:
+        return "disabled", None
+    s = runtime.settings
+    try:
+        post_webhook(url, payload, attempts=s.webhook_attempts, backoff_seconds=s.webhook_backoff_seconds)
+        return "sent", None
+    except AlertError as exc:
+        log.warning("alert not delivered: %s", exc)
+        return "failed", str(exc)
+
+
 def monitor(
     spec: ResolvedSpec,
     runtime: Runtime,
     client: Any,
     *,
-    trigger: Callable[[str], Any] | None = None,
+    trigger: Trigger | None = None,
     webhook_url: str | None = None,
     now: datetime | None = None,
 ) -> MonitorOutcome:
-    """Run one monitoring pass. ``trigger(reason)`` starts retraining when the decision says so."""
+    """Run one monitoring pass. ``trigger(request)`` starts retraining when the decision says so."""
     import mlflow
 
-    from ml_jobs.registry.client import experiment, version_by_alias
+    from ml_jobs.registry import client as reg
+    from ml_jobs.training.train import job_timeout
     from mlops_spec.naming import experiment_path
 
     model = spec.model
     name = runtime.registered_name(model.name)
-    champion = version_by_alias(client, name, "champion")
+    champion = reg.version_by_alias(client, name, reg.CHAMPION)
     if champion is None:
         raise BadInput(f"{name} has no champion to monitor; promote a version first")
     log_frame, engine = _read(runtime, *tables.inference_log(model.name))
@@ -147,8 +232,8 @@ def monitor(
     reference_auc = (
         client.get_run(champion.run_id).data.metrics.get("test_roc_auc") if champion.run_id else None
     )
-    exp = experiment(client, runtime, experiment_path(runtime.env, model.name))
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"monitor-{model.name}") as run:
+    exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name), job_timeout(spec))
+    with reg.start_run(exp.experiment_id, f"monitor-{model.name}", {"job": "monitor"}) as run:
         report_dir = (runtime.root / "reports" / run.info.run_id) if runtime.root else None
         result = run_monitoring(
             reference,
@@ -168,35 +253,85 @@ def monitor(
             served_version=str(champion.version),
         )
         fresh = new_rows(result.metrics, state)
+        inserted = 0
         if not fresh.empty:
-            runtime.write_table(fresh, *tables.drift_metrics(model.name))
+            inserted = runtime.merge_table(
+                fresh, *tables.drift_metrics(model.name), keys=tables.DRIFT_METRICS_KEYS
+            ).inserted
         log_to_mlflow(result.report_path, result.metrics, result.profile.to_json())
-        mlflow.set_tags(
-            {
-                "job": "monitor",
-                "champion_version": str(champion.version),
-                "drift_detected": str(result.drift_detected).lower(),
-                "retrain": str(result.decision.retrain).lower(),
-            }
-        )
         mlflow.log_metric("new_windows", float(fresh["window_end"].nunique()) if not fresh.empty else 0.0)
-    url = webhook_url or model.monitoring.webhook_url
-    if url and result.drift_detected and not fresh.empty:
-        post_webhook(
-            url,
-            {
+
+        decision = result.decision
+        alert, alert_error = "none", None
+        if result.drift_detected and not fresh.empty:
+            payload = {
+                "alert_id": stable_hash([name, runtime.env, str(fresh["window_end"].max())], 20),
                 "model": name,
                 "env": runtime.env,
                 "champion": champion.version,
-                "decision": result.decision.reason,
+                "decision": decision.reason,
                 "drifted": result.drifted_columns,
-            },
+            }
+            alert, alert_error = _alert(spec, runtime, webhook_url or model.monitoring.webhook_url, payload)
+
+    # After the monitor's run: locally the retraining runs in-process and starts runs of its own.
+    wanted = decision.retrain or bool(state.pending_request)
+    request = request_for(runtime, model.name, state, decision.state, decision.reason) if wanted else None
+    outcome, retrain_error = None, None
+    new_state = replace(decision.state, last_retrain_at=state.last_retrain_at)
+    if request is not None:
+        # The decision, as pending, before the trigger: a re-run after a kill finds these windows
+        # counted and this request pending, and starts the same request (which ran or resumes).
+        pending = replace(new_state, pending_request=request.request_id, pending_reason=request.reason)
+        save_state(runtime, model.name, pending, f"pending: {request.reason}")
+    if request is not None and trigger is not None:
+        log.info("retraining %s (%s): %s", name, request.request_id, request.reason)
+        try:
+            outcome = trigger(request)
+        except (JobError, AlertError) as exc:
+            retrain_error = f"{type(exc).__name__}: {exc}"
+            log.warning("retraining %s could not run; it stays pending: %s", request.request_id, exc)
+    if request is not None and outcome is not None:
+        # The cooldown counts from the end of the window that decided it: the same on a re-run.
+        started = decision.state.last_window_end or now or datetime.now(UTC)
+        new_state = replace(
+            new_state,
+            last_retrain_at=started,
+            consecutive_breaches=0,
+            pending_request=None,
+            pending_reason=None,
+            last_request=request.request_id,
         )
-    save_state(runtime, model.name, result.decision.state, result.decision.reason)
-    outcome = None
-    if result.decision.retrain and trigger is not None:
-        log.info("retraining %s: %s", name, result.decision.reason)
-        outcome = trigger(result.decision.reason)
+    elif request is not None:
+        new_state = replace(new_state, pending_request=request.request_id, pending_reason=request.reason)
+    reg.set_run_tags(
+        client,
+        run.info.run_id,
+        {
+            "champion_version": str(champion.version),
+            "drift_detected": str(result.drift_detected).lower(),
+            "retrain": str(decision.retrain).lower(),
+            "retrain_request": request.request_id if request else "none",
+            "retrain_status": "none"
+            if request is None
+            else ("started" if outcome is not None else "pending"),
+            "alert_status": alert,
+        },
+    )
+    # The row's reason names the request it settles: a re-run, whose windows are already counted,
+    # writes the same row as the run it finishes.
+    reason = decision.reason if request is None else f"{'started' if outcome is not None else 'pending'}: "
+    save_state(runtime, model.name, new_state, reason if request is None else reason + request.reason)
     return MonitorOutcome(
-        result, str(champion.version), len(fresh), result.decision.retrain, outcome, run.info.run_id
+        result,
+        str(champion.version),
+        inserted,
+        request is not None,
+        outcome,
+        run.info.run_id,
+        request,
+        retrain_error,
+        alert,
+        alert_error,
+        new_state,
     )

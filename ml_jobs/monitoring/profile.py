@@ -113,7 +113,8 @@ class ReferenceProfile:
 
 def quantile_positions(n: int, levels: np.ndarray) -> np.ndarray:
     """Indices into a sorted array of ``n`` values for the inverted-CDF quantiles at ``levels``."""
-    return np.clip(np.ceil(levels * n).astype(np.int64) - 1, 0, n - 1)
+    positions: np.ndarray = np.clip(np.ceil(levels * n).astype(np.int64) - 1, 0, n - 1)
+    return positions
 
 
 def numeric_edges(

@@ -1,4 +1,8 @@
-"""Where results go: the metrics Delta table, MLflow, a webhook, and the retraining trigger."""
+"""Where results go besides the tables (``Runtime.merge_table``): MLflow, a webhook, the retraining trigger.
+
+The webhook URL is a secret (it often carries a token): no message, log line or record here
+names it, not even in part; failures say what failed and how often, never where.
+"""
 
 from __future__ import annotations
 
@@ -13,23 +17,13 @@ from typing import Any
 
 import pandas as pd
 
+from ml_jobs import faults
+
 log = logging.getLogger(__name__)
 
 
 class AlertError(RuntimeError):
     """An alert or a retraining trigger could not be delivered."""
-
-
-def append_metrics_delta(metrics: pd.DataFrame, table_uri: str | Path) -> None:
-    """Append the long-format metrics to a Delta table (local path or object store URI) without Spark."""
-    from deltalake import write_deltalake
-
-    write_deltalake(str(table_uri), metrics, mode="append")
-
-
-def append_metrics_table(spark: Any, metrics: pd.DataFrame, table: str) -> None:
-    """Append to a Unity Catalog table (``catalog.monitoring.<model>_drift_metrics``) on Databricks."""
-    spark.createDataFrame(metrics).write.mode("append").saveAsTable(table)
 
 
 def log_to_mlflow(report_path: Path | None, metrics: pd.DataFrame, profile_json: str | None = None) -> None:
@@ -43,19 +37,43 @@ def log_to_mlflow(report_path: Path | None, metrics: pd.DataFrame, profile_json:
         mlflow.log_text(profile_json, "monitoring/reference_profile.json")
 
 
-def post_webhook(url: str, payload: dict[str, Any], timeout: float = 10.0) -> int:
-    """POST ``payload`` as JSON; returns the HTTP status, raises ``AlertError`` on failure."""
+def post_webhook(
+    url: str,
+    payload: dict[str, Any],
+    timeout: float = 10.0,
+    attempts: int = 1,
+    backoff_seconds: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """POST ``payload`` as JSON, up to ``attempts`` times (backoff doubling); the HTTP status.
+
+    Raises ``AlertError`` once every attempt failed; client errors (4xx) are not retried.
+    """
     body = json.dumps(payload, default=str).encode()
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as err:
-        raise AlertError(f"webhook {url} answered HTTP {err.code}") from err
-    except (urllib.error.URLError, TimeoutError) as err:
-        raise AlertError(f"webhook {url} unreachable: {err}") from err
+    last = "no attempt"
+    for attempt in range(1, max(1, attempts) + 1):
+        faults.boundary("webhook.post")
+        request = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return int(response.status)
+        except urllib.error.HTTPError as err:
+            last = f"HTTP {err.code}"
+            if 400 <= err.code < 500 and err.code != 429:
+                break
+        except (urllib.error.URLError, TimeoutError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            last = (
+                f"unreachable ({type(reason).__name__}: {getattr(reason, 'strerror', None) or 'no answer'})"
+            )
+        except Exception as err:  # e.g. http.client.InvalidURL, whose message quotes the URL
+            last = f"{type(err).__name__}"
+        if attempt < attempts:
+            log.warning("webhook attempt %d/%d failed: %s; retrying", attempt, attempts, last)
+            sleep(backoff_seconds * 2 ** (attempt - 1))
+    raise AlertError(f"webhook (URL withheld: it is a secret) failed after {attempt} attempt(s): {last}")
 
 
 def find_job_id(client: Any, job_name: str) -> int:
@@ -75,20 +93,25 @@ def trigger_databricks_job(
     job_parameters: dict[str, str] | None = None,
     attempts: int = 3,
     backoff_seconds: float = 1.0,
+    python_named_params: dict[str, str] | None = None,
 ) -> int:
     """``jobs.run_now`` on the job found by name; returns the run id.
 
-    Server errors are retried with the same ``idempotency_token``, so a retry after a 500 whose run
-    did start returns that run instead of starting a second one. Not-found and other client errors
-    are not retried.
+    The token makes it exactly-once: "If a run with the provided token already exists, the request
+    does not create a new run but returns the ID of the existing run instead" (databricks-sdk
+    ``JobsAPI.run_now``, ``idempotency_token``). Server errors are retried with the same token, and
+    so is a re-run of the monitor that decided the same retraining. Not-found and other client
+    errors are not retried.
     """
     from databricks.sdk.errors import DatabricksError, InternalError, NotFound, TemporarilyUnavailable
 
     job_id = find_job_id(client, job_name)
     for attempt in range(1, attempts + 1):
         try:
+            faults.boundary("jobs.run_now")
+            extra = {"python_named_params": python_named_params} if python_named_params else {}
             waiter = client.jobs.run_now(
-                job_id=job_id, idempotency_token=idempotency_token, job_parameters=job_parameters
+                job_id=job_id, idempotency_token=idempotency_token, job_parameters=job_parameters, **extra
             )
             return int(waiter.response.run_id)
         except NotFound as err:
@@ -101,8 +124,3 @@ def trigger_databricks_job(
         except DatabricksError as err:
             raise AlertError(f"run-now of {job_name!r} failed: {err}") from err
     raise AssertionError("unreachable")
-
-
-def trigger_local(retrain: Callable[[], Any]) -> Any:
-    """On one machine the retraining entry point runs in-process."""
-    return retrain()

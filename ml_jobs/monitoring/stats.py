@@ -159,7 +159,8 @@ def bin_offsets(sums: np.ndarray, counts: np.ndarray, edges: np.ndarray) -> np.n
     # Rounding may push an offset a hair outside [0, count * width] (bin 0: at most 0; the last: >= 0).
     upper = np.concatenate(([0.0], counts[1:-1] * np.diff(edges), [np.inf]))
     lower = np.concatenate(([-np.inf], np.zeros(len(counts) - 1)))
-    return np.clip(offsets, lower, upper)
+    clipped: np.ndarray = np.clip(offsets, lower, upper)
+    return clipped
 
 
 def wasserstein_from_bins(
@@ -216,4 +217,5 @@ def _ecdf_integrals(
     if len(widths) == 0:
         return np.zeros(0)
     before = np.cumsum(shares)[:-2]  # F just left of interior bin i (i = 1..K)
-    return before * widths + (counts[1:-1] * widths - offsets[1:-1]) / n
+    integrals: np.ndarray = before * widths + (counts[1:-1] * widths - offsets[1:-1]) / n
+    return integrals

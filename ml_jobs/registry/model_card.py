@@ -45,8 +45,8 @@ def render(
         status_line=status_line,
         description=m.description,
         owner_group=m.owner_group,
-        data_table=tags.get(reg.TAG_DATA_TABLE),
-        data_version=tags.get(reg.TAG_DATA_VERSION),
+        data_table=reg.tag(version, reg.TAG_DATA_TABLE),
+        data_version=reg.tag(version, reg.TAG_DATA_VERSION),
         label=m.data.label,
         features=m.data.features,
         sensitive_attribute=m.data.sensitive_attribute,
@@ -71,5 +71,5 @@ def render(
 
 def publish(client: MlflowClient, version: Any, card: str) -> None:
     """Log the card next to the model and make it the version's description in the registry UI."""
-    client.log_text(version.run_id, card, f"model_card/v{version.version}.md")
-    client.update_model_version(version.name, version.version, description=card)
+    reg.log_text(client, version.run_id, card, f"model_card/v{version.version}.md")
+    reg.set_description(client, version.name, str(version.version), card)

@@ -2,33 +2,54 @@
 
 * ``challenger``: the newest trained version awaiting validation/promotion.
 * ``champion``: the version that serves. Only ``promote`` and ``rollback`` move it.
-* ``previous_champion``: the champion before the last move; ``rollback`` swaps it back in one step.
+* ``previous_champion``: the champion before the last move; ``rollback`` makes it champion again.
 
-Promotion is a compare-and-set: it reads the champion, checks gates, approval and improvement
-against that champion, re-reads it just before moving aliases and refuses if it changed. The alias
-moves are the last step, so any failure before them leaves the aliases as they were.
+Every move of the champion is a compare-and-set through the model's ledger of champion moves
+(``monitoring.<model>_champion_moves``): a mover first claims the next sequence number with the
+champion it expects to replace, by a Delta MERGE that inserts the row only if no row has that
+number. Two movers that read the same state claim the same number and exactly one insert
+commits (the other's MERGE conflicts, is re-run and finds the winner's row), so exactly one wins,
+locally (delta-rs) and on Databricks (Delta's optimistic concurrency; see ``Runtime.merge_table``).
+Unity Catalog has no conditional alias update, so the alias move itself is made safe by this
+rule: nothing moves ``champion`` without winning a claim first, and the winner then applies it:
+
+1. the version's ``promotion`` (or ``rollback``) record is written with ``status: pending``;
+2. ``previous_champion`` -> the replaced champion, ``champion`` -> the claimed version, and
+   (promotions) ``challenger`` is dropped when it pointed there;
+3. the model card, then the record with ``status: done``.
+
+A claim is a decision: a mover killed anywhere after winning it leaves it claimed, and the next
+``promote``, ``rollback`` or ``retrain`` of the model first finishes it (the same idempotent
+steps), so no decision is lost or taken twice. A loser writes nothing: no record names it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from ml_jobs.errors import Refused
+from ml_jobs.errors import BadInput, Refused
 from ml_jobs.registry import client as reg
 from ml_jobs.registry import model_card
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
-from ml_jobs.validation.validate import resolve_version
+from ml_jobs.validation.validate import resolve_version, rules_hash
+from mlops_spec import tables
 
-TAG_APPROVED_BY = "approval.by"
-TAG_APPROVED_AT = "approval.at"
-TAG_APPROVAL_COMMENT = "approval.comment"
-TAG_APPROVAL_IDENTITY = "approval.identity"
-"""The authenticated principal that ran ``approve`` (``approval.by`` is what they typed)."""
+log = logging.getLogger(__name__)
+
+PROMOTE, ROLLBACK = "promote", "rollback"
+RECORD_OF = {PROMOTE: reg.TAG_PROMOTION, ROLLBACK: reg.TAG_ROLLBACK}
+"""The version tag that records a move of each kind."""
+PENDING, DONE = "pending", "done"
+MAX_COMMENT = 600
+"""Characters of an approval comment: the whole record must fit one tag (1000 in Unity Catalog)."""
 
 
 @dataclass(frozen=True)
@@ -38,31 +59,215 @@ class AliasMove:
     previous_champion: str | None
     changed: bool
     reason: str
+    seq: int | None = None
+    """The ledger entry of the move (None when nothing moved)."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One row of the ledger: a decided move of the champion."""
+
+    seq: int
+    decision: str
+    kind: str
+    from_version: str
+    to_version: str
+    by: str
+    identity: str
+    reason: str
+    at: str
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Unique per claimant: two claims of the same decision tell their authors apart."""
+
+    def record(self, status: str) -> dict[str, object]:
+        """The version tag of this move (``promotion`` or ``rollback``)."""
+        return {
+            "status": status,
+            "seq": self.seq,
+            "by": self.by,
+            "identity": self.identity,
+            "at": self.at,
+            "reason": self.reason[:300],
+            "previous_champion": self.from_version,
+        }
 
 
 def _now() -> str:
-    return pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    return str(pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"))
 
 
-def _require_validated(mv: ModelVersion) -> None:
-    status = mv.tags.get(reg.TAG_VALIDATION)
-    if status != "passed":
-        failed = sorted(
-            k.removeprefix("gate.") for k, v in mv.tags.items() if k.startswith("gate.") and v == "failed"
+# -- the ledger ----------------------------------------------------------------------------------------
+def _moves_schema() -> Any:
+    """The ledger's column types (a column null in every row of one batch would otherwise have none)."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+
+    text = [f.name for f in fields(Claim) if f.name != "seq"]
+    return pa.schema([("seq", pa.int64()), *[(name, pa.string()) for name in text]])
+
+
+def ledger(runtime: Runtime, model: str) -> list[Claim]:
+    """Every claimed move of the model's champion, oldest first."""
+    try:
+        frame, _ = runtime.read_table(*tables.champion_moves(model))
+    except BadInput:
+        return []
+    rows = frame.sort_values("seq").to_dict("records")
+    text = [f.name for f in fields(Claim) if f.name != "seq"]
+    return [Claim(seq=int(row["seq"]), **{k: str(row[k]) for k in text if k in row}) for row in rows]
+
+
+def _claim(runtime: Runtime, model: str, claim: Claim) -> Claim:
+    """Insert ``claim`` unless its sequence number is taken; the claim that holds the number."""
+    row = pd.DataFrame([asdict(claim)])
+    runtime.merge_table(
+        row, *tables.champion_moves(model), keys=tables.CHAMPION_MOVES_KEYS, arrow_schema=_moves_schema()
+    )
+    winner = next((c for c in ledger(runtime, model) if c.seq == claim.seq), None)
+    if winner is None:
+        raise AssertionError(f"claim {claim.seq} of {model} vanished after its MERGE")
+    return winner
+
+
+def _applied(client: MlflowClient, name: str, claim: Claim) -> bool:
+    champion = reg.version_by_alias(client, name, reg.CHAMPION)
+    if champion is None or str(champion.version) != claim.to_version:
+        return False
+    rec = reg.record(champion, RECORD_OF[claim.kind]) or {}
+    return rec.get("seq") == claim.seq and rec.get("status") == DONE
+
+
+def _apply(spec: ResolvedSpec, client: MlflowClient, name: str, claim: Claim) -> None:
+    """Make the claimed move happen; every step is idempotent, so a re-run finishes a killed one."""
+    mv = client.get_model_version(name, claim.to_version)
+    reg.set_record(client, mv, RECORD_OF[claim.kind], claim.record(PENDING))
+    if claim.from_version != "none":
+        reg.set_alias(client, name, reg.PREVIOUS_CHAMPION, claim.from_version)
+    reg.set_alias(client, name, reg.CHAMPION, claim.to_version)
+    if claim.kind == PROMOTE:
+        challenger = reg.version_by_alias(client, name, reg.CHALLENGER)
+        if challenger is not None and str(challenger.version) == claim.to_version:
+            reg.delete_alias(client, name, reg.CHALLENGER)
+    mv = client.get_model_version(name, claim.to_version)
+    model_card.publish(client, mv, _card(spec, mv, claim))
+    reg.set_record(client, mv, RECORD_OF[claim.kind], claim.record(DONE))
+
+
+def _card(spec: ResolvedSpec, mv: ModelVersion, claim: Claim) -> str:
+    validation = _validation_report(mv)
+    rec = reg.record(mv, reg.TAG_VALIDATION) or {}
+    verb = "Champion" if claim.kind == PROMOTE else "Champion again (rollback)"
+    return model_card.render(
+        spec,
+        mv,
+        validation.get("metrics", {}),
+        validation.get("gates", []),
+        validation_status=str(rec.get("status", "not validated")),
+        approval=approval_of(mv),
+        promotion={"by": claim.by, "at": claim.at, "previous": claim.from_version},
+        status_line=f"**{verb}** since {claim.at} ({claim.reason}).",
+    )
+
+
+def finish_pending(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient) -> Claim | None:
+    """Apply the last claimed move if a killed mover left it unapplied; the claim, if it was."""
+    moves = ledger(runtime, spec.model.name)
+    if not moves:
+        return None
+    last = moves[-1]
+    name = runtime.registered_name(spec.model.name)
+    if _applied(client, name, last):
+        return None
+    champion = reg.version_by_alias(client, name, reg.CHAMPION)
+    current = str(champion.version) if champion is not None else "none"
+    if current not in (last.from_version, last.to_version):
+        log.warning(
+            "claimed move %d of %s (v%s -> v%s) was overtaken: the champion is v%s; not applied",
+            last.seq,
+            name,
+            last.from_version,
+            last.to_version,
+            current,
         )
-        raise Refused(
-            f"{mv.name} v{mv.version} validation status is {status or 'missing'}"
-            + (f" (failed gates: {', '.join(failed)})" if failed else "; run validate first")
-        )
+        return None
+    log.warning(
+        "finishing move %d of %s left by a killed run: v%s -> v%s (%s)",
+        last.seq,
+        name,
+        last.from_version,
+        last.to_version,
+        last.decision,
+    )
+    _apply(spec, client, name, last)
+    return last
 
 
+def move_champion(
+    spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, claim: Claim
+) -> tuple[Claim, bool]:
+    """Claim and apply; (the claim that holds ``claim.seq``, whether it is ours)."""
+    name = runtime.registered_name(spec.model.name)
+    winner = _claim(runtime, spec.model.name, claim)
+    ours = winner.token == claim.token
+    if ours or winner.to_version == claim.to_version:
+        _apply(spec, client, name, winner)  # the same target: whoever claimed it, finish it
+    return winner, ours
+
+
+def _next_claim(
+    runtime: Runtime,
+    model: str,
+    decision: str | None,
+    kind: str,
+    current: str | None,
+    target: str,
+    actor: str,
+    reason: str,
+) -> Claim:
+    """The claim of the next move; without a named decision, the move itself is the decision."""
+    moves = ledger(runtime, model)
+    seq = moves[-1].seq + 1 if moves else 1
+    decision = decision or f"{kind}:v{current or 'none'}->v{target}:move:{seq}"
+    return Claim(
+        seq, decision, kind, current or "none", str(target), actor, runtime.identity(), reason, _now()
+    )
+
+
+def claimed(runtime: Runtime, model: str, decision: str) -> Claim | None:
+    return next((c for c in ledger(runtime, model) if c.decision == decision), None)
+
+
+# -- checks ---------------------------------------------------------------------------------------------
 def _champion_version(client: MlflowClient, name: str) -> str | None:
     champ = reg.version_by_alias(client, name, reg.CHAMPION)
     return str(champ.version) if champ is not None else None
 
 
-def _check_against_champion(spec: ResolvedSpec, mv: ModelVersion, champion: str | None) -> str:
-    validated_against = mv.tags.get("validation.champion_version", "none")
+def validation_of(mv: ModelVersion) -> dict[str, Any]:
+    return reg.record(mv, reg.TAG_VALIDATION) or {}
+
+
+def _require_validated(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, Any]:
+    """The version's one validation record, which must say passed under the current gates."""
+    rec = validation_of(mv)
+    status = rec.get("status")
+    if status != "passed":
+        failed = rec.get("failed") or []
+        raise Refused(
+            f"{mv.name} v{mv.version} validation status is {status or 'missing'}"
+            + (f" (failed gates: {', '.join(failed)})" if failed else "; run validate first")
+        )
+    if "rules" in rec and rec["rules"] != rules_hash(spec):
+        raise Refused(
+            f"{mv.name} v{mv.version} was validated under other gate settings than the spec's current "
+            f"validation section: run validate again"
+        )
+    return rec
+
+
+def _check_against_champion(
+    spec: ResolvedSpec, mv: ModelVersion, rec: dict[str, Any], champion: str | None
+) -> str:
+    validated_against = str(rec.get("champion_version", "none"))
     if validated_against != (champion or "none"):
         raise Refused(
             f"{mv.name} v{mv.version} was validated against champion {validated_against}, but the "
@@ -70,7 +275,7 @@ def _check_against_champion(spec: ResolvedSpec, mv: ModelVersion, champion: str 
         )
     if champion is None:
         return "first champion"
-    gain = float(mv.tags["validation.roc_auc"]) - float(mv.tags["validation.champion_roc_auc"])
+    gain = float(rec["roc_auc"]) - float(rec["champion_roc_auc"])
     needed = spec.model.promotion.min_improvement
     if gain < needed:
         raise Refused(
@@ -80,73 +285,86 @@ def _check_against_champion(spec: ResolvedSpec, mv: ModelVersion, champion: str 
     return f"ROC-AUC {gain:+.4f} over champion v{champion}"
 
 
-def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, str] | None:
-    by, at = mv.tags.get(TAG_APPROVED_BY), mv.tags.get(TAG_APPROVED_AT)
-    if not by or not at:
-        if spec.model.promotion.require_approval:
-            raise Refused(
-                f"{mv.name} v{mv.version} needs an approval in {spec.env.environment} "
-                f"(promotion.require_approval): run approve --model {spec.model.name} "
-                f"--env {spec.env.environment} --version {mv.version} --approver <who>"
-            )
+def approval_of(mv: ModelVersion) -> dict[str, str] | None:
+    rec = reg.record(mv, reg.TAG_APPROVAL)
+    if not rec or not rec.get("by") or not rec.get("at"):
         return None
-    return {"by": by, "at": at, "comment": mv.tags.get(TAG_APPROVAL_COMMENT, "")}
+    return {"by": str(rec["by"]), "at": str(rec["at"]), "comment": str(rec.get("comment", ""))}
 
 
+def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, str] | None:
+    approval = approval_of(mv)
+    if approval is None and spec.model.promotion.require_approval:
+        raise Refused(
+            f"{mv.name} v{mv.version} needs an approval in {spec.env.environment} "
+            f"(promotion.require_approval): run approve --model {spec.model.name} "
+            f"--env {spec.env.environment} --version {mv.version} --approver <who>"
+        )
+    return approval
+
+
+def check_promotion(spec: ResolvedSpec, mv: ModelVersion, champion: str | None) -> str:
+    """Why ``mv`` may replace ``champion`` (gates, validated-against, gain, approval), or Refused."""
+    rec = _require_validated(spec, mv)
+    reason = _check_against_champion(spec, mv, rec, champion)
+    _require_approval(spec, mv)
+    return reason
+
+
+# -- the operations ------------------------------------------------------------------------------------
 def promote(
     spec: ResolvedSpec,
     runtime: Runtime,
     client: MlflowClient,
     version: str | None = None,
     actor: str = "unknown",
+    decision: str | None = None,
 ) -> AliasMove:
-    """Make the version (default: ``challenger``) the champion, if its gates, approval and gain allow."""
-    name = runtime.registered_name(spec.model.name)
+    """Make the version (default: ``challenger``) the champion, if its gates, approval and gain allow.
+
+    ``decision`` names the decision this promotion carries out (``retrain`` passes its request):
+    a decision already claimed is finished, never claimed twice.
+    """
+    model, name = spec.model.name, runtime.registered_name(spec.model.name)
+    finish_pending(spec, runtime, client)
+    if decision is not None and (done := claimed(runtime, model, decision)) is not None:
+        # Re-applied even when applied: the caller's re-run (e.g. its validation card) may have
+        # overwritten part of what the move wrote, and every step is idempotent.
+        if _champion_version(client, name) in (done.from_version, done.to_version):
+            _apply(spec, client, name, done)
+        return AliasMove(name, done.to_version, _none(done.from_version), True, done.reason, done.seq)
     mv = resolve_version(client, name, version, reg.CHALLENGER)
     champion = _champion_version(client, name)
     if champion == str(mv.version):
         return AliasMove(name, str(mv.version), None, False, f"v{mv.version} is already the champion")
-    _require_validated(mv)
-    reason = _check_against_champion(spec, mv, champion)
-    approval = _require_approval(spec, mv)
-    promotion = {"by": actor, "at": _now(), "previous": f"v{champion}" if champion else "none"}
-    validation = _validation_report(mv)
-    card = model_card.render(
-        spec,
-        mv,
-        validation.get("metrics", {}),
-        validation.get("gates", []),
-        validation_status="passed",
-        approval=approval,
-        promotion=promotion,
-        status_line=f"**Champion** since {promotion['at']} ({reason}).",
+    reason = check_promotion(spec, mv, champion)
+    claim = _next_claim(runtime, model, decision, PROMOTE, champion, str(mv.version), actor, reason)
+    winner, ours = move_champion(spec, runtime, client, claim)
+    if ours:
+        return AliasMove(name, str(mv.version), champion, True, reason, winner.seq)
+    if winner.to_version == str(mv.version):
+        return AliasMove(
+            name,
+            str(mv.version),
+            champion,
+            False,
+            f"v{mv.version} was promoted by {winner.by} (move {winner.seq}) at the same time",
+        )
+    raise Refused(
+        f"another move of the champion of {name} won (move {winner.seq}: v{winner.from_version} -> "
+        f"v{winner.to_version} by {winner.by}); v{mv.version} was not promoted and nothing was changed for it"
     )
-    for key, value in {
-        "promotion.by": actor,
-        "promotion.identity": runtime.identity(),
-        "promotion.at": promotion["at"],
-        "promotion.reason": reason,
-        "promotion.previous_champion": champion or "none",
-    }.items():
-        client.set_model_version_tag(name, mv.version, key, value)
-    model_card.publish(client, mv, card)
-    # Compare-and-set: nothing above moved an alias; re-check the champion right before we do.
-    if _champion_version(client, name) != champion:
-        raise Refused(f"the champion of {name} changed while promoting v{mv.version}; nothing was moved")
-    if champion is not None:
-        client.set_registered_model_alias(name, reg.PREVIOUS_CHAMPION, champion)
-    client.set_registered_model_alias(name, reg.CHAMPION, str(mv.version))
-    challenger = reg.version_by_alias(client, name, reg.CHALLENGER)
-    if challenger is not None and str(challenger.version) == str(mv.version):
-        client.delete_registered_model_alias(name, reg.CHALLENGER)
-    return AliasMove(name, str(mv.version), champion, True, reason)
 
 
-def _validation_report(mv: ModelVersion) -> dict:
+def _none(version: str) -> str | None:
+    return None if version == "none" else version
+
+
+def _validation_report(mv: ModelVersion) -> dict[str, Any]:
     """The JSON the validate job logged for this version (metrics and gates for the model card)."""
     import mlflow
 
-    path = mv.tags.get("validation.report")
+    path = validation_of(mv).get("report")
     return mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{path}") if path else {}
 
 
@@ -158,36 +376,52 @@ def approve(
     version: str | None = None,
     comment: str = "",
 ) -> ModelVersion:
-    """Record who approved which version and when (version tags); only validated versions qualify."""
+    """Record who approved which version and when (one tag); only validated versions qualify."""
     if not approver.strip():
         raise Refused("an approval needs a non-empty --approver")
+    if len(comment) > MAX_COMMENT:
+        raise BadInput(
+            f"--comment: at most {MAX_COMMENT} characters (the approval is one registry tag), "
+            f"got {len(comment)}"
+        )
     name = runtime.registered_name(spec.model.name)
     mv = resolve_version(client, name, version, reg.CHALLENGER)
-    _require_validated(mv)
-    client.set_model_version_tag(name, mv.version, TAG_APPROVAL_COMMENT, comment)
-    client.set_model_version_tag(name, mv.version, TAG_APPROVAL_IDENTITY, runtime.identity())
-    client.set_model_version_tag(name, mv.version, TAG_APPROVED_AT, _now())
-    client.set_model_version_tag(
-        name, mv.version, TAG_APPROVED_BY, approver.strip()
-    )  # last: marks it approved
+    _require_validated(spec, mv)
+    record = {"by": approver.strip()[:100], "at": _now(), "comment": comment, "identity": runtime.identity()}
+    reg.set_record(client, mv, reg.TAG_APPROVAL, record)
     return client.get_model_version(name, mv.version)
 
 
 def rollback(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, actor: str = "unknown") -> AliasMove:
-    """Swap ``champion`` and ``previous_champion`` in one step (a second rollback undoes the first)."""
-    name = runtime.registered_name(spec.model.name)
-    previous = reg.version_by_alias(client, name, reg.PREVIOUS_CHAMPION)
+    """``previous_champion`` serves again: the move of the champion before it is undone.
+
+    Idempotent: when the last move of the champion already was a rollback, nothing happens (a
+    re-run after a kill must not swap back); to go forward again, ``promote`` that version.
+    """
+    model, name = spec.model.name, runtime.registered_name(spec.model.name)
+    finished = finish_pending(spec, runtime, client)
+    moves = ledger(runtime, model)
     current = _champion_version(client, name)
+    if moves and moves[-1].kind == ROLLBACK and moves[-1].to_version == current:
+        last = moves[-1]
+        return AliasMove(
+            name,
+            current,
+            _none(last.from_version),
+            finished is not None and finished.kind == ROLLBACK,
+            f"already rolled back to v{current} by {last.by} at {last.at} (move {last.seq})",
+            last.seq,
+        )
+    previous = reg.version_by_alias(client, name, reg.PREVIOUS_CHAMPION)
     if previous is None or current is None:
         raise Refused(f"{name} has no '{reg.PREVIOUS_CHAMPION}' and '{reg.CHAMPION}' pair to roll back")
     at = _now()
-    client.set_model_version_tag(name, previous.version, "rollback.at", at)
-    client.set_model_version_tag(name, previous.version, "rollback.by", actor)
-    client.set_model_version_tag(name, previous.version, "rollback.identity", runtime.identity())
-    client.set_model_version_tag(name, previous.version, "rollback.from", current)
-    if _champion_version(client, name) != current:
-        raise Refused(f"the champion of {name} changed during the rollback; nothing was moved")
-    client.set_registered_model_alias(name, reg.CHAMPION, str(previous.version))
-    client.set_registered_model_alias(name, reg.PREVIOUS_CHAMPION, current)
     reason = f"rolled back from v{current} by {actor} at {at}"
-    return AliasMove(name, str(previous.version), current, True, reason)
+    claim = _next_claim(runtime, model, None, ROLLBACK, current, str(previous.version), actor, reason)
+    winner, ours = move_champion(spec, runtime, client, claim)
+    if not ours:
+        raise Refused(
+            f"another move of the champion of {name} won (move {winner.seq} by {winner.by}); "
+            f"nothing was rolled back"
+        )
+    return AliasMove(name, str(previous.version), current, True, reason, winner.seq)

@@ -13,20 +13,25 @@ from mlops_spec.config.model_spec import DataSpec
 
 def labelled_production(
     runtime: Runtime, model: str, data: DataSpec, schema: LogSchema = LogSchema()
-) -> pd.DataFrame:
-    """Scored requests whose label has arrived, with the training table's columns (empty when none)."""
+) -> tuple[pd.DataFrame, tuple[int | None, int | None]]:
+    """Scored requests whose label has arrived, with the training table's columns (empty when none),
+    and the versions of the inference log and the labels table read."""
     columns = [data.id_column, data.timestamp_column, *data.features, data.label]
     try:
-        log, _ = runtime.read_table(*tables.inference_log(model))
-        labels, _ = runtime.read_table(*tables.labels(model))
+        log, log_version = runtime.read_table(*tables.inference_log(model))
+        labels, labels_version = runtime.read_table(*tables.labels(model))
     except BadInput:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), (None, None)
+    if schema.label_timestamp in labels.columns:  # a corrected label replaces the earlier one
+        labels = labels.sort_values(schema.label_timestamp, kind="stable")
+    labels = labels.drop_duplicates(schema.request_id, keep="last")
     joined = log.merge(labels[[schema.request_id, schema.label]], on=schema.request_id, how="inner")
     missing = [c for c in (data.id_column, data.timestamp_column, *data.features) if c not in joined.columns]
     if missing:
         raise BadInput(f"inference log of {model} lacks training columns {missing}; cannot retrain from it")
     joined = joined.rename(columns={schema.label: data.label})
-    return joined[columns].sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
+    frame = joined[columns].sort_values(data.timestamp_column, kind="stable").reset_index(drop=True)
+    return frame, (log_version, labels_version)
 
 
 def split_holdout(

@@ -1,37 +1,22 @@
-"""One retraining at a time per model.
+"""One retraining at a time per model (``Runtime.exclusive``).
 
-Locally an exclusive, non-blocking file lock under the runtime's root; a second run fails at once
-instead of queueing behind the first. On Databricks the retraining job allows one run at a time
-(``max_concurrent_runs = 1`` in the stack), and the promotion itself is a compare-and-set on the
-champion alias, so two runs that somehow overlap still cannot both promote.
+Locally an ``flock`` under the runtime's root: a second run waits for the first (at most
+``MLOPS_LOCK_TIMEOUT_SECONDS``, then exit 1) and then finds the first one's decision when it was
+the same request. On Databricks the retraining job allows one run at a time
+(``max_concurrent_runs = 1`` with queueing, in the stack), and what must not happen twice (rows
+appended, a version registered, a promotion) is guarded by keys in the tables and the registry.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 from collections.abc import Iterator
 
-from ml_jobs.errors import Refused
 from ml_jobs.runtime import Runtime
 
 
 @contextlib.contextmanager
-def exclusive(runtime: Runtime, model: str) -> Iterator[None]:
-    if runtime.root is None:
+def exclusive(runtime: Runtime, model: str, timeout_s: float | None = None) -> Iterator[None]:
+    wait = runtime.settings.lock_timeout_seconds if timeout_s is None else timeout_s
+    with runtime.exclusive(f"{model}.retrain", wait):
         yield
-        return
-    path = runtime.root / "locks" / f"{model}.retrain.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise Refused(f"another retraining of {model} is running (lock {path})") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield
-    finally:
-        os.close(fd)

@@ -20,6 +20,7 @@ from databricks.sdk.service.serving import (
     TrafficConfig,
 )
 
+from ml_jobs import faults
 from ml_jobs.errors import BadInput, InfraError, JobError
 from ml_jobs.serving.names import served_entity_name, version_of
 
@@ -162,6 +163,7 @@ class ServingClient:
         entities = [self._entity(v, compute, current.entity(v)) for v in split]
         routes = [Route(served_entity_name=served_entity_name(self.model, v), traffic_percentage=int(p))
                   for v, p in split.items()]
+        faults.boundary("serving.update_config")
         try:
             self._api.update_config(endpoint, served_entities=entities, traffic_config=TrafficConfig(routes))
         except DatabricksError as exc:

@@ -160,18 +160,12 @@ def shadow_versions(registry: Any, name: str, opts: DeployOptions) -> tuple[str,
 
 
 def load_predictor(name: str, version: str) -> Predict:
-    """Scores as the model serves them: the positive-class probability for sklearn classifiers."""
-    import mlflow
+    """Scores as the model serves them: the ``score`` column of the served model's answer."""
+    from ml_jobs.serving import model as served_model
 
-    local = Path(tempfile.mkdtemp(prefix=f"shadow-v{version}-"))
-    path = mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=str(local))
-    try:
-        model = mlflow.sklearn.load_model(path)
-    except Exception:  # not an sklearn flavour: fall back to what serving would call
-        return mlflow.pyfunc.load_model(path).predict
-    if hasattr(model, "predict_proba"):
-        return lambda frame: model.predict_proba(frame)[:, 1]
-    return model.predict
+    workdir = Path(tempfile.mkdtemp(prefix=f"shadow-v{version}-"))
+    loaded = served_model.load(f"models:/{name}/{version}", workdir)
+    return lambda frame: served_model.score(loaded, frame)["score"].to_numpy()
 
 
 def logged_requests(spec: ResolvedSpec, runtime: Runtime, table: str | None, limit: int) -> pd.DataFrame:

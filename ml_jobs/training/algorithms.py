@@ -110,6 +110,8 @@ class AlgorithmImpl:
     """Types skops may load for this model: ones this job has just trained itself."""
     pip_packages: tuple[str, ...] = ()
     """Model-serving requirements beyond MLflow's scikit-learn and skops ones."""
+    fixed: tuple[str, ...] = ()
+    """Set by the builder itself: a ``--param`` may not override them."""
 
 
 _SKOPS_BASE = ("numpy.dtype",)
@@ -118,12 +120,14 @@ ALGORITHMS: dict[str, AlgorithmImpl] = {
         _hist_gbm,
         _suggest_hist_gbm,
         (*_SKOPS_BASE, "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"),
+        fixed=("random_state", "early_stopping"),
     ),
     "xgboost": AlgorithmImpl(
         _xgboost,
         _suggest_xgboost,
         (*_SKOPS_BASE, "xgboost.sklearn.XGBClassifier", "xgboost.core.Booster"),
         ("xgboost",),
+        fixed=("tree_method", "device", "n_jobs", "random_state", "eval_metric"),
     ),
 }
 

@@ -13,7 +13,7 @@ import pandas as pd
 from mlops_spec import build_info
 from mlops_spec.config.model_spec import ModelSpec
 
-TAG_SAMPLE_ROWS = "data.sample_rows"
+TAG_SAMPLE_ROWS = "data_sample_rows"  # Unity Catalog tag keys take no dots (registry.client)
 """On runs and versions trained on a sample (make smoke): such a version never becomes the challenger."""
 
 

@@ -13,11 +13,42 @@ from sklearn.metrics import brier_score_loss, f1_score, log_loss, precision_scor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder
 
-from ml_jobs.training.algorithms import LOCAL, Placement, estimator
+from ml_jobs.training.algorithms import LOCAL, Placement, estimator, impl
+from mlops_spec.config import ConfigError
 from mlops_spec.config.model_spec import DataSpec
 
 THRESHOLD = 0.5
-"""Decision threshold of the served ``predict``; metrics that need labels use it too."""
+"""Decision threshold of the served ``prediction``; metrics that need labels use it too."""
+
+
+def check_params(params: Mapping[str, Any] | None, algorithm: str = "hist_gbm") -> dict[str, Any] | None:
+    """``--param`` values as the algorithm's estimator accepts them, or ConfigError naming each bad one
+    (exit 2). Names are checked for every algorithm; values where the estimator declares constraints
+    (scikit-learn's ``_parameter_constraints``; XGBoost checks its values only when it fits)."""
+    if not params:
+        return None
+    allowed = sorted(set(estimator(algorithm, {}, 0).get_params()) - set(impl(algorithm).fixed))
+    problems = []
+    for key, value in params.items():
+        if key not in allowed:
+            problems.append(
+                ConfigError.single(
+                    "--param", (key,), "unknown hyperparameter", value, ", ".join(allowed)
+                ).problems[0]
+            )
+            continue
+        candidate = estimator(algorithm, {key: value}, 0)
+        if not hasattr(candidate, "_parameter_constraints"):
+            continue
+        try:
+            candidate._validate_params()
+        except (ValueError, TypeError) as exc:  # sklearn's InvalidParameterError is both
+            problems.append(
+                ConfigError.single("--param", (key,), str(exc).split(". Got")[0], value).problems[0]
+            )
+    if problems:
+        raise ConfigError(problems)
+    return dict(params)
 
 
 def build_pipeline(

@@ -11,6 +11,7 @@ matplotlib.use("Agg")  # job clusters and CI have no display
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, RocCurveDisplay, roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -61,7 +62,7 @@ def feature_importance(
 
 
 def save_plots(
-    model, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, importance: pd.Series, out_dir: Path
+    model: Pipeline, x: pd.DataFrame, y: np.ndarray, proba: np.ndarray, importance: pd.Series, out_dir: Path
 ) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -81,7 +82,7 @@ def save_plots(
     return paths
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

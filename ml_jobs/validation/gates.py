@@ -53,6 +53,24 @@ def min_metric(name: str, metrics: Mapping[str, float], metric: str, floor: floa
     return _judge(name, value >= floor, value, floor, f"{metric} {value:.4f} must be >= {floor}")
 
 
+def non_degenerate(proba: np.ndarray) -> GateResult:
+    """The classifier must tell rows apart: predicting one class for everyone fails, whatever its F1.
+
+    A constant "positive" reaches an F1 of 2p/(1+p) at prevalence p (0.4 at 25%), so ``min_f1``
+    alone does not catch it.
+    """
+    pred = np.asarray(proba) >= THRESHOLD
+    share = float(pred.mean()) if len(pred) else 0.0
+    ok = 0.0 < share < 1.0
+    return _judge(
+        "non_degenerate",
+        ok,
+        share,
+        0.0,
+        f"share of held-out rows predicted positive {share:.4f} must be strictly between 0 and 1",
+    )
+
+
 def no_regression(
     challenger_auc: float, champion_auc: float | None, max_drop: float, champion_version: str | None
 ) -> GateResult:

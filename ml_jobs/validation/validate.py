@@ -1,9 +1,11 @@
 """Validate a registered version (default: the ``challenger`` alias) against the spec's gates.
 
 The challenger and the current champion are scored on the same held-out rows: the split of the
-table version the challenger was trained on. Results go to the version as tags
-(``gate.<name>``, ``validation.*``) and as ``validation/v<N>.json`` in its training run.
-``validation.status`` is written last, so a crash midway never leaves a version marked passed.
+table version the challenger was trained on. The report (every gate, the metrics) is logged as
+``validation/v<N>/<stamp>.json`` in the training run; then ONE tag, ``validation``, records the
+outcome as JSON (status, each gate's status, the champion compared with, the gate settings' hash,
+the report's path). One tag is one call: a validation killed midway leaves the previous record
+whole, never a status beside gates of another attempt, and ``promote`` reads only this tag.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,9 +29,14 @@ from ml_jobs.errors import BadInput, NoCandidate
 from ml_jobs.registry import client as reg
 from ml_jobs.registry import model_card
 from ml_jobs.runtime import Runtime
+from ml_jobs.serving import model as served_model
 from ml_jobs.spec import ResolvedSpec
+from ml_jobs.training.lineage import stable_hash
 from ml_jobs.training.pipeline import classification_metrics, features, predict_proba, split
 from ml_jobs.validation import gates as g
+
+CURRENT_CHAMPION = "current"
+"""``validate_version(against=...)`` default: compare with whatever the ``champion`` alias names now."""
 
 LATENCY_SAMPLES = 20
 LATENCY_ROUNDS = 3
@@ -81,7 +89,7 @@ def resolve_version(client: MlflowClient, name: str, version: str | None, alias:
 
 def held_out(spec: ResolvedSpec, runtime: Runtime, mv: ModelVersion) -> pd.DataFrame:
     """The challenger's held-out rows, rebuilt from its lineage tags (table version + seeded split)."""
-    table_tag, version_tag = mv.tags.get(reg.TAG_DATA_TABLE), mv.tags.get(reg.TAG_DATA_VERSION)
+    table_tag, version_tag = reg.tag(mv, reg.TAG_DATA_TABLE), reg.tag(mv, reg.TAG_DATA_VERSION)
     if not table_tag or version_tag is None:
         raise BadInput(
             f"{mv.name} v{mv.version} has no data lineage tags ({reg.TAG_DATA_TABLE}, "
@@ -121,10 +129,14 @@ def _latency_ms(pyfunc_model: Any, row: pd.DataFrame) -> list[list[float]]:
 
 
 def _load(name: str, version: str, workdir: Path) -> tuple[Any, Any, Path]:
-    """sklearn model (for probabilities), pyfunc model (as served) and the local artifact folder."""
-    local = Path(mlflow.artifacts.download_artifacts(f"models:/{name}/{version}", dst_path=str(workdir)))
-    sk = mlflow.sklearn.load_model(str(local))  # trusted types are stored with the model
-    return sk, mlflow.pyfunc.load_model(str(local)), local
+    """The classifier (for probabilities), the served model and the local artifact folder."""
+    loaded = served_model.load(f"models:/{name}/{version}", workdir)
+    return loaded.classifier, loaded.served, loaded.path
+
+
+def rules_hash(spec: ResolvedSpec) -> str:
+    """The gate settings a validation was made under: a promotion under other settings re-validates."""
+    return stable_hash(spec.model.validation.model_dump(mode="json"), 12)
 
 
 def evaluate_gates(
@@ -146,6 +158,7 @@ def evaluate_gates(
     results = (
         g.min_metric("min_roc_auc", metrics, "roc_auc", rules.min_roc_auc),
         g.min_metric("min_f1", metrics, "f1", rules.min_f1),
+        g.non_degenerate(proba),
         g.no_regression(
             metrics["roc_auc"], champ_metrics.get("roc_auc"), rules.max_regression, champ_version
         ),
@@ -162,25 +175,29 @@ def evaluate_gates(
     return ValidationReport(mv.name, str(mv.version), metrics, results, champ_version, champ_metrics)
 
 
-def record(client: MlflowClient, spec: ResolvedSpec, mv: ModelVersion, report: ValidationReport) -> None:
-    """Tags, JSON artifact and model card; ``validation.status`` goes last."""
-    assert mv.run_id is not None  # a version this platform registers comes from a training run
-    client.log_text(
-        mv.run_id, json.dumps(report.to_dict(), indent=2, default=str), f"validation/v{mv.version}.json"
-    )
-    for gate in report.gates:
-        client.set_model_version_tag(mv.name, mv.version, f"gate.{gate.name}", gate.status)
-    facts = {
-        "validation.roc_auc": f"{report.metrics['roc_auc']:.6f}",
-        "validation.champion_version": report.champion_version or "none",
-        "validation.champion_roc_auc": f"{report.champion_metrics['roc_auc']:.6f}"
-        if report.champion_metrics
-        else "none",
-        "validation.report": f"validation/v{mv.version}.json",
-        "validation.at": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+def summary_record(spec: ResolvedSpec, report: ValidationReport, report_path: str, at: str) -> dict[str, Any]:
+    """The ``validation`` tag: everything ``promote`` needs, in well under 1000 characters."""
+    champ = report.champion_metrics.get("roc_auc")
+    return {
+        "status": report.status,
+        "at": at,
+        "rules": rules_hash(spec),
+        "roc_auc": round(float(report.metrics["roc_auc"]), 6),
+        "f1": round(float(report.metrics["f1"]), 6),
+        "champion_version": report.champion_version or "none",
+        "champion_roc_auc": round(float(champ), 6) if champ is not None else None,
+        "gates": {x.name: x.status for x in report.gates},
+        "failed": [x.name for x in report.failed()],
+        "report": report_path,
     }
-    for key, value in facts.items():
-        client.set_model_version_tag(mv.name, mv.version, key, value)
+
+
+def record(client: MlflowClient, spec: ResolvedSpec, mv: ModelVersion, report: ValidationReport) -> None:
+    """JSON report, model card, then the one ``validation`` tag (the record ``promote`` reads)."""
+    assert mv.run_id is not None  # a version this platform registers comes from a training run
+    at = pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds")
+    path = f"validation/v{mv.version}/{at.replace(':', '')[:17]}-{uuid.uuid4().hex[:6]}.json"
+    reg.log_text(client, mv.run_id, json.dumps(report.to_dict(), indent=2, default=str), path)
     card = model_card.render(
         spec,
         mv,
@@ -190,18 +207,29 @@ def record(client: MlflowClient, spec: ResolvedSpec, mv: ModelVersion, report: V
         status_line=f"Validation **{report.status}** against champion {report.champion_version or '(none)'}.",
     )
     model_card.publish(client, mv, card)
-    client.set_model_version_tag(mv.name, mv.version, reg.TAG_VALIDATION, report.status)
+    reg.set_record(client, mv, reg.TAG_VALIDATION, summary_record(spec, report, path, at))
 
 
 def validate_version(
-    spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, version: str | None = None
+    spec: ResolvedSpec,
+    runtime: Runtime,
+    client: MlflowClient,
+    version: str | None = None,
+    against: str | None = CURRENT_CHAMPION,
 ) -> ValidationReport:
-    """Score the version (default: ``challenger``) and the champion, record every gate, return the report."""
+    """Score the version (default: ``challenger``) and a champion, record every gate, return the report.
+
+    ``against`` is the champion to compare with: by default the current ``champion`` alias; the
+    retraining passes the champion it started from, so a re-run after a kill judges the same pair.
+    """
     import tempfile
 
     name = runtime.registered_name(spec.model.name)
     mv = resolve_version(client, name, version, reg.CHALLENGER)
-    champion = reg.version_by_alias(client, name, reg.CHAMPION)
+    if against == CURRENT_CHAMPION:
+        champion = reg.version_by_alias(client, name, reg.CHAMPION)
+    else:
+        champion = client.get_model_version(name, against) if against is not None else None
     if champion is not None and str(champion.version) == str(mv.version):
         champion = None  # re-validating the champion: compare with nothing
     test = held_out(spec, runtime, mv)

@@ -38,6 +38,11 @@ class DataSpec(Spec):
     training_window_days: int | None = Field(
         None, ge=1, description="Retraining uses the last N days of the table; None = all of it."
     )
+    min_training_rows: int = Field(
+        1000,
+        ge=50,
+        description="Fewer rows in the training window: train refuses (exit 2), nothing is registered.",
+    )
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -75,7 +80,13 @@ class ValidationSpec(Spec):
     """Gates a challenger must pass before it may be promoted."""
 
     min_roc_auc: float = Field(0.70, ge=0.5, le=1.0, description="ROC-AUC floor on the held-out rows.")
-    min_f1: float = Field(0.0, ge=0.0, le=1.0, description="F1 floor on the held-out rows.")
+    min_f1: float = Field(
+        0.2,
+        ge=0.0,
+        le=1.0,
+        description="F1 at the 0.5 threshold; with the non_degenerate gate, refuses a "
+        "classifier that predicts one class for everyone.",
+    )
     max_regression: float = Field(0.01, ge=0.0, le=0.5, description="Allowed ROC-AUC drop vs champion.")
     segment_min_roc_auc: float | None = Field(0.60, ge=0.5, le=1.0, description="Floor in every segment.")
     max_demographic_parity_diff: float | None = Field(

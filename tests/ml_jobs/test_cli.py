@@ -158,3 +158,23 @@ def test_mid_job_connection_loss_exits_3_and_bugs_exit_4(capsys) -> None:
     assert "stopped answering" in capsys.readouterr().err
     assert cli.run(bug) == EXIT_BUG
     assert "KeyError" in capsys.readouterr().err
+
+
+def test_a_secret_never_reaches_stdout_or_stderr_whoever_prints_it(monkeypatch, capfd) -> None:
+    """The net under the rule that secrets are never passed to a print, a log call or a record."""
+    import logging
+
+    from ml_jobs import cli
+
+    secret = "https://hooks.example/T0KEN-canary-4711"
+    monkeypatch.setenv("MLOPS_WEBHOOK_URL", secret)
+
+    def leaky() -> tuple[int, dict]:
+        print(f"posting to {secret}")
+        logging.getLogger("ml_jobs.test").warning("webhook %s down", secret)
+        raise KeyError(secret)  # a bug whose traceback quotes it
+
+    assert cli.run(leaky) == 4
+    out, err = capfd.readouterr()
+    assert "T0KEN-canary-4711" not in out + err
+    assert "posting to ***" in out and "KeyError" in err

@@ -144,8 +144,8 @@ def test_rollback_restores_the_previous_champion_in_one_step(flow: Flow) -> None
     first, better = flow.steps["first"].version, flow.steps["better"].version
     assert flow.aliases["after_rollback"]["champion"] == first
     assert flow.aliases["after_rollback"]["previous_champion"] == better
-    tags = flow.client.get_model_version(flow.name, first).tags
-    assert tags["rollback.by"] == "bob" and tags["rollback.from"] == better
+    record = reg.record(flow.client.get_model_version(flow.name, first), reg.TAG_ROLLBACK)
+    assert record["by"] == "bob" and record["previous_champion"] == better and record["status"] == "done"
 
 
 def test_prod_promotion_waits_for_an_approval_record(flow: Flow) -> None:
@@ -153,9 +153,10 @@ def test_prod_promotion_waits_for_an_approval_record(flow: Flow) -> None:
     version = flow.steps["prod"].version
     assert "champion" not in flow.aliases["prod_unapproved"]
     assert flow.aliases["prod_approved"] == {"champion": version}
-    tags = flow.client.get_model_version(flow.steps["prod_name"], version).tags
-    assert tags["approval.by"] == "dana" and tags["approval.at"] and tags["promotion.by"] == "carol"
-    assert tags["approval.identity"] == flow.runtime.identity() == getpass.getuser()
+    mv = flow.client.get_model_version(flow.steps["prod_name"], version)
+    approval, promotion = reg.record(mv, reg.TAG_APPROVAL), reg.record(mv, reg.TAG_PROMOTION)
+    assert approval["by"] == "dana" and approval["at"] and promotion["by"] == "carol"
+    assert approval["identity"] == flow.runtime.identity() == getpass.getuser()
 
 
 def test_lineage_from_model_version_back_to_table_version(flow: Flow) -> None:
@@ -187,12 +188,15 @@ def test_training_run_has_nested_trials_metrics_and_artifacts(flow: Flow) -> Non
 def test_gate_results_are_tags_and_a_json_artifact_on_the_version(flow: Flow) -> None:
     worse: TrainResult = flow.steps["worse"]
     mv = flow.client.get_model_version(flow.name, worse.version)
-    assert mv.tags["validation.status"] == "failed"
-    assert mv.tags["gate.no_regression"] == "failed" and mv.tags["gate.model_size"] == "passed"
-    report = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{mv.tags['validation.report']}")
-    assert {g["name"] for g in report["gates"]} == {
+    record = reg.record(mv, reg.TAG_VALIDATION)
+    assert record["status"] == "failed" and "no_regression" in record["failed"]
+    assert record["gates"]["no_regression"] == "failed" and record["gates"]["model_size"] == "passed"
+    report = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{record['report']}")
+    assert report["status"] == "failed"
+    assert {g["name"] for g in report["gates"]} == set(record["gates"]) == {
         "min_roc_auc",
         "min_f1",
+        "non_degenerate",
         "no_regression",
         "segment_floor",
         "demographic_parity",
@@ -222,31 +226,33 @@ def test_approval_is_refused_for_a_version_that_failed_validation(flow: Flow) ->
     worse = flow.steps["worse"].version
     with pytest.raises(Refused, match="validation status is failed"):
         approve(flow.spec, flow.runtime, flow.client, "dana", version=worse)
-    assert "approval.by" not in flow.client.get_model_version(flow.name, worse).tags
+    assert reg.record(flow.client.get_model_version(flow.name, worse), reg.TAG_APPROVAL) is None
 
 
-def test_promotion_refuses_when_champion_changes_meanwhile(
+def test_promotion_that_loses_the_claim_moves_nothing_and_records_nothing(
     flow: Flow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Compare-and-set: another actor moves the champion between our checks and our alias move."""
+    """Compare-and-set: another actor claims the same move of the champion first; we write nothing."""
     from ml_jobs.registry import promotion as promotion_mod
 
-    first, better, worse = (flow.steps[k].version for k in ("first", "better", "worse"))
+    first, better = (flow.steps[k].version for k in ("first", "better"))
     assert flow.aliases["after_rollback"]["champion"] == first  # better was validated against first
-    real_publish = promotion_mod.model_card.publish
+    before = flow.client.get_model_version(flow.name, better).tags.get(reg.TAG_PROMOTION)
+    real_claim = promotion_mod._claim
 
-    def publish_then_race(client: MlflowClient, mv: Any, card: str) -> None:
-        real_publish(client, mv, card)
-        client.set_registered_model_alias(flow.name, "champion", worse)  # the other actor
+    def someone_else_first(runtime: Runtime, model: str, claim: promotion_mod.Claim) -> promotion_mod.Claim:
+        rival = promotion_mod.Claim(claim.seq, "rival", "promote", first, first, "mallory", "m", "race", "t")
+        real_claim(runtime, model, rival)  # the other actor's MERGE commits first
+        return real_claim(runtime, model, claim)
 
-    monkeypatch.setattr(promotion_mod.model_card, "publish", publish_then_race)
-    try:
-        with pytest.raises(Refused, match="changed while promoting"):
-            promote(flow.spec, flow.runtime, flow.client, version=better, actor="eve")
-        aliases = {k: str(v) for k, v in flow.client.get_registered_model(flow.name).aliases.items()}
-        assert aliases["champion"] == worse and aliases["previous_champion"] == better
-    finally:
-        flow.client.set_registered_model_alias(flow.name, "champion", first)
+    monkeypatch.setattr(promotion_mod, "_claim", someone_else_first)
+    with pytest.raises(Refused, match=r"another move of the champion .* won"):
+        promote(flow.spec, flow.runtime, flow.client, version=better, actor="eve")
+    assert flow.client.get_model_version(flow.name, better).tags.get(reg.TAG_PROMOTION) == before
+    aliases = {k: str(v) for k, v in flow.client.get_registered_model(flow.name).aliases.items()}
+    assert aliases["champion"] == first
+    moves = promotion_mod.ledger(flow.runtime, flow.spec.model.name)
+    assert [m.by for m in moves if m.seq == moves[-1].seq] == ["mallory"]
 
 
 def test_search_and_fit_are_deterministic_for_a_seed(flow: Flow) -> None:
@@ -298,3 +304,11 @@ def test_fails_midway_through_training_leaves_aliases_and_versions_as_they_were(
         "attributes.status = 'FAILED'",
     )
     assert failed  # the attempt is visible in the tracking server, marked failed
+
+
+def test_every_tag_written_by_the_whole_story_is_valid_in_unity_catalog(flow: Flow) -> None:
+    for name in (flow.name, flow.steps["prod_name"]):
+        for mv in flow.client.search_model_versions(f"name='{name}'"):
+            tags = flow.client.get_model_version(name, mv.version).tags
+            reg.check_tags(tags, {})  # keys, value lengths, at most 50 per version
+            assert not any("." in key for key in tags), tags

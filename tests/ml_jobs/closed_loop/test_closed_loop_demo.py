@@ -113,8 +113,8 @@ def test_a_second_retraining_cannot_run_while_one_holds_the_lock(demo: DemoResul
     runtime = runtime_of(demo)
     with (
         exclusive(runtime, MODEL),
-        pytest.raises(Refused, match="another retraining"),
-        exclusive(runtime, MODEL),
+        pytest.raises(Refused, match="held by another run"),
+        exclusive(runtime, MODEL, timeout_s=0.2),
     ):
         pass
 

@@ -27,11 +27,13 @@ def test_fails_with_exit_2_on_an_unknown_model(tmp_path: Path, capsys: pytest.Ca
     assert "unknown model" in capsys.readouterr().err
 
 
-def test_refuses_with_exit_1_while_another_retraining_holds_the_lock(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_refuses_with_exit_1_while_another_retraining_holds_the_lock_too_long(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("MLOPS_LOCK_TIMEOUT_SECONDS", "0.3")
     runtime = get_runtime("dev", root=tmp_path, catalog="mlops_dev")
     with exclusive(runtime, MODEL):
         code = retrain.main(["--model", MODEL, "--env", "dev", "--local-root", str(tmp_path)])
     assert code == 1
-    assert "another retraining" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "held by another run" in err and "MLOPS_LOCK_TIMEOUT_SECONDS" in err

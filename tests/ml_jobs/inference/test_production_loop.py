@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -98,9 +99,9 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     trained = train_model(spec, runtime, client, fixed_params={"max_iter": 60})
     validate_version(spec, runtime, client, trained.version)
     promote(spec, runtime, client, version=trained.version, actor="test")
-    import mlflow
+    from ml_jobs.serving.model import load
 
-    model = mlflow.sklearn.load_model(f"models:/{trained.registered_name}/{trained.version}")
+    model = load(f"models:/{trained.registered_name}/{trained.version}", tmp_path / "champion").classifier
     drift = DriftSpec(
         start_day=2,
         mean_shift={"monthly_charges": 2.0, "support_calls": 2.0, "tenure_months": -1.5},
@@ -125,9 +126,13 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     assert call["job_parameters"]["reason"] == done.result.decision.reason
     episode = call["idempotency_token"]
     assert episode == episode_token(spec.model.name, "dev", datetime(2025, 1, 5, tzinfo=UTC))
+    # The retraining records its decision under the monitor's request: the token is that id.
+    assert done.request is not None
+    assert call["job_parameters"]["request_id"] == episode == done.request.request_id
 
+    # A monitor killed after run_now and re-run starts its pending request again: the same run.
     runs = {r.token: r.run_id for r in fake.started()}
-    assert trigger("retried after a crash") == runs[episode]  # same episode: the same run
+    assert trigger(replace(done.request, reason="retried after a crash")) == runs[episode]
     assert fake.posts("/run-now")[-1]["idempotency_token"] == episode
 
     drift_from_start = DriftSpec(
@@ -151,3 +156,43 @@ def test_payload_to_retraining_job_once_per_breach_episode(spark, tmp_path: Path
     assert again.retrain_requested, again.result.decision.reason
     second = fake.posts("/run-now")[-1]["idempotency_token"]
     assert second != episode and len(fake.runs) == 2
+
+
+def test_batch_scoring_records_the_served_probability_once_per_row(spark, tmp_path: Path) -> None:
+    """What it proves: ``score`` (batch models) runs the registered scorer on Spark and records the
+    probability the monitor judges beside the label, equal to the classifier's; a re-run or a second
+    run over the same rows adds nothing (MERGE on ``request_id``), and newer rows are scored once.
+    What it does not prove: Unity Catalog's MERGE (locally deltalake's), or executors on a cluster."""
+    from ml_jobs.inference.job import run_score
+    from ml_jobs.serving.model import load
+
+    spec = spec_for("dev")
+    data = spec.model.data
+    runtime = local_runtime(tmp_path)
+    client = connect(runtime)
+    write_churn(runtime, 2000, seed=3)
+    trained = train_model(spec, runtime, client, fixed_params={"max_iter": 60})
+    validate_version(spec, runtime, client, trained.version)
+    promote(spec, runtime, client, version=trained.version, actor="test")
+
+    since = datetime(2024, 1, 1, tzinfo=UTC)  # every row of the feature table
+    first = run_score(spec, runtime, client, since=since)
+    again = run_score(spec, runtime, client, since=since)  # a retried run over the same rows
+    assert first["champion_version"] == again["champion_version"] == trained.version
+    scored, _ = runtime.read_table(*tables.inference_log(spec.model.name))
+    features_, _ = runtime.read_table(*tables.features(data.table))
+    assert len(scored) == len(features_) and scored["request_id"].is_unique
+
+    classifier = load(f"models:/{trained.registered_name}/{trained.version}", tmp_path / "m").classifier
+    proba = classifier.predict_proba(features(features_, data))[:, 1]
+    expected = pd.Series(proba, index=features_[data.id_column].astype(str))
+    got = scored.set_index(data.id_column)["score"]
+    assert got.between(0, 1).all() and got.nunique() > 2  # probabilities, not labels
+    assert (got - expected.reindex(got.index)).abs().max() < 1e-6
+    assert ((scored["score"] >= 0.5).astype("int64") == scored["prediction"]).all()
+
+    later = generate_churn(300, seed=4, start=datetime(2025, 5, 1, tzinfo=UTC), days=3)
+    runtime.write_table(later, *tables.features(data.table))
+    run_score(spec, runtime, client)  # newer rows only: scored once, the old ones kept
+    rescored, _ = runtime.read_table(*tables.inference_log(spec.model.name))
+    assert rescored["request_id"].is_unique and len(rescored) == len(scored) + len(later)

@@ -15,10 +15,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
-import pandas as pd
 import pytest
 
-from ml_jobs.monitoring.sinks import AlertError, append_metrics_delta, post_webhook, trigger_databricks_job
+from ml_jobs.monitoring.sinks import AlertError, post_webhook, trigger_databricks_job
 
 
 class FakeServer:
@@ -132,13 +131,3 @@ def test_fails_trigger_when_no_job_has_the_name(server: FakeServer) -> None:
     with pytest.raises(AlertError, match="not found in the workspace"):
         trigger_databricks_job(_client(server), "missing-job", "tok-4")
     assert not any(path.endswith("run-now") for _, path, _ in server.requests)
-
-
-def test_metrics_append_to_a_delta_table(tmp_path) -> None:
-    from deltalake import DeltaTable
-
-    frame = pd.DataFrame({"column": ["x"], "metric": ["psi"], "value": [0.1], "drifted": [False]})
-    append_metrics_delta(frame, tmp_path / "metrics")
-    append_metrics_delta(frame, tmp_path / "metrics")
-    table = DeltaTable(str(tmp_path / "metrics"))
-    assert table.version() == 1 and len(table.to_pandas()) == 2
