@@ -233,6 +233,8 @@ def _run_demo(
 
     result.xgb_card = xgboost_step(runtime, client, PRODUCTION_START, train_rows, seed, out)
     xgb = version_by_alias(client, runtime.registered_name(XGB_MODEL), "challenger")
+    if xgb is None:
+        raise RuntimeError(f"{XGB_MODEL}: no challenger after the XGBoost step")
     result.explained = [card_summary(MODEL, champion.run_id), card_summary(XGB_MODEL, xgb.run_id)]
     from ml_jobs.fleet.demo import fleet_step
 

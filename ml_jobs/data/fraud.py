@@ -28,7 +28,7 @@ def fraud_logit(frame: pd.DataFrame) -> np.ndarray:
     amount = frame["amount"].to_numpy()
     velocity = frame["txn_velocity_1h"].to_numpy()
     distance = frame["distance_km"].to_numpy()
-    return (
+    return np.asarray(
         -4.5
         + 1.5 * np.log1p(amount / 100)
         + 6.0 * frame["merchant_risk"].to_numpy()

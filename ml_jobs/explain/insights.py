@@ -152,7 +152,9 @@ def compute(
     return insights, explanation
 
 
-def explain_and_log(spec: ModelSpec, model: Any, train: pd.DataFrame, test: pd.DataFrame, proba: Any) -> dict:
+def explain_and_log(
+    spec: ModelSpec, model: Any, train: pd.DataFrame, test: pd.DataFrame, proba: Any
+) -> dict[str, Any]:
     """Compute and log to the active MLflow run; returns the insights."""
     import mlflow
 
@@ -188,4 +190,5 @@ def load(run_id: str | None) -> dict[str, Any] | None:
         text = mlflow.artifacts.load_text(f"runs:/{run_id}/{INSIGHTS_ARTIFACT}")
     except Exception:  # a missing artifact is "no insights", not a failed card
         return None
-    return json.loads(text)
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded

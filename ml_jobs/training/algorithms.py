@@ -171,7 +171,7 @@ def pip_requirements(algorithm: str) -> list[str]:
     """Pinned from this process: inferring them starts a subprocess per model (about 6 s)."""
     import mlflow
 
-    reqs = mlflow.sklearn.get_default_pip_requirements(include_skops=True)
+    reqs: list[str] = list(mlflow.sklearn.get_default_pip_requirements(include_skops=True))
     for package in impl(algorithm).pip_packages:
         from importlib.metadata import version
 

@@ -86,7 +86,7 @@ class SparkExecutor:
         return max(1, int(self._sc.defaultParallelism))
 
     def map(self, fn: Callable[[TrialTask], TrialOutcome], tasks: Sequence[TrialTask]) -> list[TrialOutcome]:
-        return self._sc.parallelize(list(tasks), numSlices=len(tasks)).map(fn).collect()
+        return list(self._sc.parallelize(list(tasks), numSlices=len(tasks)).map(fn).collect())
 
 
 def fold_evaluator(

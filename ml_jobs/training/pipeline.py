@@ -91,7 +91,7 @@ def held_out_mask(ids: pd.Series, test_size: float, seed: int) -> np.ndarray:
     partition, ``ml_jobs.training.distributed``) gets the same answer for the same id."""
     text = ids.astype(str)
     hashed = pd.util.hash_pandas_object(text, index=False, hash_key=f"{seed % 10**16:016d}").to_numpy()
-    return (hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000)
+    return np.asarray((hashed % np.uint64(10_000)).astype(np.int64) < int(test_size * 10_000))
 
 
 def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10) -> float:
