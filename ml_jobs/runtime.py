@@ -152,6 +152,7 @@ class Runtime:
         *,
         marker: str | None = None,
         arrow_schema: Any | None = None,
+        not_null_keys: bool = False,
     ) -> MergeResult:
         """Insert the rows of ``df`` (pandas, or Spark rows too large to collect) whose ``keys`` are
         not in the table yet (created when missing).
@@ -161,11 +162,15 @@ class Runtime:
         returned. ``arrow_schema`` types the table's columns (a column that is all null in one
         batch would otherwise have no type). A MERGE that lost a concurrent commit is re-run
         (``MLOPS_WRITE_RETRIES`` times): the re-run sees the winner's rows and skips them.
+        ``not_null_keys``: the table declares its keys NOT NULL (feature and label tables), so a row
+        with a null key is left to that Delta constraint, which refuses the whole write with its own
+        message, instead of being refused (pandas) or dropped (Spark) here. Any error but a lost
+        commit (a violated constraint among them) is raised as it came: nothing was written.
         """
         faults.boundary(f"table.merge:{schema}.{table}")
         if not isinstance(df, pd.DataFrame) and not self.on_databricks:
             df = df.toPandas()  # a Spark DataFrame (unpacked or scored rows) into a local table
-        source = _dedupe(df, keys, f"{schema}.{table}")
+        source = _dedupe(df, keys, f"{schema}.{table}", check_nulls=not not_null_keys)
         attempts = self.settings.write_retries
         for attempt in range(1, attempts + 1):
             try:
@@ -311,7 +316,8 @@ class Runtime:
         dt = DeltaTable(str(path))
         if source.empty:
             return MergeResult(dt.version(), 0)
-        target = pa.schema(dt.schema().to_arrow())
+        # Typed without NOT NULL flags: a null key must reach Delta's own check (and its message).
+        target = pa.schema([f.with_nullable(True) for f in pa.schema(dt.schema().to_arrow())])
         typed = _arrow(source, arrow_schema or target)
         missing = [c for c in target.names if c not in typed.schema.names]
         extra = sorted(set(map(str, source.columns)) - set(target.names))
@@ -398,14 +404,16 @@ class Runtime:
         return dt.to_pandas(), dt.version()
 
 
-def _dedupe(df: Any, keys: Sequence[str], where: str) -> Any:
-    """A MERGE source must not repeat a key; a null key would never match (and always insert)."""
+def _dedupe(df: Any, keys: Sequence[str], where: str, check_nulls: bool = True) -> Any:
+    """A MERGE source must not repeat a key; a null key would never match (and always insert),
+    unless the table's NOT NULL constraint refuses it (``check_nulls`` False)."""
     missing = [k for k in keys if k not in df.columns]
     if missing:
         raise BadInput(f"rows for {where} lack the key columns {missing}")
     if not isinstance(df, pd.DataFrame):  # Spark: rows with a null key are dropped, not collected
-        return df.dropna(subset=list(keys)).dropDuplicates(list(keys))
-    if len(df) and df[list(keys)].isna().any().any():
+        kept = df.dropna(subset=list(keys)) if check_nulls else df
+        return kept.dropDuplicates(list(keys))
+    if check_nulls and len(df) and df[list(keys)].isna().any().any():
         raise BadInput(f"rows for {where} have null values in the key columns {list(keys)}")
     return df.drop_duplicates(list(keys), keep="first").reset_index(drop=True)
 

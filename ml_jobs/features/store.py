@@ -11,17 +11,15 @@ Constraints are Delta's own, so a bad row is refused at write time, by whatever 
   catalog/resource_sql_table.go, ``buildTableCreateStatement``: columns, NOT NULL, CLUSTER BY, comment and
   properties only), so the feature job, which owns the table, adds it once with ``ALTER TABLE``.
 
-The write inserts the rows whose keys the table lacks (``MERGE ... WHEN NOT MATCHED THEN INSERT``, the
-same exactly-once write as the inference log's ``append_new``): a value observed for (id, ts) is never
-restated later, which is what point-in-time lookups rely on; a retried or doubled run adds nothing twice
-(a MERGE is one Delta commit; of two concurrent MERGEs the loser conflicts and is retried, and its retry
-matches the winner's rows); a MERGE that inserts nothing commits nothing.
+The write inserts the rows whose keys the table lacks (``MERGE ... WHEN NOT MATCHED THEN INSERT``:
+``Runtime.merge_table``, the exactly-once write of every job's tables): a value observed for (id, ts)
+is never restated later, which is what point-in-time lookups rely on; a retried or doubled run adds
+nothing twice (a MERGE is one Delta commit; of two concurrent MERGEs the loser conflicts and is
+retried, and its retry matches the winner's rows); a MERGE that inserts nothing commits nothing.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,10 +30,6 @@ from ml_jobs.runtime import Runtime
 from mlops_spec.config.features import FeatureTableSpec
 from mlops_spec.config.model_spec import DataSpec
 from mlops_spec.naming import FEATURES_SCHEMA
-
-log = logging.getLogger(__name__)
-MERGE_ATTEMPTS = 5
-CONFLICTS = ("CommitFailedError", "ConcurrentAppendException", "DELTA_CONCURRENT", "Transaction")
 
 
 @dataclass(frozen=True)
@@ -160,36 +154,26 @@ def _tolerate_exists(statement: Any) -> None:
             raise
 
 
-def merge(runtime: Runtime, layout: TableLayout, rows: Any) -> int:
+def merge(runtime: Runtime, layout: TableLayout, rows: Any, marker: str | None = None) -> int:
     """Insert the rows (pandas, or Spark on Databricks) whose keys the table lacks; returns how many.
 
-    Rows that break a constraint refuse the whole write (BadInput naming the table and the constraints).
+    The one exactly-once write, ``Runtime.merge_table`` (insert-only, conflicts retried, ``marker``
+    stamped on the commit), with the keys left to the table's NOT NULL constraint. Rows that break a
+    constraint refuse the whole write (BadInput naming the table and the constraints).
     """
     missing = [c for c in layout.columns if c not in list(rows.columns)]
     if missing:
         raise BadInput(f"rows for {FEATURES_SCHEMA}.{layout.name} lack the columns {missing}")
-    keys = list(layout.keys)
-    if isinstance(rows, pd.DataFrame):
-        source = rows[list(layout.columns)].drop_duplicates(keys, keep="first")
-    else:  # a MERGE source must not repeat a key (Databricks SQL reference, MERGE INTO)
-        source = rows.select(*layout.columns).dropDuplicates(keys)
-    for attempt in range(1, MERGE_ATTEMPTS + 1):
-        try:
-            if runtime.on_databricks:
-                return _merge_spark(runtime, layout, source)
-            return _merge_local(runtime, layout, source)
-        except BadInput:
-            raise
-        except Exception as exc:
-            if not any(c in f"{type(exc).__name__} {exc}"[:500] for c in CONFLICTS):
-                raise _refused(layout, exc) from exc
-            if attempt == MERGE_ATTEMPTS:
-                raise InfraError(
-                    f"MERGE into {FEATURES_SCHEMA}.{layout.name} lost {attempt} concurrent commits; re-run"
-                ) from exc
-            log.info("MERGE into %s lost a concurrent commit; retrying (%d)", layout.name, attempt)
-            time.sleep(0.05 * attempt)
-    raise AssertionError("unreachable")
+    source = rows[list(layout.columns)] if isinstance(rows, pd.DataFrame) else rows.select(*layout.columns)
+    try:
+        merged = runtime.merge_table(
+            source, FEATURES_SCHEMA, layout.name, layout.keys, marker=marker, not_null_keys=True
+        )
+    except (BadInput, InfraError):
+        raise
+    except Exception as exc:
+        raise _refused(layout, exc) from exc
+    return merged.inserted
 
 
 def _refused(layout: TableLayout, exc: Exception) -> Exception:
@@ -203,33 +187,6 @@ def _refused(layout: TableLayout, exc: Exception) -> Exception:
             f"nothing was written:\n{first}"
         )
     return exc
-
-
-def _merge_local(runtime: Runtime, layout: TableLayout, source: pd.DataFrame) -> int:
-    import pyarrow as pa
-    from deltalake import DeltaTable
-
-    dt = DeltaTable(runtime.table_ref(FEATURES_SCHEMA, layout.name))
-    if source.empty:
-        return 0
-    schema = arrow_schema(layout)
-    # Typed without the NOT NULL flags: a null key must reach Delta's own check (and its message).
-    loose = pa.schema([f.with_nullable(True) for f in schema])
-    typed = pa.Table.from_pandas(source.reset_index(drop=True), preserve_index=False).cast(loose, safe=False)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in layout.keys)
-    metrics = dt.merge(typed, on, source_alias="s", target_alias="t").when_not_matched_insert_all().execute()
-    return int(metrics["num_target_rows_inserted"])
-
-
-def _merge_spark(runtime: Runtime, layout: TableLayout, source: Any) -> int:
-    spark = runtime.spark()
-    ref = runtime.table_ref(FEATURES_SCHEMA, layout.name)
-    view = f"mlops_features_{layout.name}"
-    frame = spark.createDataFrame(source) if isinstance(source, pd.DataFrame) else source
-    frame.createOrReplaceTempView(view)
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in layout.keys)
-    out = spark.sql(f"MERGE INTO {ref} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
-    return int(out.collect()[0]["num_inserted_rows"])
 
 
 def read(runtime: Runtime, name: str, version: int | None = None) -> tuple[pd.DataFrame, int]:

@@ -24,21 +24,24 @@ NAN = float("nan")
 
 
 def adjust_p_values(p_values: list[float], method: str) -> list[float]:
-    """Benjamini-Hochberg (step-up, monotone) or Bonferroni adjusted p-values, clipped to 1."""
+    """Benjamini-Hochberg (``scipy.stats.false_discovery_control``) or Bonferroni adjusted p-values,
+    clipped to 1. A NaN (no test run) stays NaN and is not counted among the tests."""
     p = np.asarray(p_values, dtype=float)
-    m = len(p)
-    if m == 0 or method == "none":
+    if len(p) == 0 or method == "none":
         return [float(v) for v in p]
-    if method == "bonferroni":
-        return [float(v) for v in np.minimum(p * m, 1.0)]
-    if method != "bh":
+    if method not in ("bh", "bonferroni"):
         raise ValueError(f"multiple_testing {method!r} is not supported; allowed: bh, bonferroni, none")
-    order = np.argsort(p)
-    scaled = p[order] * m / np.arange(1, m + 1)
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
-    return out.tolist()
+    tested = ~np.isnan(p)
+    out = p.copy()
+    if not tested.any():
+        return out.tolist()
+    if method == "bonferroni":
+        out[tested] = np.minimum(p[tested] * int(tested.sum()), 1.0)
+    else:
+        from scipy.stats import false_discovery_control
+
+        out[tested] = false_discovery_control(p[tested], method="bh")
+    return [float(v) for v in out]
 
 
 @dataclass

@@ -106,7 +106,7 @@ def rollout_plan(spec: ResolvedSpec, target: str, opts: DeployOptions) -> Rollou
         target=target,
         strategy=serving.rollout,  # type: ignore[arg-type]  # shadow never reaches here
         canary_steps=serving.canary_steps,
-        compute=Compute(serving.workload_size, model.scale_to_zero(env)),
+        compute=Compute(serving.workload_size, model.scale_to_zero(env, production=spec.env.production)),
         ready_timeout_s=opts.ready_timeout_s or serving.ready_timeout_seconds,
     )
 

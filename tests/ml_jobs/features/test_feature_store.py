@@ -161,3 +161,32 @@ def test_two_concurrent_runs_end_as_one(tmp_path: Path) -> None:
     codes = [p.wait() for p in procs]
     assert codes == [0, 0], [p.stderr.read().decode()[-2000:] for p in procs if p.stderr]
     pd.testing.assert_frame_equal(_content(local_runtime(twice_root)), _content(local_runtime(clean_root)))
+
+
+def test_the_feature_write_is_the_runtime_merge_a_fault_boundary_killed_there_then_rerun_ends_as_one(
+    tmp_path: Path,
+) -> None:
+    """The feature job writes through ``Runtime.merge_table`` (one MERGE mechanism for every job): it
+    passes that write's fault boundary, and a SIGKILL exactly there, then a re-run, leaves the table of
+    one clean run. (A MERGE of its own, as ``store`` had, passed no boundary: the kill never happened.)"""
+    clean_root, killed_root = tmp_path / "clean", tmp_path / "killed"
+    for root in (clean_root, killed_root):
+        _source(local_runtime(root), 500)
+    assert features_main(["--env", "dev", "--tables", TABLE, "--local-root", str(clean_root)]) == 0
+    at = {"MLOPS_FAULT_AT": f"table.merge:features.{TABLE}@1"}
+    killed = subprocess.run(_job(killed_root), env={**_env(), **at}, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-1500:]
+    assert subprocess.run(_job(killed_root), env=_env(), capture_output=True).returncode == 0
+    pd.testing.assert_frame_equal(_content(local_runtime(killed_root)), _content(local_runtime(clean_root)))
+
+
+def test_a_marked_label_write_is_found_by_its_marker_and_not_written_twice(tmp_path: Path) -> None:
+    """``store.merge`` carries the exactly-once write's commit marker: the same marked write again adds
+    nothing, even when the rows' keys would be new (the marker says this attempt already committed)."""
+    runtime = local_runtime(tmp_path)
+    layout = store.label_layout("churn_labels", spec_for("dev").model.data)
+    store.ensure_table(runtime, layout)
+    rows = generate_churn(20, seed=4)[["customer_id", "event_ts", "churned"]]
+    assert store.merge(runtime, layout, rows, marker="retrain:r1") == 20
+    assert store.merge(runtime, layout, generate_churn(5, seed=8), marker="retrain:r1") == 20
+    assert len(store.read(runtime, "churn_labels")[0]) == 20

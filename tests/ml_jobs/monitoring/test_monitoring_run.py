@@ -157,6 +157,13 @@ def test_benjamini_hochberg_on_a_worked_example() -> None:
     assert adjust_p_values([0.03, 0.5], "bonferroni") == pytest.approx([0.06, 1.0])
 
 
+def test_a_column_without_a_test_stays_nan_and_is_not_counted_among_the_tests() -> None:
+    nan = float("nan")
+    bh = adjust_p_values([0.03, nan, 0.01, 0.5, 0.02], "bh")
+    assert bh == pytest.approx([0.04, nan, 0.04, 0.5, 0.04], nan_ok=True)
+    assert adjust_p_values([0.03, nan], "bonferroni") == pytest.approx([0.03, nan], nan_ok=True)
+
+
 def _verdicts(*breaches: bool | None) -> list[WindowVerdict]:
     start = datetime(2026, 3, 1, tzinfo=UTC)
     return [WindowVerdict(start + timedelta(days=i), b, ("x",)) for i, b in enumerate(breaches)]
