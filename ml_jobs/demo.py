@@ -154,6 +154,7 @@ def _run_demo(
     train_df = generate_churn(
         train_rows, seed, PRODUCTION_START - timedelta(days=TRAINING_DAYS), TRAINING_DAYS
     )
+    models: list[Any] = []
     if spec.model.features is not None:  # through the feature tables, as the scheduled jobs do
         from ml_jobs.features.demo import load_training_data
         from mlops_spec.config import load_models
@@ -190,6 +191,10 @@ def _run_demo(
         current = version_by_alias(client, name, CHAMPION)
         assert current is not None  # the demo promoted a first champion before production starts
         champion_before = str(current.version)
+        if models:  # the daily feature job sees the day's customers (retraining looks their features up)
+            from ml_jobs.features.demo import add_feature_rows
+
+            add_feature_rows(runtime, spec.model, models, frame)
         logged = score_batch(spec, runtime, client, frame)
         # Labels for the day's requests arrive at the end of the day, before the nightly monitor.
         write_labels(

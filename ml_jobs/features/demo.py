@@ -38,3 +38,10 @@ def load_training_data(
         f"features.{data.table} v{built['version']}"
     )
     return int(built["version"])
+
+
+def add_feature_rows(runtime: Runtime, model: ModelSpec, models: list[ModelSpec], rows: pd.DataFrame) -> None:
+    """New source rows (a day of traffic) into the feature sources, then the feature job over them."""
+    for table in tables_of(model, models):
+        runtime.write_table(rows, FEATURES_SCHEMA, table.source, mode="append")
+        refresh(runtime, table)

@@ -46,12 +46,13 @@ def refresh(runtime: Runtime, table: FeatureTableSpec) -> dict[str, Any]:
     }
 
 
-def write_labels(runtime: Runtime, model: ModelSpec, rows: pd.DataFrame) -> int:
-    """Label rows into the model's label table (NOT NULL keys, CHECK on the label); rows inserted."""
+def write_labels(runtime: Runtime, model: ModelSpec, rows: pd.DataFrame, marker: str | None = None) -> int:
+    """Label rows into the model's label table (NOT NULL keys, CHECK on the label); rows inserted
+    (by the commit ``marker`` names, when an earlier attempt already wrote it)."""
     assert model.features is not None
     layout = store.label_layout(model.features.labels, model.data)
     store.ensure_table(runtime, layout)
-    return store.merge(runtime, layout, rows)
+    return store.merge(runtime, layout, rows, marker)
 
 
 def training_frame(

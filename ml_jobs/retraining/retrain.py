@@ -3,7 +3,9 @@
 1. Labelled production data (inference log + late labels) is split by time: the newest
    ``retraining.holdout_days`` are kept apart; older rows are MERGEd into the training table on
    its natural key (id, timestamp), so a row is never appended twice, with the request id as the
-   commit marker (lineage: the challenger points at the version holding them).
+   commit marker (lineage: the challenger points at the version holding them). A model with feature
+   tables gets them as labels in its label table instead, and its training table is rebuilt from
+   that by point-in-time lookup (``ml_jobs.features``), as its scheduled ``training-set`` job does.
 2. A challenger is trained on that version (``training_window_days`` of it) and validated with the
    model's gates against the champion the retraining started from.
 3. Challenger and champion are scored on the holdout, which neither has seen.
@@ -111,19 +113,36 @@ def decision_of(runtime: Runtime, model: str, request_id: str) -> DecisionRecord
 def _merge_new_rows(
     spec: ResolvedSpec, runtime: Runtime, rows: pd.DataFrame, request_id: str
 ) -> tuple[int, int, str | None]:
-    """MERGE production rows into the training table; (version holding them, rows added, newest added)."""
+    """Add production rows to what training reads; (training table version holding them, rows added,
+    newest added). The request id marks the commit, so a re-run after a kill adds nothing twice."""
     data = spec.model.data
+    marker = f"retrain:{request_id}"
+    until = pd.to_datetime(rows[data.timestamp_column], utc=True).max().isoformat() if len(rows) else None
+    if spec.model.features is not None:
+        return (*_add_labels(spec, runtime, rows, marker), until)
     if rows.empty:
         return runtime.table_version(tables.FEATURES_SCHEMA, data.table), 0, None
     merged = runtime.merge_table(
-        rows,
-        tables.FEATURES_SCHEMA,
-        data.table,
-        keys=(data.id_column, data.timestamp_column),
-        marker=f"retrain:{request_id}",
+        rows, tables.FEATURES_SCHEMA, data.table, keys=(data.id_column, data.timestamp_column), marker=marker
     )
-    until = pd.to_datetime(rows[data.timestamp_column], utc=True).max().isoformat()
     return merged.version, merged.inserted, until
+
+
+def _add_labels(spec: ResolvedSpec, runtime: Runtime, rows: pd.DataFrame, marker: str) -> tuple[int, int]:
+    """A model with feature tables trains on its label table's rows with point-in-time features, which
+    the scheduled ``training-set`` job rebuilds ``data.table`` from (overwriting it): the new labels go
+    into the label table (MERGE on id and timestamp), and the training set is rebuilt from it here, so
+    the next scheduled rebuild keeps them. The rows' logged features are not used: training looks
+    features up as of each label's time, the same for every row."""
+    from ml_jobs.features.job import build_training_set, write_labels
+    from mlops_spec.config import load_models
+
+    data = spec.model.data
+    labels = rows[[data.id_column, data.timestamp_column, data.label]]
+    added = write_labels(runtime, spec.model, labels, marker)
+    models = [m for m in load_models(runtime.env, spec.config_dir) if m.name != spec.model.name]
+    built = build_training_set(runtime, spec.model, [spec.model, *models])
+    return int(built["version"]), added
 
 
 def _auc(name: str, version: str, frame: pd.DataFrame, spec: ResolvedSpec) -> float:

@@ -74,9 +74,20 @@ def _runtime(root: Path) -> Any:
     return get_runtime("dev", root=root, catalog="mlops_dev", environ=environ)
 
 
+def _models(spec: Any) -> list[Any]:
+    from mlops_spec.config import load_models
+
+    return [spec.model if m.name == h.MODEL else m for m in load_models("dev", spec.config_dir)]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
 def _build(root: Path, name: str) -> None:
     """Each world extends the one before it (copied), with the library calls the jobs make."""
     from ml_jobs.data.generate import DriftSpec, generate_churn
+    from ml_jobs.features.demo import add_feature_rows, load_training_data
     from ml_jobs.registry.client import connect
     from ml_jobs.registry.promotion import promote
     from ml_jobs.scoring import score_batch, write_labels
@@ -85,11 +96,9 @@ def _build(root: Path, name: str) -> None:
 
     spec, runtime = _spec(), _runtime(root)
     client = connect(runtime)
-    if name == "data":
+    if name == "data":  # through the model's feature and label tables, as its scheduled jobs do
         start = PRODUCTION_START - timedelta(days=40)
-        runtime.write_table(
-            generate_churn(3000, 1, start, 40), "features", "churn_training", mode="overwrite"
-        )
+        load_training_data(runtime, spec.model, _models(spec), generate_churn(3000, 1, start, 40), _quiet)
     elif name == "trained":
         train_model(spec, runtime, client, fixed_params=WEAK)
     elif name == "promotable":  # champion v1; v2 trained on more data and validated against it
@@ -112,6 +121,7 @@ def _build(root: Path, name: str) -> None:
         for day in range(4):
             day_start = PRODUCTION_START + timedelta(days=day)
             frame = generate_churn(700, 100 + day, day_start, 1, drift if day >= 2 else None)
+            add_feature_rows(runtime, spec.model, _models(spec), frame)  # the daily feature job
             logged = score_batch(spec, runtime, client, frame)
             write_labels(runtime, h.MODEL, logged, frame["churned"], frame["event_ts"] + timedelta(hours=20))
     else:

@@ -319,6 +319,9 @@ def world(root: Path) -> dict[str, Any]:
 # -- invariants ---------------------------------------------------------------------------------------
 KEYS = {
     "features.churn_training": ("customer_id", "event_ts"),
+    "features.churn_events": ("customer_id", "event_ts"),
+    "features.customer_features": ("customer_id", "event_ts"),
+    "features.churn_labels": ("customer_id", "event_ts"),
     f"inference_logs.{MODEL}_predictions": ("request_id",),
     f"inference_logs.{MODEL}_labels": ("request_id", "label_timestamp"),
     f"monitoring.{MODEL}_drift_metrics": (

@@ -17,7 +17,7 @@ RACE_POINTS = {
     "validate": "registry.set_tag:validation@1",
     "promote": f"table.merge:monitoring.{h.MODEL}_champion_moves@1",
     "monitor": f"table.merge:monitoring.{h.MODEL}_drift_metrics@1",
-    "retrain": "table.merge:features.churn_training@1",
+    "retrain": "table.merge:features.churn_labels@1",
     "score": f"table.merge:inference_logs.{h.MODEL}_predictions@1",
 }
 PAUSE = "4"

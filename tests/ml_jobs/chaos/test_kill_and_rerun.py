@@ -27,7 +27,7 @@ from . import harness as h
 from .conftest import SCENARIOS, References, Worlds
 
 ISSUE_KILL_POINTS = {
-    "retrain": "registry.start_run@1",  # after table.merge:features.churn_training@1
+    "retrain": "registry.start_run@1",  # after table.merge:features.churn_labels@1 and the rebuild
     "monitor": f"table.merge:monitoring.{h.MODEL}_monitor_state@1",
     "validate": "registry.set_tag:validation@1",
     "train": "registry.set_alias:challenger@1",

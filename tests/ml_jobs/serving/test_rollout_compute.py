@@ -16,7 +16,9 @@ from tests.ml_jobs.conftest import spec_for
 
 
 @pytest.mark.parametrize(("production", "scale_to_zero"), [(True, False), (False, True)])
-def test_scale_to_zero_follows_the_environments_production_flag(production: bool, scale_to_zero: bool) -> None:
+def test_scale_to_zero_follows_the_environments_production_flag(
+    production: bool, scale_to_zero: bool
+) -> None:
     spec = spec_for("staging")
     assert spec.model.serving.scale_to_zero is None  # computed from the environment
     spec = replace(spec, env=spec.env.model_copy(update={"production": production}))
