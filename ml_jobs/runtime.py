@@ -60,6 +60,8 @@ class MergeResult:
     inserted: int
     marker_found: bool = False
     """True when the commit marker was already in the table: an earlier attempt wrote these rows."""
+    updated: int = 0
+    """Rows whose ``update`` columns a matching source row changed."""
 
 
 def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> Any:
@@ -153,6 +155,7 @@ class Runtime:
         marker: str | None = None,
         arrow_schema: Any | None = None,
         not_null_keys: bool = False,
+        update: Sequence[str] = (),
     ) -> MergeResult:
         """Insert the rows of ``df`` (pandas, or Spark rows too large to collect) whose ``keys`` are
         not in the table yet (created when missing).
@@ -166,6 +169,10 @@ class Runtime:
         with a null key is left to that Delta constraint, which refuses the whole write with its own
         message, instead of being refused (pandas) or dropped (Spark) here. Any error but a lost
         commit (a violated constraint among them) is raised as it came: nothing was written.
+        ``update``: columns that a row whose key is in the table already sets there, where they differ
+        (``WHEN MATCHED AND ... IS DISTINCT FROM ... THEN UPDATE``): a value that can be restated, such
+        as a window's realised performance once its late labels arrive. A re-run, or the retry of a
+        MERGE that lost to a concurrent one, finds the values equal and changes nothing.
         """
         faults.boundary(f"table.merge:{schema}.{table}")
         if not isinstance(df, pd.DataFrame) and not self.on_databricks:
@@ -175,8 +182,8 @@ class Runtime:
         for attempt in range(1, attempts + 1):
             try:
                 if self.on_databricks:
-                    return self._merge_spark(source, schema, table, keys, marker)
-                return self._merge_local(source, schema, table, keys, marker, arrow_schema)
+                    return self._merge_spark(source, schema, table, keys, marker, update)
+                return self._merge_local(source, schema, table, keys, marker, arrow_schema, update)
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == attempts:
                     if _is_conflict(exc):
@@ -299,6 +306,7 @@ class Runtime:
         keys: Sequence[str],
         marker: str | None,
         arrow_schema: Any | None,
+        update: Sequence[str] = (),
     ) -> MergeResult:
         import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
         from deltalake import CommitProperties, DeltaTable
@@ -328,16 +336,21 @@ class Runtime:
         typed = typed.select(target.names).cast(target, safe=False)
         predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
         props = CommitProperties(custom_metadata={"userMetadata": marker}) if marker else None
-        metrics = (
-            dt.merge(typed, predicate, source_alias="s", target_alias="t", commit_properties=props)
-            .when_not_matched_insert_all()
-            .execute()
-        )
+        merger = dt.merge(typed, predicate, source_alias="s", target_alias="t", commit_properties=props)
+        if update:
+            merger = merger.when_matched_update({c: f"s.`{c}`" for c in update}, _changed(update))
+        metrics = merger.when_not_matched_insert_all().execute()
         inserted = int(metrics["num_target_rows_inserted"])
-        return MergeResult(dt.version(), inserted)
+        return MergeResult(dt.version(), inserted, updated=int(metrics.get("num_target_rows_updated", 0)))
 
     def _merge_spark(
-        self, source: Any, schema: str, table: str, keys: Sequence[str], marker: str | None
+        self,
+        source: Any,
+        schema: str,
+        table: str,
+        keys: Sequence[str],
+        marker: str | None,
+        update: Sequence[str] = (),
     ) -> MergeResult:
         """``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` (Databricks SQL reference, MERGE INTO).
 
@@ -371,12 +384,18 @@ class Runtime:
         if marker:
             spark.conf.set(key, marker)
         try:
-            out = spark.sql(f"MERGE INTO {ref} t USING {view} s ON {on} WHEN NOT MATCHED THEN INSERT *")
-            inserted = int(out.collect()[0]["num_inserted_rows"])
+            matched = ""
+            if update:
+                sets = ", ".join(f"t.`{c}` = s.`{c}`" for c in update)
+                matched = f"WHEN MATCHED AND ({_changed(update)}) THEN UPDATE SET {sets} "
+            out = spark.sql(
+                f"MERGE INTO {ref} t USING {view} s ON {on} {matched}WHEN NOT MATCHED THEN INSERT *"
+            ).collect()[0]
         finally:
             if marker:
                 spark.conf.unset(key)
-        return MergeResult(spark_table_version(spark, ref), inserted)
+        updated = int(out["num_updated_rows"]) if update else 0
+        return MergeResult(spark_table_version(spark, ref), int(out["num_inserted_rows"]), updated=updated)
 
     def _delta(self, schema: str, table: str, version: int | None = None) -> Any:
         from deltalake import DeltaTable
@@ -435,6 +454,11 @@ def _arrow(df: pd.DataFrame, arrow_schema: Any | None) -> Any:
         return table.cast(pa.schema(fields), safe=False)
     names = [n for n in arrow_schema.names if n in table.schema.names]
     return table.select(names).cast(pa.schema([arrow_schema.field(n) for n in names]), safe=False)
+
+
+def _changed(columns: Sequence[str]) -> str:
+    """A matched row differs in one of ``columns`` (null-safe: SQL ``IS DISTINCT FROM``)."""
+    return " OR ".join(f"(t.`{c}` IS DISTINCT FROM s.`{c}`)" for c in columns)
 
 
 def _is_conflict(exc: BaseException) -> bool:

@@ -4,7 +4,9 @@ Reads the champion's training data (at the exact Delta version the champion was 
 baseline window as the reference, the model's inference log and its late labels, then:
 
 1. merges the metrics of windows not counted before into the metrics table (natural key: window,
-   drift type, column, metric, model version), and logs the HTML report to MLflow;
+   drift type, column, metric, model version), and logs the HTML report to MLflow; in the same
+   MERGE, an earlier window's performance rows that its late labels changed are updated (their
+   value, threshold, breach and status), so the table holds each window's realised performance;
 2. posts a webhook on drift, retried with backoff; a webhook that stays down is recorded as an
    alert failure (MLflow tag, result, exit code) and blocks nothing;
 3. when retraining is decided (or one decided earlier has not run), saves the state with that
@@ -35,7 +37,7 @@ from ml_jobs.errors import BadInput, JobError
 from ml_jobs.inference.labels import request_labels
 from ml_jobs.inference.payload import served_rows
 from ml_jobs.monitoring.alerting import RetrainState
-from ml_jobs.monitoring.run import MonitoringResult, run_monitoring
+from ml_jobs.monitoring.run import PERFORMANCE_COLUMN, PERFORMANCE_VALUES, MonitoringResult, run_monitoring
 from ml_jobs.monitoring.sinks import AlertError, log_to_mlflow, post_webhook
 from ml_jobs.runtime import Runtime, read_spark_table
 from ml_jobs.spec import ResolvedSpec
@@ -85,6 +87,16 @@ def _read_optional(runtime: Runtime, schema: str, table: str) -> Any | None:
         return _read(runtime, schema, table)[0]
     except BadInput:
         return None
+
+
+def _recorded_performance(runtime: Runtime, model: str) -> pd.DataFrame | None:
+    """The metrics table's performance rows (filtered in Spark on Databricks), or None before any."""
+    frame = _read_optional(runtime, *tables.drift_metrics(model))
+    if frame is None:
+        return None
+    if not isinstance(frame, pd.DataFrame):
+        return frame.where(frame["column"] == PERFORMANCE_COLUMN).toPandas()
+    return frame
 
 
 def load_state(runtime: Runtime, model: str) -> RetrainState:
@@ -177,6 +189,58 @@ def new_rows(metrics: pd.DataFrame, state: RetrainState) -> pd.DataFrame:
     return metrics[ends > pd.Timestamp(state.last_window_end)]
 
 
+def restated_performance(
+    recorded: pd.DataFrame | None, metrics: pd.DataFrame, state: RetrainState
+) -> pd.DataFrame:
+    """Performance rows of windows recorded before whose values differ from the table's (late labels
+    arrived since), or that the table lacks (a confidence bound once there are labels). Only windows
+    recorded under the same model version: a window is never judged again under another one."""
+    if state.last_window_end is None or metrics.empty or recorded is None or recorded.empty:
+        return metrics.iloc[0:0]
+    ends = pd.to_datetime(metrics["window_end"], utc=True)
+    earlier = metrics[
+        (ends <= pd.Timestamp(state.last_window_end)) & (metrics["column"] == PERFORMANCE_COLUMN)
+    ]
+    window = ["window_start", "granularity", "drift_type", "model_version"]
+    keys = list(tables.DRIFT_METRICS_KEYS)
+    ours, theirs = _keyed(earlier, keys), _keyed(recorded[recorded["column"] == PERFORMANCE_COLUMN], keys)
+    known = set(map(tuple, theirs[[f"_k_{k}" for k in window]].drop_duplicates().to_numpy().tolist()))
+    in_known = [tuple(r) in known for r in ours[[f"_k_{k}" for k in window]].to_numpy().tolist()]
+    ours = ours[in_known]
+    joined = ours.merge(
+        theirs[[f"_k_{k}" for k in keys] + list(PERFORMANCE_VALUES)],
+        on=[f"_k_{k}" for k in keys],
+        how="left",
+        suffixes=("", "_recorded"),
+        indicator=True,
+    )
+    changed = joined["_merge"] == "left_only"
+    for column in PERFORMANCE_VALUES:
+        changed |= ~_same(joined[column], joined[f"{column}_recorded"])
+    return earlier.loc[ours.index[changed.to_numpy()]]
+
+
+def _keyed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` with its key columns as comparable text (timestamps in UTC, whatever their unit)."""
+    out = frame.copy()
+    for k in keys:
+        column = out[k]
+        if k.startswith("window_"):
+            column = pd.to_datetime(column, utc=True).map(lambda t: t.isoformat())
+        out[f"_k_{k}"] = column.astype(str)
+    return out
+
+
+def _same(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Equal, both missing, or (floats) equal to the table's precision."""
+    both_missing = a.isna() & b.isna()
+    try:
+        close = (a.astype(float) - b.astype(float)).abs() <= 1e-12
+    except (TypeError, ValueError):
+        close = a.astype(str) == b.astype(str)
+    return both_missing | close.fillna(False).astype(bool)
+
+
 def request_for(
     runtime: Runtime, model: str, state: RetrainState, decided: RetrainState, reason: str
 ) -> RetrainRequest:
@@ -253,11 +317,16 @@ def monitor(
             served_version=str(champion.version),
         )
         fresh = new_rows(result.metrics, state)
+        late = restated_performance(_recorded_performance(runtime, model.name), result.metrics, state)
         inserted = 0
-        if not fresh.empty:
+        if not fresh.empty or not late.empty:
             inserted = runtime.merge_table(
-                fresh, *tables.drift_metrics(model.name), keys=tables.DRIFT_METRICS_KEYS
+                pd.concat([fresh, late]),
+                *tables.drift_metrics(model.name),
+                keys=tables.DRIFT_METRICS_KEYS,
+                update=PERFORMANCE_VALUES,
             ).inserted
+        mlflow.log_metric("restated_performance_rows", float(len(late)))
         log_to_mlflow(result.report_path, result.metrics, result.profile.to_json())
         mlflow.log_metric("new_windows", float(fresh["window_end"].nunique()) if not fresh.empty else 0.0)
 

@@ -33,6 +33,10 @@ from ml_jobs.monitoring.schema import LogSchema
 from mlops_spec.config.monitoring import MonitoringSpec
 
 BASELINE, CONSECUTIVE = "BASELINE", "CONSECUTIVE"
+PERFORMANCE_COLUMN = "__performance__"
+"""The ``column`` of a window's performance rows (realised with their labels, else estimated)."""
+PERFORMANCE_VALUES = ("value", "threshold", "drifted", "status")
+"""What late labels restate in a window's performance rows; the rest of a row is its key."""
 METRIC_COLUMNS = [
     "window_start",
     "window_end",
@@ -122,7 +126,7 @@ def _performance_breach(
 def _performance_rows(
     perf: Performance, spec: MonitoringSpec, breach: bool | None, estimated: bool
 ) -> list[MetricRow]:
-    col, gate = "__performance__", spec.performance.min_value
+    col, gate = PERFORMANCE_COLUMN, spec.performance.min_value
     rows = [
         MetricRow(col, "n_labelled", float(perf.n_labelled), status="info"),
         MetricRow(col, "label_coverage", perf.label_coverage, status="info"),
