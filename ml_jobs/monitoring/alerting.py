@@ -34,7 +34,7 @@ def adjust_p_values(p_values: list[float], method: str) -> list[float]:
     tested = ~np.isnan(p)
     out = p.copy()
     if not tested.any():
-        return out.tolist()
+        return [float(v) for v in out]
     if method == "bonferroni":
         out[tested] = np.minimum(p[tested] * int(tested.sum()), 1.0)
     else:
