@@ -201,12 +201,14 @@ def restated_performance(
     earlier = metrics[
         (ends <= pd.Timestamp(state.last_window_end)) & (metrics["column"] == PERFORMANCE_COLUMN)
     ]
+    if earlier.empty:
+        return earlier
     window = ["window_start", "granularity", "drift_type", "model_version"]
     keys = list(tables.DRIFT_METRICS_KEYS)
     ours, theirs = _keyed(earlier, keys), _keyed(recorded[recorded["column"] == PERFORMANCE_COLUMN], keys)
     known = set(map(tuple, theirs[[f"_k_{k}" for k in window]].drop_duplicates().to_numpy().tolist()))
     in_known = [tuple(r) in known for r in ours[[f"_k_{k}" for k in window]].to_numpy().tolist()]
-    ours = ours[in_known]
+    ours = ours[pd.Series(in_known, index=ours.index, dtype=bool)]
     joined = ours.merge(
         theirs[[f"_k_{k}" for k in keys] + list(PERFORMANCE_VALUES)],
         on=[f"_k_{k}" for k in keys],
