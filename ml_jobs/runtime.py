@@ -265,7 +265,8 @@ class Runtime:
     def identity(self) -> str:
         """The authenticated principal (Databricks user or service principal; locally the OS user).
 
-        Recorded next to the self-declared ``--approver``/``--actor`` so an audit sees who really acted.
+        Recorded next to the self-declared ``--actor`` so an audit sees who really acted (evidence: an
+        approval does not use this but ``principal``, which fails rather than answer 'unknown').
         """
         if not self.on_databricks:
             import getpass

@@ -57,6 +57,7 @@ TAG_ROLLBACK = "rollback"
 TAG_RETRAIN = "retrain"
 TAG_TRAINED_BY = "trained_by"
 """Who trained the version (the authenticated identity of the training run): it may not approve it."""
+# ``approval`` is read for versions approved before the chain; each chain step is ``approval_<n>``.
 RECORDS = (TAG_VALIDATION, TAG_APPROVAL, TAG_PROMOTION, TAG_ROLLBACK, TAG_RETRAIN)
 LEGACY_TAGS = {TAG_DATA_TABLE: "data.table", TAG_DATA_VERSION: "data.version"}
 """New key -> the dotted key an earlier release wrote (read, never written)."""

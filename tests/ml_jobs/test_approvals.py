@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from ml_jobs import approve as approve_job
-from ml_jobs.errors import EXIT_BAD_INPUT, InfraError, Refused
+from ml_jobs.errors import InfraError, Refused
 from ml_jobs.registry import client as reg
 from ml_jobs.registry.client import connect
 from ml_jobs.registry.promotion import approval_chain, approval_key, approvals_of, approve, promote
@@ -113,12 +112,6 @@ def test_fails_approval_by_someone_outside_the_steps_group(
     ):
         approve(prod.spec, outsider, prod.client, prod.version)
     assert prod.approvals() == []
-
-
-def test_fails_approver_typed_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["--model", "marketing_churn_gbm", "--env", "prod", "--approver", "dana"]
-    assert approve_job.main(argv) == EXIT_BAD_INPUT
-    assert "--approver is not accepted" in capsys.readouterr().err
 
 
 def test_promotion_waits_for_every_step_of_the_chain(prod: Prod, monkeypatch: pytest.MonkeyPatch) -> None:
