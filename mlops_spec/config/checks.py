@@ -103,7 +103,7 @@ def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
 
 
 def _check_approvals(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
-    chains = {("chain",): env.approvals.chain}
+    chains: dict[tuple[str, ...], tuple[str, ...]] = {("chain",): env.approvals.chain}
     chains.update({("chains", tier): chain for tier, chain in env.approvals.chains.items()})
     for path, chain in chains.items():
         for i, role in enumerate(chain):

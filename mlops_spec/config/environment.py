@@ -177,8 +177,8 @@ class ApprovalsConfig(Spec):
 
     def for_tier(self, tier: str | None) -> tuple[str, ...]:
         """The chain of a version's risk tier; an unknown or missing tier takes the strictest (high)."""
-        key = tier if tier in ("low", "medium", "high") else "high"
-        return self.chains.get(key, self.chain)  # type: ignore[call-overload]  # key is a RiskTier
+        tiers: dict[str | None, RiskTier] = {"low": "low", "medium": "medium"}
+        return self.chains.get(tiers.get(tier, "high"), self.chain)
 
 
 class EnvironmentConfig(Spec):
