@@ -431,8 +431,9 @@ def approve(
         raise Refused(f"{me.name} {conflict} and may not approve {name} v{mv.version} (separation of duties)")
     chain, done = approval_chain(spec, mv), approvals_of(spec, mv)
     if any(rec.get("by") == me.name for rec in done):
-        # One person signs one step; signing again is the re-run of a (maybe killed) approval: the
-        # card is brought up to date and nothing else changes.
+        # One person signs one step; signing again is the re-run of a (maybe killed) approval:
+        # nothing changes. (The model card shows the steps once promotion writes it; until then the
+        # ``approval_<n>`` tags are the record, so ``approve`` needs no write access to the card.)
         log.warning(
             "%s already signed step %s of %s v%s; the next step (if any) needs someone else",
             me.name,
@@ -440,7 +441,6 @@ def approve(
             name,
             mv.version,
         )
-        _publish_approval_card(spec, client, mv)
         return mv
     if len(done) == len(chain):
         log.info("%s v%s: the approval chain (%s) is already complete", name, mv.version, " -> ".join(chain))
@@ -463,30 +463,7 @@ def approve(
         "comment": comment,
     }
     reg.set_record(client, mv, approval_key(len(done) + 1), record)
-    mv = client.get_model_version(name, mv.version)
-    _publish_approval_card(spec, client, mv)
-    return mv
-
-
-def _publish_approval_card(spec: ResolvedSpec, client: MlflowClient, mv: ModelVersion) -> None:
-    """The card of a version awaiting promotion, with its sign-offs so far (a champion's card is the
-    promotion's: left alone). Written after the step's tag, so it never shows an unsigned step."""
-    champion = reg.version_by_alias(client, mv.name, reg.CHAMPION)
-    if champion is not None and str(champion.version) == str(mv.version):
-        return
-    done, chain = approvals_of(spec, mv), approval_chain(spec, mv)
-    validation = _validation_report(mv)
-    status = f"Approval: {len(done)} of {len(chain)} steps signed ({' -> '.join(chain)})."
-    card = model_card.render(
-        spec,
-        mv,
-        validation.get("metrics", {}),
-        validation.get("gates", []),
-        validation_status=str(validation_of(mv).get("status", "not validated")),
-        approvals=done,
-        status_line=status,
-    )
-    model_card.publish(client, mv, card)
+    return client.get_model_version(name, mv.version)
 
 
 def rollback(spec: ResolvedSpec, runtime: Runtime, client: MlflowClient, actor: str = "unknown") -> AliasMove:
