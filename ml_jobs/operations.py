@@ -55,8 +55,11 @@ def train(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
     return [
         Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOG_RUN, experiment_path(env, model.name)),
+        # Reads the versions: the one its data, config and code already made, the champion's parameters.
+        Operation(LOAD_VERSION, name),
         # Also deletes a duplicate version a concurrent twin registered: the same ownership.
         Operation(REGISTER_VERSION, name),
+        # A version is registered with its tags (APPLY_TAG).
         Operation(SET_VERSION_TAG, name),
         Operation(SET_ALIAS, name),
     ]

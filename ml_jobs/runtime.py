@@ -87,6 +87,37 @@ def to_pandas(frame: Any) -> pd.DataFrame:
 
 
 @dataclass(frozen=True)
+class Principal:
+    """Who is calling, as the platform authenticated them, and the groups they are a member of."""
+
+    name: str
+    groups: frozenset[str]
+    source: str
+    """Where the answer came from: ``databricks`` (the workspace's SCIM ``Me``) or ``local`` (OS user)."""
+
+
+def workspace_principal() -> Principal:
+    """The caller as the workspace knows them: ``GET /api/2.0/preview/scim/v2/Me``.
+
+    databricks-sdk ``CurrentUserAPI.me`` ("Get details about the current method caller's identity");
+    its ``User.groups`` are the groups the caller is a direct member of, by display name. A user
+    has a ``userName``; a service principal answers with its application id there. The SDK retries
+    transient failures (429/503) within its own timeout; what remains is an infrastructure error.
+    """
+    from databricks.sdk import WorkspaceClient
+
+    try:
+        me = WorkspaceClient().current_user.me()
+    except Exception as exc:
+        raise InfraError(f"cannot ask the workspace who is calling (SCIM Me): {exc}") from exc
+    name = me.user_name or me.display_name
+    if not name:
+        raise InfraError("the workspace's SCIM Me answer names no user (no userName, no displayName)")
+    groups = frozenset(g.display for g in me.groups or () if g.display)
+    return Principal(name, groups, "databricks")
+
+
+@dataclass(frozen=True)
 class Runtime:
     env: str
     catalog: str
@@ -231,10 +262,23 @@ class Runtime:
             return spark_table_version(self.spark(), self.table_ref(schema, table))
         return int(self._delta(schema, table).version())
 
+    def principal(self) -> Principal:
+        """The authenticated caller and their groups; raises InfraError when the workspace cannot say.
+
+        Locally the OS user, standing for the groups ``MLOPS_LOCAL_GROUPS`` names (a local machine
+        has no directory); on Databricks only the workspace's answer counts.
+        """
+        if self.on_databricks:
+            return workspace_principal()
+        import getpass
+
+        return Principal(getpass.getuser(), frozenset(self.settings.local_groups), "local")
+
     def identity(self) -> str:
         """The authenticated principal (Databricks user or service principal; locally the OS user).
 
-        Recorded next to the self-declared ``--approver``/``--actor`` so an audit sees who really acted.
+        Recorded next to the self-declared ``--actor`` so an audit sees who really acted (evidence: an
+        approval does not use this but ``principal``, which fails rather than answer 'unknown').
         """
         if not self.on_databricks:
             import getpass

@@ -31,6 +31,10 @@ class Settings:
     """``MLOPS_ENV``: set by the stacks on job clusters; informational."""
     actor: str | None = None
     """``MLOPS_ACTOR``: who acts (CI or the job); default the OS user."""
+    local_groups: tuple[str, ...] = ()
+    """``MLOPS_LOCAL_GROUPS``: local mode only, the workspace groups (comma-separated display names) the
+    OS user stands for when approving; a local machine has no directory to ask. Ignored on Databricks,
+    where the workspace says who the caller is and which groups they are in."""
     log_level: str = "INFO"
     """``MLOPS_LOG_LEVEL``."""
     git_commit: str | None = None
@@ -67,6 +71,13 @@ def _text(raw: str) -> str:
     if not raw.strip():
         raise ValueError("must not be empty")
     return raw.strip()
+
+
+def _names(raw: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in raw.split(",") if n.strip())
+    if not names:
+        raise ValueError("empty")
+    return names
 
 
 def _path(raw: str) -> Path:
@@ -121,6 +132,7 @@ _VARIABLES: dict[str, tuple[str, Callable[[str], Any], str, bool]] = {
     "MLOPS_CONFIG_DIR": ("config_dir", _path, "a folder path", True),
     "MLOPS_ENV": ("env", _choice(ENV_NAMES), ", ".join(ENV_NAMES), True),
     "MLOPS_ACTOR": ("actor", _text, "a non-empty name", True),
+    "MLOPS_LOCAL_GROUPS": ("local_groups", _names, "comma-separated group names", True),
     "MLOPS_LOG_LEVEL": ("log_level", _choice(LOG_LEVELS, upper=True), ", ".join(LOG_LEVELS), True),
     "MLOPS_GIT_COMMIT": ("git_commit", _text, "a commit id", True),
     "MLOPS_TRACKING_RETRIES": ("tracking_retries", _int_at_least(1), "an integer >= 1", True),

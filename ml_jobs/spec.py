@@ -8,7 +8,7 @@ exists, so the jobs read exactly the YAML that produced the jobs.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,9 @@ from pydantic import ValidationError
 
 from ml_jobs import settings
 from mlops_spec.config import ConfigError, EnvironmentConfig, ModelSpec, load_environment, load_models
+from mlops_spec.config.checks import check_model
 from mlops_spec.config.errors import Problem
+from mlops_spec.config.governance import loosened
 from mlops_spec.config.loader import deep_merge
 from mlops_spec.config.pydantic_errors import problems_from
 
@@ -34,6 +36,8 @@ class ResolvedSpec:
     model: ModelSpec
     env: EnvironmentConfig
     config_dir: Path
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """The accepted ``--set`` overrides, flat (``{"training.n_trials": 3}``): recorded on the runs."""
 
     @property
     def catalog(self) -> str:
@@ -82,8 +86,27 @@ def parse_overrides(pairs: Sequence[str]) -> dict[str, Any]:
     return nested
 
 
-def apply_overrides(model: ModelSpec, overrides: Mapping[str, Any]) -> ModelSpec:
-    """Re-validate the spec with overrides merged in: a bad override fails like a bad YAML value."""
+def flat(overrides: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"training": {"n_trials": 3}}`` -> ``{"training.n_trials": 3}``."""
+    out: dict[str, Any] = {}
+    for key, value in overrides.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flat(value, f"{path}."))
+        else:
+            out[path] = value
+    return out
+
+
+def apply_overrides(
+    model: ModelSpec, overrides: Mapping[str, Any], env: EnvironmentConfig | None = None
+) -> ModelSpec:
+    """Re-validate the spec with overrides merged in: a bad override fails like a bad YAML value.
+
+    The cross-field checks of the config loader run again on the merged spec (a label that is also a
+    feature, a fairness column that is none, an invalid cron, an unknown owner group), and in a
+    production environment no governed setting may be loosened (``mlops_spec.config.governance``).
+    """
     if not overrides:
         return model
     if "name" in overrides:
@@ -92,9 +115,19 @@ def apply_overrides(model: ModelSpec, overrides: Mapping[str, Any]) -> ModelSpec
         )
     merged = deep_merge(model.model_dump(mode="python"), dict(overrides))
     try:
-        return ModelSpec.model_validate(merged)
+        spec = ModelSpec.model_validate(merged)
     except ValidationError as exc:
         raise ConfigError(problems_from(exc, OVERRIDES_SOURCE, ModelSpec, ())) from exc
+    if env is None:
+        return spec
+    # The environment maps every role of the matrix to a group (check_roles_against_env), so its
+    # keys are the owner groups a model may name; the jobs ship no role matrix.
+    problems = list(check_model(spec, env.groups, OVERRIDES_SOURCE, ()))
+    if env.production:
+        problems.extend(loosened(model, spec, OVERRIDES_SOURCE, env.environment))
+    if problems:
+        raise ConfigError(problems)
+    return spec
 
 
 def resolve(
@@ -119,4 +152,6 @@ def resolve(
                 )
             ]
         )
-    return ResolvedSpec(apply_overrides(models[model_name], overrides or {}), env_cfg, directory)
+    overrides = overrides or {}
+    model = apply_overrides(models[model_name], overrides, env_cfg)
+    return ResolvedSpec(model, env_cfg, directory, flat(overrides))

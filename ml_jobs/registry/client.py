@@ -55,6 +55,9 @@ TAG_APPROVAL = "approval"
 TAG_PROMOTION = "promotion"
 TAG_ROLLBACK = "rollback"
 TAG_RETRAIN = "retrain"
+TAG_TRAINED_BY = "trained_by"
+"""Who trained the version (the authenticated identity of the training run): it may not approve it."""
+# ``approval`` is read for versions approved before the chain; each chain step is ``approval_<n>``.
 RECORDS = (TAG_VALIDATION, TAG_APPROVAL, TAG_PROMOTION, TAG_ROLLBACK, TAG_RETRAIN)
 LEGACY_TAGS = {TAG_DATA_TABLE: "data.table", TAG_DATA_VERSION: "data.version"}
 """New key -> the dotted key an earlier release wrote (read, never written)."""
@@ -63,6 +66,8 @@ LEGACY_TAGS = {TAG_DATA_TABLE: "data.table", TAG_DATA_VERSION: "data.version"}
 RUN_TAG_REGISTERED_VERSION = "registered_version"
 RUN_TAG_REQUEST = "retrain_request"
 """On a training run started by a retraining: the request it trains for."""
+RUN_TAG_OVERRIDES = "overrides"
+"""The accepted ``--set`` overrides of the run, one JSON object (``{"training.n_trials": 3}``)."""
 RUN_TAG_HOST, RUN_TAG_PID, RUN_TAG_PID_START = "mlops_host", "mlops_pid", "mlops_pid_start"
 
 UC_TAG_FORBIDDEN = set(".,-=/:")
@@ -283,6 +288,13 @@ def experiment(
         assert found is not None
     close_stale_runs(client, found.experiment_id, max_age_s if max_age_s is not None else 86_400.0)
     return found
+
+
+def override_tags(overrides: Mapping[str, Any]) -> dict[str, str]:
+    """The run tag that records every accepted override (none without overrides)."""
+    if not overrides:
+        return {}
+    return {RUN_TAG_OVERRIDES: json.dumps(dict(overrides), sort_keys=True, default=str)}
 
 
 @contextmanager

@@ -30,7 +30,7 @@ def render(
     metrics: Mapping[str, float],
     gates: Sequence[Mapping[str, Any]] = (),
     validation_status: str = "not validated",
-    approval: Mapping[str, str] | None = None,
+    approvals: Sequence[Mapping[str, Any]] = (),
     promotion: Mapping[str, str] | None = None,
     status_line: str = "",
 ) -> str:
@@ -58,7 +58,7 @@ def render(
         metrics=metrics,
         gates=list(gates),
         validation_status=validation_status,
-        approval=approval,
+        approvals=list(approvals),
         promotion=promotion,
         threshold=THRESHOLD,
         min_group_rows=MIN_GROUP_ROWS,

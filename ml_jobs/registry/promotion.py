@@ -35,6 +35,7 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from ml_jobs.errors import BadInput, Refused
+from ml_jobs.explain.insights import TAG_RISK_TIER
 from ml_jobs.registry import client as reg
 from ml_jobs.registry import model_card
 from ml_jobs.runtime import Runtime
@@ -162,7 +163,7 @@ def _card(spec: ResolvedSpec, mv: ModelVersion, claim: Claim) -> str:
         validation.get("metrics", {}),
         validation.get("gates", []),
         validation_status=str(rec.get("status", "not validated")),
-        approval=approval_of(mv),
+        approvals=approvals_of(spec, mv),
         promotion={"by": claim.by, "at": claim.at, "previous": claim.from_version},
         status_line=f"**{verb}** since {claim.at} ({claim.reason}).",
     )
@@ -285,22 +286,42 @@ def _check_against_champion(
     return f"ROC-AUC {gain:+.4f} over champion v{champion}"
 
 
-def approval_of(mv: ModelVersion) -> dict[str, str] | None:
-    rec = reg.record(mv, reg.TAG_APPROVAL)
-    if not rec or not rec.get("by") or not rec.get("at"):
-        return None
-    return {"by": str(rec["by"]), "at": str(rec["at"]), "comment": str(rec.get("comment", ""))}
+def approval_chain(spec: ResolvedSpec, mv: ModelVersion) -> tuple[str, ...]:
+    """The role keys that sign ``mv`` off, in order: the environment's chain for its risk tier."""
+    return spec.env.approvals.for_tier(reg.tag(mv, TAG_RISK_TIER))
 
 
-def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> dict[str, str] | None:
-    approval = approval_of(mv)
-    if approval is None and spec.model.promotion.require_approval:
+def approval_key(step: int) -> str:
+    """The version tag of step ``step`` (1-based) of the chain: one record per sign-off."""
+    return f"{reg.TAG_APPROVAL}_{step}"
+
+
+def approvals_of(spec: ResolvedSpec, mv: ModelVersion) -> list[dict[str, Any]]:
+    """The valid sign-offs of ``mv``, in chain order, up to the first missing one.
+
+    A step counts only when its record names the role the current chain asks for at that step: a
+    chain changed in config after a sign-off needs that step signed again.
+    """
+    done: list[dict[str, Any]] = []
+    for step, role in enumerate(approval_chain(spec, mv), start=1):
+        rec = reg.record(mv, approval_key(step))
+        if not rec or rec.get("role") != role or not rec.get("by"):
+            break
+        done.append(rec)
+    return done
+
+
+def _require_approval(spec: ResolvedSpec, mv: ModelVersion) -> list[dict[str, Any]]:
+    done, chain = approvals_of(spec, mv), approval_chain(spec, mv)
+    if spec.model.promotion.require_approval and len(done) < len(chain):
+        role = chain[len(done)]
         raise Refused(
             f"{mv.name} v{mv.version} needs an approval in {spec.env.environment} "
-            f"(promotion.require_approval): run approve --model {spec.model.name} "
-            f"--env {spec.env.environment} --version {mv.version} --approver <who>"
+            f"(promotion.require_approval): step {len(done) + 1} of {len(chain)} "
+            f"({' -> '.join(chain)}) is for a member of {role} ({spec.env.groups.get(role, '?')}): "
+            f"they run approve --model {spec.model.name} --env {spec.env.environment} --version {mv.version}"
         )
-    return approval
+    return done
 
 
 def check_promotion(spec: ResolvedSpec, mv: ModelVersion, champion: str | None) -> str:
@@ -368,17 +389,34 @@ def _validation_report(mv: ModelVersion) -> dict[str, Any]:
     return mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{path}") if path else {}
 
 
+def _trained_or_triggered_by(client: MlflowClient, mv: ModelVersion) -> dict[str, str]:
+    """Who may not approve ``mv``: its trainer and the trigger of its retraining, by what says so."""
+    who = {}
+    if trained := reg.tag(mv, reg.TAG_TRAINED_BY):
+        who[str(trained)] = "trained it"
+    if mv.run_id:  # versions trained before trained_by existed: MLflow's own record of the run's user
+        user = client.get_run(mv.run_id).data.tags.get("mlflow.user")
+        if user:
+            who.setdefault(str(user), "trained it")
+    if by := (reg.record(mv, reg.TAG_RETRAIN) or {}).get("by"):
+        who.setdefault(str(by), "triggered its retraining")
+    return who
+
+
 def approve(
     spec: ResolvedSpec,
     runtime: Runtime,
     client: MlflowClient,
-    approver: str,
     version: str | None = None,
     comment: str = "",
 ) -> ModelVersion:
-    """Record who approved which version and when (one tag); only validated versions qualify."""
-    if not approver.strip():
-        raise Refused("an approval needs a non-empty --approver")
+    """Sign the next step of the version's approval chain as the authenticated caller.
+
+    Who approves is not an argument: it is the platform's answer (``Runtime.principal``). The caller
+    must be a member of the group of the chain's next step, must not have trained the version or
+    triggered its retraining, and must not have signed an earlier step (four eyes per step). The
+    step is one version tag (``approval_<n>``), so a re-run after a kill writes the same fact again.
+    """
     if len(comment) > MAX_COMMENT:
         raise BadInput(
             f"--comment: at most {MAX_COMMENT} characters (the approval is one registry tag), "
@@ -387,8 +425,44 @@ def approve(
     name = runtime.registered_name(spec.model.name)
     mv = resolve_version(client, name, version, reg.CHALLENGER)
     _require_validated(spec, mv)
-    record = {"by": approver.strip()[:100], "at": _now(), "comment": comment, "identity": runtime.identity()}
-    reg.set_record(client, mv, reg.TAG_APPROVAL, record)
+    me = runtime.principal()
+    conflict = _trained_or_triggered_by(client, mv).get(me.name)
+    if conflict is not None:
+        raise Refused(f"{me.name} {conflict} and may not approve {name} v{mv.version} (separation of duties)")
+    chain, done = approval_chain(spec, mv), approvals_of(spec, mv)
+    if any(rec.get("by") == me.name for rec in done):
+        # One person signs one step; signing again is the re-run of a (maybe killed) approval:
+        # nothing changes. (The model card shows the steps once promotion writes it; until then the
+        # ``approval_<n>`` tags are the record, so ``approve`` needs no write access to the card.)
+        log.warning(
+            "%s already signed step %s of %s v%s; the next step (if any) needs someone else",
+            me.name,
+            next(rec.get("step") for rec in done if rec.get("by") == me.name),
+            name,
+            mv.version,
+        )
+        return mv
+    if len(done) == len(chain):
+        log.info("%s v%s: the approval chain (%s) is already complete", name, mv.version, " -> ".join(chain))
+        return mv
+    role = chain[len(done)]
+    group = spec.env.groups[role]
+    if group not in me.groups:
+        raise Refused(
+            f"{me.name} ({me.source}) is not a member of {group} (role {role}), which signs step "
+            f"{len(done) + 1} of {len(chain)} ({' -> '.join(chain)}) in {spec.env.environment}"
+        )
+    record = {
+        "step": len(done) + 1,
+        "of": len(chain),
+        "role": role,
+        "group": group[:100],
+        "by": me.name[:100],
+        "source": me.source,
+        "at": _now(),
+        "comment": comment,
+    }
+    reg.set_record(client, mv, approval_key(len(done) + 1), record)
     return client.get_model_version(name, mv.version)
 
 

@@ -286,7 +286,9 @@ def _retrain(
         decision, reason = _decide(spec, report.passed, failed, champ_auc, chall_auc)
     ts = pd.to_datetime(holdout[model.data.timestamp_column], utc=True) if len(holdout) else None
     exp = reg.experiment(client, runtime, experiment_path(runtime.env, model.name), job_timeout(spec))
-    with reg.start_run(exp.experiment_id, f"retrain-{model.name}", {"job": "retrain"}) as run:
+    with reg.start_run(
+        exp.experiment_id, f"retrain-{model.name}", {"job": "retrain", **reg.override_tags(spec.overrides)}
+    ) as run:
         if decision == PROMOTED:
             try:
                 promote(spec, runtime, client, version=trained.version, actor=actor, decision=decision_key)
@@ -335,6 +337,15 @@ def _retrain(
     mv = client.get_model_version(name, trained.version)
     if champion != trained.version:
         reg.set_record(
-            client, mv, reg.TAG_RETRAIN, {"decision": decision, "request": request_id, "reason": reason[:700]}
+            client,
+            mv,
+            reg.TAG_RETRAIN,
+            # ``by``: who triggered this retraining (separation of duties: they may not approve it)
+            {
+                "decision": decision,
+                "request": request_id,
+                "reason": reason[:600],
+                "by": runtime.identity()[:100],
+            },
         )
     return record

@@ -204,9 +204,13 @@ def train_model(
     }
     if sample_rows:
         lineage_tags[lineage.TAG_SAMPLE_ROWS] = str(sample_rows)
+    # Who trained is version evidence, not lineage: it is added after the idempotency key, so the same
+    # data, config and code trained by someone else is still the same version.
+    lineage_tags[reg.TAG_TRAINED_BY] = runtime.identity()[:200]
     run_tags = {
         **lineage_tags,
         **lineage.source_tags(commit),
+        **reg.override_tags(spec.overrides),
         "env": runtime.env,
         **({reg.RUN_TAG_REQUEST: request} if request else {}),
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
 from mlops_spec.config.compute import is_gpu_node
 from mlops_spec.config.cron import cron_problem
@@ -30,6 +30,7 @@ def check_environment(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
         )
     yield from _check_compute(env, file)
     yield from _check_run_as(env, file)
+    yield from _check_approvals(env, file)
     yield from check_fleet(env, file)
     if env.is_prod and not env.network.ip_access_lists:
         yield Problem(
@@ -99,6 +100,21 @@ def _check_compute(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
                 None,
                 "10-120 minutes",
             )
+
+
+def _check_approvals(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
+    chains: dict[tuple[str, ...], tuple[str, ...]] = {("chain",): env.approvals.chain}
+    chains.update({("chains", tier): chain for tier, chain in env.approvals.chains.items()})
+    for path, chain in chains.items():
+        for i, role in enumerate(chain):
+            if role not in env.groups:
+                yield Problem(
+                    file,
+                    ("approvals", *path, i),
+                    "not a group of this environment",
+                    role,
+                    allowed(env.groups),
+                )
 
 
 def _check_run_as(env: EnvironmentConfig, file: str) -> Iterator[Problem]:
@@ -224,12 +240,11 @@ def check_role_matrix(roles: RoleMatrix, file: str, envs: tuple[str, ...]) -> It
 
 
 def check_model(
-    model: ModelSpec, roles: RoleMatrix, file: str, path: tuple[str | int, ...]
+    model: ModelSpec, groups: Collection[str], file: str, path: tuple[str | int, ...]
 ) -> Iterator[Problem]:
-    if model.owner_group not in roles.groups():
-        yield Problem(
-            file, (*path, "owner_group"), "unknown group", model.owner_group, allowed(roles.groups())
-        )
+    """``groups``: the role keys of the groups (the role matrix's, which every environment maps)."""
+    if model.owner_group not in groups:
+        yield Problem(file, (*path, "owner_group"), "unknown group", model.owner_group, allowed(groups))
     for section in ("training", "monitoring"):
         cron = getattr(model, section).schedule
         if (why := cron_problem(cron)) is not None:

@@ -157,6 +157,30 @@ class LoggingConfig(Spec):
     )
 
 
+RiskTier = Literal["low", "medium", "high"]
+"""The model risk tier a trained version carries (version tag ``risk_tier``, set by ml_jobs.explain)."""
+
+
+class ApprovalsConfig(Spec):
+    """Who signs a version off before ``promote`` may make it champion (where approval is required)."""
+
+    chain: tuple[str, ...] = Field(
+        ("model_owners",),
+        min_length=1,
+        description="Role keys (see groups) whose members approve, one step each, in this order.",
+    )
+    chains: dict[RiskTier, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="Risk tier -> its own chain (e.g. high: [ml_engineers, model_owners]); "
+        "a tier not listed uses chain; a version without a risk_tier uses the high tier's.",
+    )
+
+    def for_tier(self, tier: str | None) -> tuple[str, ...]:
+        """The chain of a version's risk tier; an unknown or missing tier takes the strictest (high)."""
+        tiers: dict[str | None, RiskTier] = {"low": "low", "medium": "medium"}
+        return self.chains.get(tiers.get(tier, "high"), self.chain)
+
+
 class EnvironmentConfig(Spec):
     environment: EnvName = Field(description="The environment; must match the file name.")
     workspace: WorkspaceConfig = Field(WorkspaceConfig(), description="The workspace this stack deploys to.")
@@ -183,6 +207,9 @@ class EnvironmentConfig(Spec):
     )
     fleet: FleetConfig = Field(
         FleetConfig(), description="The fleet: SQL warehouse, dashboard, alerts and the model inventory."
+    )
+    approvals: ApprovalsConfig = Field(
+        ApprovalsConfig(), description="Approval chains of model versions, per risk tier."
     )
     production: bool = Field(
         False,

@@ -202,7 +202,7 @@ def load_platform(
     problems.extend(check_environment(env_cfg, env_file))
     problems.extend(check_roles_against_env(roles, env_cfg, env_file))
     for i, model in enumerate(models):
-        problems.extend(check_model(model, roles, models_file, ("models", i)))
+        problems.extend(check_model(model, roles.groups(), models_file, ("models", i)))
         if model.training.compute == "gpu" and env_cfg.compute.gpu_training is None:
             problems.append(
                 Problem(

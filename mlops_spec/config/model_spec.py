@@ -100,7 +100,11 @@ class ValidationSpec(Spec):
 
 
 class PromotionSpec(Spec):
-    require_approval: bool = Field(False, description="Promotion waits for an `approve` record.")
+    require_approval: bool = Field(
+        False,
+        description="Promotion waits until the version's approval chain (`approvals` of stacks/<env>.yaml) "
+        "is signed; a --set may not switch it off in production.",
+    )
     min_improvement: float = Field(
         0.0, ge=0.0, le=0.5, description="Retraining promotes only when the challenger wins by this margin."
     )

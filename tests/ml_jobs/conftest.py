@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ml_jobs.data.generate import generate_churn
 from ml_jobs.runtime import Runtime, get_runtime
-from ml_jobs.spec import ResolvedSpec, resolve
+from ml_jobs.spec import ResolvedSpec, apply_overrides, flat, resolve
 
 MODEL = "marketing_churn_gbm"
 # Tests share two cores with other suites: a wall-clock latency budget would make them flaky, so
@@ -65,10 +67,17 @@ def _mlflow_stores_reset() -> Iterator[None]:
 
 
 def spec_for(env: str, **overrides: dict) -> ResolvedSpec:
+    """The model's spec for ``env`` with the test tuning applied.
+
+    Applied below ``resolve``'s governance check (as ``demo`` does): the widened latency budget is a
+    property of a shared test machine, and a job-time ``--set`` in prod may not loosen it
+    (tests/ml_jobs/test_overrides.py).
+    """
     merged = {k: dict(v) for k, v in TEST_OVERRIDES.items()}
     for section, values in overrides.items():
         merged.setdefault(section, {}).update(values)
-    return resolve(MODEL, env, overrides=merged)
+    base = resolve(MODEL, env)
+    return replace(base, model=apply_overrides(base.model, merged), overrides=flat(merged))
 
 
 def local_runtime(root: Path, env: str = "dev") -> Runtime:
@@ -82,3 +91,26 @@ def local_runtime(root: Path, env: str = "dev") -> Runtime:
 
 def write_churn(runtime: Runtime, rows: int, seed: int, mode: str = "append") -> int:
     return runtime.write_table(generate_churn(rows, seed=seed), "features", "churn_training", mode=mode)
+
+
+def as_local_user(runtime: Runtime, user: str, *groups: str) -> Runtime:
+    """``runtime`` acting as local OS user ``user`` standing for ``groups`` (MLOPS_LOCAL_GROUPS).
+
+    The user is what ``getpass.getuser`` answers: it reads ``LOGNAME`` first, so the caller sets it
+    (``monkeypatch.setenv("LOGNAME", user)``); this returns the runtime with the groups.
+    """
+    assert os.environ.get("LOGNAME") == user, "set LOGNAME to the user first"
+    return replace(runtime, settings=replace(runtime.settings, local_groups=groups))
+
+
+def sign_off(spec: ResolvedSpec, runtime: Runtime, client: Any, version: str, people: Sequence[str]) -> None:
+    """Sign every step of the version's approval chain, step n by ``people[n]`` in the step's group."""
+    from ml_jobs.registry.promotion import approval_chain, approve
+
+    chain = approval_chain(spec, client.get_model_version(runtime.registered_name(spec.model.name), version))
+    with pytest.MonkeyPatch.context() as mp:
+        for person, role in zip(people, chain, strict=False):
+            mp.setenv("LOGNAME", person)
+            approve(
+                spec, as_local_user(runtime, person, spec.env.groups[role]), client, version, "reviewed card"
+            )

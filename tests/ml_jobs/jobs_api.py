@@ -1,4 +1,6 @@
-"""A local Databricks Jobs API (and the one Unity Catalog model read) on 127.0.0.1, with failures on demand.
+"""A local Databricks Jobs API (plus one Unity Catalog model read and SCIM ``Me``) on 127.0.0.1.
+
+Failures on demand.
 
 It answers the REST paths databricks-sdk calls for ``jobs.list``, ``jobs.run_now``, ``jobs.get_run``,
 ``jobs.cancel_run`` and ``registered_models.get``, in the shapes of the SDK's dataclasses
@@ -24,6 +26,8 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 JOBS = "/api/2.2/jobs"
 MODELS = "/api/2.1/unity-catalog/models/"
+ME = "/api/2.0/preview/scim/v2/Me"
+"""``current_user.me`` (databricks-sdk ``CurrentUserAPI.me``): who the caller is, with their groups."""
 
 
 @dataclass
@@ -52,6 +56,9 @@ class FakeJobsApi:
     """Job names whose runs stay RUNNING until cancelled."""
     server_errors: dict[str, int] = field(default_factory=dict)
     """Path (``/run-now``, ``/runs/get``, ...) -> how many 500s to answer before answering normally."""
+    me: dict[str, Any] | None = None
+    """The caller's SCIM ``User`` (``userName``, ``displayName``, ``groups: [{display, value}]``);
+    None answers 401 like a workspace that does not know the token."""
     runs: dict[int, FakeRun] = field(default_factory=dict)
     requests: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +117,10 @@ class FakeJobsApi:
             if self.server_errors.get(suffix, 0) > 0:
                 self.server_errors[suffix] -= 1
                 return 500, {"error_code": "INTERNAL_ERROR", "message": f"injected failure of {suffix}"}
+            if method == "GET" and path == ME:
+                if self.me is None:
+                    return 401, {"error_code": "UNAUTHENTICATED", "message": "invalid access token"}
+                return 200, self.me
             if method == "GET" and suffix == "/list":
                 name = query.get("name")
                 found = [

@@ -21,6 +21,7 @@ import pytest
 
 from ml_jobs.data.fraud import generate_fraud
 from ml_jobs.registry.client import connect
+from ml_jobs.serving import model as served_model
 from ml_jobs.spec import resolve
 from ml_jobs.training import algorithms
 from ml_jobs.training.algorithms import Placement, device_for, placement
@@ -110,10 +111,12 @@ def test_the_saved_xgboost_model_predicts_on_the_cpu_through_the_serving_path(
     gpu_job: dict[str, Any],
 ) -> None:
     result: TrainResult = gpu_job["result"]
-    model = mlflow.sklearn.load_model(f"models:/{result.registered_name}/{result.version}")
-    final = model.named_steps["model"]
+    loaded = served_model.load(f"models:/{result.registered_name}/{result.version}")
+    final = loaded.classifier.named_steps["model"]
     assert type(final).__name__ == "XGBClassifier" and final.get_params()["device"] == "cpu"
     x = features(gpu_job["frame"].head(50), gpu_job["spec"].model.data)
-    served = mlflow.pyfunc.load_model(f"models:/{result.registered_name}/{result.version}")
-    assert np.array_equal(served.predict(x), (predict_proba(model, x) >= 0.5).astype(int))
+    scored = served_model.score(loaded, x)
+    proba = predict_proba(loaded.classifier, x)
+    assert np.allclose(scored["score"], proba)
+    assert np.array_equal(scored["prediction"], (proba >= 0.5).astype(int))
     assert result.metrics["roc_auc"] > 0.8

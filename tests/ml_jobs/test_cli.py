@@ -112,10 +112,9 @@ def test_fails_with_exit_2_on_an_unknown_version(root: Path, capsys) -> None:
     assert "has no version 9" in capsys.readouterr().err
 
 
-def test_fails_approve_without_approver() -> None:
-    with pytest.raises(SystemExit) as exc:
-        approve.main(BASE)
-    assert exc.value.code == 2  # argparse: the approver is required
+def test_fails_approver_typed_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert approve.main([*BASE, "--approver", "dana"]) == EXIT_BAD_INPUT  # who approves is authenticated
+    assert "--approver is not accepted" in capsys.readouterr().err
 
 
 def _closed_port() -> int:

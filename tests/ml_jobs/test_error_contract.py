@@ -33,7 +33,7 @@ ENTRY_POINTS: dict[str, tuple[Callable[[list[str]], int], list[str]]] = {
     "train": (train.main, []),
     "validate": (validate.main, []),
     "promote": (promote.main, []),
-    "approve": (approve.main, ["--approver", "a"]),
+    "approve": (approve.main, []),
     "rollback": (rollback.main, []),
     "monitor": (monitor.main, []),
     "retrain": (retrain.main, []),

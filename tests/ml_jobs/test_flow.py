@@ -25,14 +25,14 @@ from mlflow import MlflowClient
 from ml_jobs.errors import Refused
 from ml_jobs.registry import client as reg
 from ml_jobs.registry.client import connect
-from ml_jobs.registry.promotion import approve, promote, rollback
+from ml_jobs.registry.promotion import approval_key, approve, promote, rollback
 from ml_jobs.runtime import Runtime
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.train import TrainResult, train_model
 from ml_jobs.validation.validate import ValidationReport, validate_version
 from mlops_spec.naming import experiment_path
 
-from .conftest import local_runtime, spec_for, write_churn
+from .conftest import local_runtime, sign_off, spec_for, write_churn
 
 WEAK = {"max_iter": 15, "max_leaf_nodes": 4, "learning_rate": 0.1}
 CRIPPLED = {"max_iter": 3, "max_depth": 1}
@@ -101,7 +101,7 @@ def flow(tmp_path_factory: pytest.TempPathFactory) -> Flow:
     s["prod_report"] = validate_version(prod_spec, prod_runtime, client)
     s["prod_refusal"] = _refusal(promote, prod_spec, prod_runtime, client, actor="carol")
     f.snapshot("prod_unapproved", prod_name)
-    s["prod_approval"] = approve(prod_spec, prod_runtime, client, "dana", comment="reviewed card")
+    sign_off(prod_spec, prod_runtime, client, s["prod"].version, ["dana", "erin"])
     s["prod_promotion"] = promote(prod_spec, prod_runtime, client, actor="carol")
     f.snapshot("prod_approved", prod_name)
     s["prod_name"] = prod_name
@@ -154,9 +154,9 @@ def test_prod_promotion_waits_for_an_approval_record(flow: Flow) -> None:
     assert "champion" not in flow.aliases["prod_unapproved"]
     assert flow.aliases["prod_approved"] == {"champion": version}
     mv = flow.client.get_model_version(flow.steps["prod_name"], version)
-    approval, promotion = reg.record(mv, reg.TAG_APPROVAL), reg.record(mv, reg.TAG_PROMOTION)
-    assert approval["by"] == "dana" and approval["at"] and promotion["by"] == "carol"
-    assert approval["identity"] == flow.runtime.identity() == getpass.getuser()
+    approval, promotion = reg.record(mv, approval_key(1)), reg.record(mv, reg.TAG_PROMOTION)
+    assert approval["by"] == "dana" and approval["source"] == "local" and approval["at"]
+    assert promotion["by"] == "carol" and promotion["identity"] == getpass.getuser()
 
 
 def test_lineage_from_model_version_back_to_table_version(flow: Flow) -> None:
@@ -193,17 +193,21 @@ def test_gate_results_are_tags_and_a_json_artifact_on_the_version(flow: Flow) ->
     assert record["gates"]["no_regression"] == "failed" and record["gates"]["model_size"] == "passed"
     report = mlflow.artifacts.load_dict(f"runs:/{mv.run_id}/{record['report']}")
     assert report["status"] == "failed"
-    assert {g["name"] for g in report["gates"]} == set(record["gates"]) == {
-        "min_roc_auc",
-        "min_f1",
-        "non_degenerate",
-        "no_regression",
-        "segment_floor",
-        "demographic_parity",
-        "latency",
-        "model_size",
-        "signature",
-    }
+    assert (
+        {g["name"] for g in report["gates"]}
+        == set(record["gates"])
+        == {
+            "min_roc_auc",
+            "min_f1",
+            "non_degenerate",
+            "no_regression",
+            "segment_floor",
+            "demographic_parity",
+            "latency",
+            "model_size",
+            "signature",
+        }
+    )
 
 
 def test_model_card_is_the_version_description(flow: Flow) -> None:
@@ -225,8 +229,8 @@ def test_model_card_is_the_version_description(flow: Flow) -> None:
 def test_approval_is_refused_for_a_version_that_failed_validation(flow: Flow) -> None:
     worse = flow.steps["worse"].version
     with pytest.raises(Refused, match="validation status is failed"):
-        approve(flow.spec, flow.runtime, flow.client, "dana", version=worse)
-    assert reg.record(flow.client.get_model_version(flow.name, worse), reg.TAG_APPROVAL) is None
+        approve(flow.spec, flow.runtime, flow.client, version=worse)
+    assert reg.record(flow.client.get_model_version(flow.name, worse), approval_key(1)) is None
 
 
 def test_promotion_that_loses_the_claim_moves_nothing_and_records_nothing(
@@ -262,9 +266,7 @@ def test_search_and_fit_are_deterministic_for_a_seed(flow: Flow) -> None:
     data = flow.spec.model.data
     frame, _ = flow.runtime.read_table("features", "churn_training", 0)
     train, test = split(frame, data, 0.2, seed=3)
-    experiment = flow.client.get_experiment_by_name(
-        experiment_path("dev", flow.spec.model.name)
-    )
+    experiment = flow.client.get_experiment_by_name(experiment_path("dev", flow.spec.model.name))
     results = []
     for _ in range(2):
         with mlflow.start_run(experiment_id=experiment.experiment_id, run_name="determinism-check"):
@@ -296,11 +298,7 @@ def test_fails_midway_through_training_leaves_aliases_and_versions_as_they_were(
     assert dict(flow.client.get_registered_model(flow.name).aliases) == before_aliases
     assert flow.versions() == before_versions
     failed = flow.client.search_runs(
-        [
-            flow.client.get_experiment_by_name(
-                experiment_path("dev", flow.spec.model.name)
-            ).experiment_id
-        ],
+        [flow.client.get_experiment_by_name(experiment_path("dev", flow.spec.model.name)).experiment_id],
         "attributes.status = 'FAILED'",
     )
     assert failed  # the attempt is visible in the tracking server, marked failed

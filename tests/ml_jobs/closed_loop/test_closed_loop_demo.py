@@ -80,7 +80,8 @@ def test_performance_recovers_after_the_retraining(demo: DemoResult) -> None:
 
 
 def test_a_forced_bad_challenger_is_never_promoted(demo: DemoResult) -> None:
-    from ml_jobs.registry.client import CHAMPION, connect, version_by_alias
+    from ml_jobs.registry.client import CHAMPION, TAG_RETRAIN, connect, version_by_alias
+    from ml_jobs.registry.client import record as record_of
     from ml_jobs.retraining.retrain import retrain
     from ml_jobs.spec import apply_overrides, resolve
 
@@ -102,6 +103,9 @@ def test_a_forced_bad_challenger_is_never_promoted(demo: DemoResult) -> None:
     record = retrain(spec, runtime, client, trigger="test: forced bad challenger", fixed_params=bad)
     assert record.decision == "rejected"
     assert str(version_by_alias(client, name, CHAMPION).version) == champion
+    # who ran the retraining is on the version it trained: they may not approve it (test_approvals)
+    trained = client.get_model_version(name, record.challenger_version)
+    assert record_of(trained, TAG_RETRAIN)["by"] == runtime.identity()
     stored, _ = runtime.read_table(*tables.retrain_decisions(MODEL))
     assert list(stored.sort_values("decided_at")["decision"]) == ["promoted", "rejected"]
 
