@@ -112,6 +112,8 @@ def monitor(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(READ_TABLE, _table(catalog, tables.features(model.data.table))),
         Operation(LOAD_VERSION, _model(catalog, model)),
         Operation(LOG_RUN, experiment_path(env, m)),
+        # Read too: an earlier window's recorded performance, restated when its late labels arrive.
+        Operation(READ_TABLE, _table(catalog, tables.drift_metrics(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.drift_metrics(m))),
         Operation(WRITE_TABLE, _table(catalog, tables.monitor_state(m))),
         Operation(START_JOB, job_name(env, m, "retrain")),
@@ -129,6 +131,9 @@ def retrain(model: ModelSpec, env: str, catalog: str) -> list[Operation]:
         Operation(WRITE_TABLE, _table(catalog, tables.retrain_decisions(m))),
         *_ledger(model, catalog),
     ]
+    if model.features is not None:  # its labels MERGEd into the label table, the training set rebuilt
+        own += [Operation(WRITE_TABLE, _features(model.features.labels, catalog))]
+        own += training_set(model, env, catalog)
     # retrain trains, validates and promotes a challenger in-process.
     inner = train(model, env, catalog) + validate(model, env, catalog) + promote(model, env, catalog)
     return sorted(set(own + inner))
