@@ -62,12 +62,43 @@ class MergeResult:
     """True when the commit marker was already in the table: an earlier attempt wrote these rows."""
 
 
+class TableMissing(BadInput):
+    """The table does not exist (yet): optional reads treat this, and only this, as "not there yet"."""
+
+
+TABLE_NOT_FOUND = "TABLE_OR_VIEW_NOT_FOUND"
+"""Spark's error class for a missing table or view (Databricks, "Error classes in Databricks";
+raised as ``pyspark.errors.AnalysisException``)."""
+
+
+def error_class(exc: BaseException) -> str | None:
+    """The Spark error class (condition) of an exception, when it has one."""
+    for getter in ("getCondition", "getErrorClass"):  # Spark 4 renamed it; 3.x has only the latter
+        method = getattr(exc, getter, None)
+        if callable(method):
+            try:
+                value = method()
+            except Exception:  # a deprecated getter may warn or fail: try the next
+                continue
+            if value:
+                return str(value)
+    return None
+
+
 def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> Any:
-    """A Spark DataFrame of ``table_ref`` (a table or view name), at a Delta version when given."""
+    """A Spark DataFrame of ``table_ref`` (a table or view name), at a Delta version when given.
+
+    A missing table raises ``TableMissing`` (Spark resolves the name eagerly, so it fails here).
+    """
     reader = spark.read
     if version is not None:
         reader = reader.option("versionAsOf", int(version))
-    return reader.table(table_ref)
+    try:
+        return reader.table(table_ref)
+    except Exception as exc:
+        if error_class(exc) == TABLE_NOT_FOUND:
+            raise TableMissing(f"table {table_ref} not found ({TABLE_NOT_FOUND})") from exc
+        raise
 
 
 def spark_table_version(spark: Any, table_ref: str) -> int:
@@ -380,7 +411,7 @@ class Runtime:
         try:
             dt = DeltaTable(str(path))
         except TableNotFoundError as exc:
-            raise BadInput(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
+            raise TableMissing(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
         except Exception as exc:  # a Delta log that does not parse: the store is damaged, not the input
             first = str(exc).strip().splitlines()[0][:300]
             raise InfraError(
