@@ -211,8 +211,25 @@ def logged_requests(spec: ResolvedSpec, runtime: Runtime, table: str | None, lim
         raise BadInput(f"--requests-table: expected schema.table, got {ref!r}")
     frame, version = runtime.read_table(schema, name)
     source = f"{spec.catalog}.{ref}@v{version}"
-    rows = requests_frame(frame, spec.model.data.features, source)
-    return rows.tail(limit).reset_index(drop=True)  # newest rows: logs are appended
+    ordered = oldest_first(frame, spec.model.data.timestamp_column, source)
+    rows = requests_frame(ordered, spec.model.data.features, source)
+    return rows.tail(limit).reset_index(drop=True)
+
+
+REQUEST_ORDER = ("request_time", "databricks_request_id")
+"""How a payload table orders requests: its request time, ties by request id (inference tables)."""
+
+
+def oldest_first(logged: pd.DataFrame, timestamp_column: str, source: str) -> pd.DataFrame:
+    """The log in explicit time order: a table read has no row order (a Spark collect is in
+    partition order), so "newest" is decided by the request time, never by position."""
+    keys = [c for c in REQUEST_ORDER if c in logged.columns]
+    if "request_time" not in keys:
+        keys = [timestamp_column] if timestamp_column in logged.columns else []
+    if not keys:
+        raise BadInput(f"{source}: no column to tell the newest requests by: expected request_time "
+                       f"(inference table) or {timestamp_column} (data.timestamp_column)")
+    return logged.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def run_shadow(spec: ResolvedSpec, runtime: Runtime, registry: Any, opts: DeployOptions,
