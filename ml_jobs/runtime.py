@@ -101,6 +101,34 @@ def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> 
         raise
 
 
+def spark_frame(spark: Any, df: pd.DataFrame, arrow_schema: Any | None = None) -> Any:
+    """pandas -> Spark with explicit column types. Spark cannot infer the type of a column that is
+    all null (``CANNOT_DETERMINE_TYPE``), as the optional fields of a decision record often are;
+    such a column is typed by ``arrow_schema`` when it names it, else as a string."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    frame = df.reset_index(drop=True)
+    fields = []
+    for f in pa.Schema.from_pandas(frame, preserve_index=False):
+        if arrow_schema is not None and f.name in arrow_schema.names:
+            fields.append(arrow_schema.field(f.name))
+        elif pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(pa.field(f.name, f.type))
+    return spark.createDataFrame(frame, schema=from_arrow_schema(pa.schema(fields)))
+
+
+def save_delta(frame: Any, table_ref: str, mode: str) -> None:
+    """Save as a Delta table; an overwrite may change the schema (``overwriteSchema``: Delta refuses
+    a different schema otherwise; Databricks, "Update Delta Lake table schema")."""
+    writer = frame.write.format("delta").mode(mode)
+    if mode == "overwrite":
+        writer = writer.option("overwriteSchema", "true")
+    writer.saveAsTable(table_ref)
+
+
 def spark_table_version(spark: Any, table_ref: str) -> int:
     """Latest Delta version of a table (``DESCRIBE HISTORY`` returns newest first)."""
     return int(spark.sql(f"DESCRIBE HISTORY {table_ref} LIMIT 1").collect()[0]["version"])
@@ -163,7 +191,7 @@ class Runtime:
         faults.boundary(f"table.{mode}:{schema}.{table}")
         if self.on_databricks:
             ref = self.table_ref(schema, table)
-            self.spark().createDataFrame(df).write.format("delta").mode(mode).saveAsTable(ref)
+            save_delta(spark_frame(self.spark(), df), ref, mode)
             return spark_table_version(self.spark(), ref)
         from deltalake import write_deltalake
 
@@ -201,7 +229,7 @@ class Runtime:
         for attempt in range(1, attempts + 1):
             try:
                 if self.on_databricks:
-                    return self._merge_spark(source, schema, table, keys, marker)
+                    return self._merge_spark(source, schema, table, keys, marker, arrow_schema)
                 return self._merge_local(source, schema, table, keys, marker, arrow_schema)
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == attempts:
@@ -362,7 +390,8 @@ class Runtime:
         return MergeResult(dt.version(), inserted)
 
     def _merge_spark(
-        self, source: Any, schema: str, table: str, keys: Sequence[str], marker: str | None
+        self, source: Any, schema: str, table: str, keys: Sequence[str], marker: str | None,
+        arrow_schema: Any | None = None,
     ) -> MergeResult:
         """``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` (Databricks SQL reference, MERGE INTO).
 
@@ -376,7 +405,7 @@ class Runtime:
         spark = self.spark()
         ref = self.table_ref(schema, table)
         local = isinstance(source, pd.DataFrame)
-        frame = spark.createDataFrame(source) if local else source
+        frame = spark_frame(spark, source, arrow_schema) if local else source
         view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
         frame.createOrReplaceTempView(view)
         # Created empty with its columns and deletion vectors off; a concurrent creator's IF NOT

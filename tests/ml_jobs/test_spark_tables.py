@@ -39,3 +39,72 @@ def test_fails_on_other_analysis_errors_rather_than_calling_the_table_missing(da
     with pytest.raises(AnalysisException) as caught:  # a bad name is not a missing table
         _read_optional(databricks_runtime, "mon_t", "`unclosed")
     assert not isinstance(caught.value, TableMissing)
+
+
+@pytest.fixture
+def ansi(spark):
+    """ANSI mode on, as on Spark 4 runtimes (restored afterwards for the shared session)."""
+    before = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", "true")
+    yield spark
+    spark.conf.set("spark.sql.ansi.enabled", before)
+
+
+def test_a_decision_record_with_all_null_fields_gets_a_spark_schema(spark):
+    """``createDataFrame`` cannot type an all-null column; the record's own arrow schema types it."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from ml_jobs.runtime import spark_frame
+
+    record = pd.DataFrame({"decision": ["retrain"], "reason": [None], "score": [None]})
+    frame = spark_frame(spark, record, pa.schema([("score", pa.float64())]))
+    assert dict(frame.dtypes) == {"decision": "string", "reason": "string", "score": "double"}
+    assert frame.collect()[0].asDict() == {"decision": "retrain", "reason": None, "score": None}
+
+
+def test_an_overwrite_may_change_the_tables_schema():
+    """What is sent: ``overwriteSchema`` on overwrite only (Delta itself is not on local Spark, so
+    the refusal of a schema change without it is not reproduced here)."""
+    from ml_jobs.runtime import save_delta
+
+    calls: list[tuple] = []
+
+    class Writer:
+        def format(self, f):
+            calls.append(("format", f))
+            return self
+
+        def mode(self, m):
+            calls.append(("mode", m))
+            return self
+
+        def option(self, k, v):
+            calls.append(("option", k, v))
+            return self
+
+        def saveAsTable(self, ref):
+            calls.append(("saveAsTable", ref))
+
+    class Frame:
+        write = Writer()
+
+    save_delta(Frame(), "c.s.t", "overwrite")
+    assert ("option", "overwriteSchema", "true") in calls
+    calls.clear()
+    save_delta(Frame(), "c.s.t", "append")
+    assert not any(c[0] == "option" for c in calls)
+
+
+def test_unparsable_labels_and_scores_are_null_under_ansi_mode(ansi):
+    """``cast("double")`` raises CAST_INVALID_INPUT under ANSI; the monitor reads such rows as null."""
+    import pandas as pd
+
+    from ml_jobs.monitoring import engine_spark
+
+    log = ansi.createDataFrame(pd.DataFrame({"request_id": ["a", "b"], "x": ["1.5", "n/a"]}))
+    labels = ansi.createDataFrame(pd.DataFrame({"request_id": ["a", "b"], "label": ["1", "unknown"]}))
+    joined = engine_spark.join_labels(log, labels).orderBy("request_id").collect()
+    assert [r["label"] for r in joined] == [1.0, None]
+    _, parsed = engine_spark._numeric_source(log, "x")
+    assert parsed is None  # a string column with a value that does not parse is not numeric
