@@ -354,7 +354,7 @@ class Runtime:
         marker: str | None,
         arrow_schema: Any | None,
     ) -> MergeResult:
-        import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+        import pyarrow as pa
         from deltalake import CommitProperties, DeltaTable
 
         path = self._table_path(schema, table)
@@ -440,7 +440,9 @@ class Runtime:
         try:
             dt = DeltaTable(str(path))
         except TableNotFoundError as exc:
-            raise TableMissing(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
+            raise TableMissing(
+                f"table {schema}.{table} not found (looked for a Delta table at {path})"
+            ) from exc
         except Exception as exc:  # a Delta log that does not parse: the store is damaged, not the input
             first = str(exc).strip().splitlines()[0][:300]
             raise InfraError(

@@ -129,7 +129,8 @@ class FakeServing:
         if ep.config:
             body["config"] = _routes_as(_with_state(ep.config, "DEPLOYMENT_READY"), self.route_form)
         if ep.pending:
-            body["pending_config"] = _routes_as(_with_state(ep.pending, "DEPLOYMENT_CREATING"), self.route_form)
+            pending = _with_state(ep.pending, "DEPLOYMENT_CREATING")
+            body["pending_config"] = _routes_as(pending, self.route_form)
         return body
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
