@@ -97,7 +97,8 @@ def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> 
         return reader.table(table_ref)
     except Exception as exc:
         if error_class(exc) == TABLE_NOT_FOUND:
-            raise TableMissing(f"table {table_ref} not found ({TABLE_NOT_FOUND})") from exc
+            at = version if version is not None else "latest"
+            raise TableMissing(f"cannot read {table_ref} at version {at}: {TABLE_NOT_FOUND}") from exc
         raise
 
 
@@ -178,7 +179,8 @@ class Runtime:
                 if not isinstance(exc, AnalysisException):
                     raise
                 first_line = str(exc).strip().splitlines()[0]
-                raise BadInput(
+                missing = error_class(exc) == TABLE_NOT_FOUND
+                raise (TableMissing if missing else BadInput)(
                     f"cannot read {ref} at version {version if version is not None else 'latest'}: "
                     f"{first_line}"
                 ) from exc
