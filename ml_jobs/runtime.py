@@ -64,12 +64,72 @@ class MergeResult:
     """Rows whose ``update`` columns a matching source row changed."""
 
 
+class TableMissing(BadInput):
+    """The table does not exist (yet): optional reads treat this, and only this, as "not there yet"."""
+
+
+TABLE_NOT_FOUND = "TABLE_OR_VIEW_NOT_FOUND"
+"""Spark's error class for a missing table or view (Databricks, "Error classes in Databricks";
+raised as ``pyspark.errors.AnalysisException``)."""
+
+
+def error_class(exc: BaseException) -> str | None:
+    """The Spark error class (condition) of an exception, when it has one."""
+    for getter in ("getCondition", "getErrorClass"):  # Spark 4 renamed it; 3.x has only the latter
+        method = getattr(exc, getter, None)
+        if callable(method):
+            try:
+                value = method()
+            except Exception:  # a deprecated getter may warn or fail: try the next
+                continue
+            if value:
+                return str(value)
+    return None
+
+
 def read_spark_table(spark: Any, table_ref: str, version: int | None = None) -> Any:
-    """A Spark DataFrame of ``table_ref`` (a table or view name), at a Delta version when given."""
+    """A Spark DataFrame of ``table_ref`` (a table or view name), at a Delta version when given.
+
+    A missing table raises ``TableMissing`` (Spark resolves the name eagerly, so it fails here).
+    """
     reader = spark.read
     if version is not None:
         reader = reader.option("versionAsOf", int(version))
-    return reader.table(table_ref)
+    try:
+        return reader.table(table_ref)
+    except Exception as exc:
+        if error_class(exc) == TABLE_NOT_FOUND:
+            at = version if version is not None else "latest"
+            raise TableMissing(f"cannot read {table_ref} at version {at}: {TABLE_NOT_FOUND}") from exc
+        raise
+
+
+def spark_frame(spark: Any, df: pd.DataFrame, arrow_schema: Any | None = None) -> Any:
+    """pandas -> Spark with explicit column types. Spark cannot infer the type of a column that is
+    all null (``CANNOT_DETERMINE_TYPE``), as the optional fields of a decision record often are;
+    such a column is typed by ``arrow_schema`` when it names it, else as a string."""
+    import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    frame = df.reset_index(drop=True)
+    fields = []
+    for f in pa.Schema.from_pandas(frame, preserve_index=False):
+        if arrow_schema is not None and f.name in arrow_schema.names:
+            fields.append(arrow_schema.field(f.name))
+        elif pa.types.is_null(f.type):
+            fields.append(pa.field(f.name, pa.string()))
+        else:
+            fields.append(pa.field(f.name, f.type))
+    return spark.createDataFrame(frame, schema=from_arrow_schema(pa.schema(fields)))
+
+
+def save_delta(frame: Any, table_ref: str, mode: str) -> None:
+    """Save as a Delta table; an overwrite may change the schema (``overwriteSchema``: Delta refuses
+    a different schema otherwise; Databricks, "Update Delta Lake table schema")."""
+    writer = frame.write.format("delta").mode(mode)
+    if mode == "overwrite":
+        writer = writer.option("overwriteSchema", "true")
+    writer.saveAsTable(table_ref)
 
 
 def spark_table_version(spark: Any, table_ref: str) -> int:
@@ -152,7 +212,8 @@ class Runtime:
                 if not isinstance(exc, AnalysisException):
                     raise
                 first_line = str(exc).strip().splitlines()[0]
-                raise BadInput(
+                missing = error_class(exc) == TABLE_NOT_FOUND
+                raise (TableMissing if missing else BadInput)(
                     f"cannot read {ref} at version {version if version is not None else 'latest'}: "
                     f"{first_line}"
                 ) from exc
@@ -165,7 +226,7 @@ class Runtime:
         faults.boundary(f"table.{mode}:{schema}.{table}")
         if self.on_databricks:
             ref = self.table_ref(schema, table)
-            self.spark().createDataFrame(df).write.format("delta").mode(mode).saveAsTable(ref)
+            save_delta(spark_frame(self.spark(), df), ref, mode)
             return spark_table_version(self.spark(), ref)
         from deltalake import write_deltalake
 
@@ -213,7 +274,7 @@ class Runtime:
         for attempt in range(1, attempts + 1):
             try:
                 if self.on_databricks:
-                    return self._merge_spark(source, schema, table, keys, marker, update)
+                    return self._merge_spark(source, schema, table, keys, marker, arrow_schema, update)
                 return self._merge_local(source, schema, table, keys, marker, arrow_schema, update)
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == attempts:
@@ -352,7 +413,7 @@ class Runtime:
         arrow_schema: Any | None,
         update: Sequence[str] = (),
     ) -> MergeResult:
-        import pyarrow as pa  # type: ignore[import-untyped]  # ships no type information
+        import pyarrow as pa
         from deltalake import CommitProperties, DeltaTable
 
         path = self._table_path(schema, table)
@@ -394,6 +455,7 @@ class Runtime:
         table: str,
         keys: Sequence[str],
         marker: str | None,
+        arrow_schema: Any | None = None,
         update: Sequence[str] = (),
     ) -> MergeResult:
         """``MERGE INTO ... WHEN NOT MATCHED THEN INSERT *`` (Databricks SQL reference, MERGE INTO).
@@ -408,7 +470,7 @@ class Runtime:
         spark = self.spark()
         ref = self.table_ref(schema, table)
         local = isinstance(source, pd.DataFrame)
-        frame = spark.createDataFrame(source) if local else source
+        frame = spark_frame(spark, source, arrow_schema) if local else source
         view = f"mlops_merge_source_{os.getpid()}_{abs(hash(ref))}"
         frame.createOrReplaceTempView(view)
         # Created empty with its columns and deletion vectors off; a concurrent creator's IF NOT
@@ -449,7 +511,9 @@ class Runtime:
         try:
             dt = DeltaTable(str(path))
         except TableNotFoundError as exc:
-            raise BadInput(f"table {schema}.{table} not found (looked for a Delta table at {path})") from exc
+            raise TableMissing(
+                f"table {schema}.{table} not found (looked for a Delta table at {path})"
+            ) from exc
         except Exception as exc:  # a Delta log that does not parse: the store is damaged, not the input
             first = str(exc).strip().splitlines()[0][:300]
             raise InfraError(

@@ -69,6 +69,14 @@ def _with_window(df: DataFrame, granularity: str, schema: LogSchema) -> DataFram
     return df.withColumn(WINDOW, F.unix_timestamp(F.date_trunc(TRUNC[granularity], F.col(schema.timestamp))))
 
 
+def try_cast(column: str, to: str) -> Any:
+    """``column`` as ``to``, null where a value does not convert. Under ANSI mode (the default on
+    Spark 4 runtimes; Databricks, "ANSI compliance in Databricks Runtime") ``cast`` raises on such a
+    value; ``try_cast`` (a SQL function since Spark 3.2; ``Column.try_cast`` only since 4.0) does not."""
+    quoted = column.replace("`", "``")
+    return F.expr(f"try_cast(`{quoted}` AS {to})")
+
+
 def join_labels(log: DataFrame, labels: DataFrame | None, schema: LogSchema = LogSchema()) -> DataFrame:
     """The latest label per request id, left-joined; ``label`` is null where none arrived yet."""
     if labels is None:
@@ -81,7 +89,7 @@ def join_labels(log: DataFrame, labels: DataFrame | None, schema: LogSchema = Lo
         labels = labels.withColumn("__rn", F.row_number().over(latest)).where("__rn = 1").drop("__rn")
     else:
         labels = labels.dropDuplicates([schema.request_id])
-    picked = labels.select(schema.request_id, F.col(schema.label).cast("double").alias(schema.label))
+    picked = labels.select(schema.request_id, try_cast(schema.label, "double").alias(schema.label))
     return log.drop(schema.label).join(picked, schema.request_id, "left")
 
 
@@ -119,8 +127,8 @@ def build_profile(
     accuracy = 1_000_000
     finite = {
         c: F.when(
-            ~F.isnan(F.col(c).cast("double")) & (F.abs(F.col(c).cast("double")) != math.inf),
-            F.col(c).cast("double"),
+            ~F.isnan(try_cast(c, "double")) & (F.abs(try_cast(c, "double")) != math.inf),
+            try_cast(c, "double"),
         )
         for c in numeric
     }
@@ -187,7 +195,7 @@ def _numeric_source(df: DataFrame, column: str) -> tuple[DataFrame, Any | None]:
     """The column as double; a string column qualifies only if every non-null value parses."""
     if _is_numeric(df, column):
         return df, F.col(column).cast("double")
-    parsed = F.col(column).cast("double")
+    parsed = try_cast(column, "double")
     bad = df.where(F.col(column).isNotNull() & parsed.isNull()).limit(1).count()
     return df, (None if bad else parsed)
 
@@ -326,11 +334,11 @@ def _numeric_counts(rows: list[Any], profile: NumericProfile, n_rows: int) -> Nu
 def _score_counts(df: DataFrame, schema: LogSchema) -> dict[Any, ScoreCounts]:
     if schema.score not in df.columns or schema.prediction not in df.columns:
         return {}
-    s = F.least(F.greatest(F.col(schema.score).cast("double"), F.lit(0.0)), F.lit(1.0))
-    label = F.col(schema.label).cast("int") if schema.label in df.columns else F.lit(None).cast("int")
+    s = F.least(F.greatest(try_cast(schema.score, "double"), F.lit(0.0)), F.lit(1.0))
+    label = try_cast(schema.label, "int") if schema.label in df.columns else F.lit(None).cast("int")
     scored = df.where(
         F.col(schema.score).isNotNull()
-        & ~F.isnan(F.col(schema.score).cast("double"))
+        & ~F.isnan(try_cast(schema.score, "double"))
         & F.col(schema.prediction).isNotNull()
     )
     grouped = (
@@ -338,7 +346,7 @@ def _score_counts(df: DataFrame, schema: LogSchema) -> dict[Any, ScoreCounts]:
             WINDOW,
             F.least(F.floor(s * SCORE_BINS), F.lit(SCORE_BINS - 1)).cast("int").alias("bin"),
             s.alias("s"),
-            F.col(schema.prediction).cast("int").alias("p"),
+            try_cast(schema.prediction, "int").alias("p"),
             label.alias("y"),
         )
         .groupBy(WINDOW, "bin", "p", "y")

@@ -39,7 +39,7 @@ from ml_jobs.inference.payload import served_rows
 from ml_jobs.monitoring.alerting import RetrainState
 from ml_jobs.monitoring.run import PERFORMANCE_COLUMN, PERFORMANCE_VALUES, MonitoringResult, run_monitoring
 from ml_jobs.monitoring.sinks import AlertError, log_to_mlflow, post_webhook
-from ml_jobs.runtime import Runtime, read_spark_table
+from ml_jobs.runtime import Runtime, TableMissing, read_spark_table
 from ml_jobs.spec import ResolvedSpec
 from ml_jobs.training.lineage import stable_hash
 from ml_jobs.trigger import episode_token
@@ -83,9 +83,10 @@ def _read(runtime: Runtime, schema: str, table: str) -> tuple[Any, str]:
 
 
 def _read_optional(runtime: Runtime, schema: str, table: str) -> Any | None:
+    """The table, or None when it does not exist yet (first run); any other failure is raised."""
     try:
         return _read(runtime, schema, table)[0]
-    except BadInput:
+    except TableMissing:
         return None
 
 

@@ -26,8 +26,15 @@ from ml_jobs.errors import EXIT_OK, EXIT_REFUSED, BadInput, InfraError
 from ml_jobs.registry import client as reg
 from ml_jobs.runtime import Runtime
 from ml_jobs.serving.endpoint import Compute, ServingClient
-from ml_jobs.serving.health import MetricsCheck, all_of, endpoint_state_check
-from ml_jobs.serving.rollout import RolloutPlan, RolloutResult, abort, planned_splits, rollout
+from ml_jobs.serving.health import HealthCheck, MetricsCheck, all_of, endpoint_state_check
+from ml_jobs.serving.rollout import (
+    RolloutPlan,
+    RolloutResult,
+    abort,
+    planned_splits,
+    restore,
+    rollout,
+)
 from ml_jobs.serving.shadow import Predict, ShadowReport, compare, requests_frame
 from ml_jobs.spec import ResolvedSpec
 from mlops_spec.naming import endpoint_name
@@ -121,11 +128,40 @@ def run_rollout(spec: ResolvedSpec, runtime: Runtime, registry: Any, workspace: 
         view = client.wait_settled(plan.endpoint, plan.ready_timeout_s)
         return EXIT_OK, {"endpoint": plan.endpoint, "target": target, "serving": view.split,
                          "planned": planned_splits(view, plan), "strategy": plan.strategy}
-    health = all_of(endpoint_state_check, MetricsCheck(
+    health = health_checks(client, plan, opts)
+    if opts.rollback and opts.version is None and target == rolled_back_champion(spec, runtime):
+        # The champion is what a registry rollback restored: switching "back" from it would serve
+        # the version it was rolled back from. Switching back means serving it.
+        result = restore(client, plan, health)
+    elif opts.rollback:
+        result = abort(client, plan)
+    else:
+        result = rollout(client, plan, health)
+    return result.exit_code, rollout_summary(plan, result, client)
+
+
+def health_checks(client: ServingClient, plan: RolloutPlan, opts: DeployOptions) -> HealthCheck:
+    return all_of(endpoint_state_check, MetricsCheck(
         client, plan.endpoint, bake_seconds=opts.bake_seconds, max_error_rate=opts.max_error_rate,
         max_p99_latency_ms=opts.max_p99_ms,
     ))
-    result = abort(client, plan) if opts.rollback else rollout(client, plan, health)
+
+
+def rolled_back_champion(spec: ResolvedSpec, runtime: Runtime) -> str | None:
+    """The champion's version when the last move of the champion was a rollback (from the ledger)."""
+    from ml_jobs.registry.promotion import ROLLBACK, ledger
+
+    moves = ledger(runtime, spec.model.name)
+    return str(moves[-1].to_version) if moves and moves[-1].kind == ROLLBACK else None
+
+
+def run_restore(spec: ResolvedSpec, runtime: Runtime, workspace: Any, target: str,
+                opts: DeployOptions) -> tuple[int, dict[str, Any]]:
+    """After ``rollback`` moved the aliases: the endpoint serves the restored champion ``target``."""
+    name = runtime.registered_name(spec.model.name)
+    plan = rollout_plan(spec, target, opts)
+    client = ServingClient(workspace, spec.model.name, name, poll_seconds=opts.poll_seconds)
+    result = restore(client, plan, health_checks(client, plan, opts))
     return result.exit_code, rollout_summary(plan, result, client)
 
 
@@ -175,8 +211,25 @@ def logged_requests(spec: ResolvedSpec, runtime: Runtime, table: str | None, lim
         raise BadInput(f"--requests-table: expected schema.table, got {ref!r}")
     frame, version = runtime.read_table(schema, name)
     source = f"{spec.catalog}.{ref}@v{version}"
-    rows = requests_frame(frame, spec.model.data.features, source)
-    return rows.tail(limit).reset_index(drop=True)  # newest rows: logs are appended
+    ordered = oldest_first(frame, spec.model.data.timestamp_column, source)
+    rows = requests_frame(ordered, spec.model.data.features, source)
+    return rows.tail(limit).reset_index(drop=True)
+
+
+REQUEST_ORDER = ("request_time", "databricks_request_id")
+"""How a payload table orders requests: its request time, ties by request id (inference tables)."""
+
+
+def oldest_first(logged: pd.DataFrame, timestamp_column: str, source: str) -> pd.DataFrame:
+    """The log in explicit time order: a table read has no row order (a Spark collect is in
+    partition order), so "newest" is decided by the request time, never by position."""
+    keys = [c for c in REQUEST_ORDER if c in logged.columns]
+    if "request_time" not in keys:
+        keys = [timestamp_column] if timestamp_column in logged.columns else []
+    if not keys:
+        raise BadInput(f"{source}: no column to tell the newest requests by: expected request_time "
+                       f"(inference table) or {timestamp_column} (data.timestamp_column)")
+    return logged.sort_values(keys, kind="stable", na_position="first").reset_index(drop=True)
 
 
 def run_shadow(spec: ResolvedSpec, runtime: Runtime, registry: Any, opts: DeployOptions,

@@ -205,3 +205,53 @@ def abort(client: ServingClient, plan: RolloutPlan) -> RolloutResult:
     view = roll_back_to(client, plan, stable)
     return RolloutResult(ROLLED_BACK, plan.target, stable, view.split,
                          f"{plan.endpoint} switched back to v{stable}")
+
+
+def restore(client: ServingClient, plan: RolloutPlan, health: HealthCheck,
+            hook: Hook | None = None) -> RolloutResult:
+    """Serve ``plan.target`` (the champion a registry rollback restored) and drop every other version.
+
+    Unlike ``rollout``, the versions served now are what is being rolled back *from*: none of them is
+    a fallback. The target is made ready beside them at 0% (no gap in serving), takes all traffic,
+    is health checked, and then the others are dropped. A failure stops there and says what serves;
+    it never sends traffic back to a rolled-back version. Resumable like ``rollout``: every step is
+    derived from what the endpoint serves.
+    """
+    view = client.wait_settled(plan.endpoint, plan.ready_timeout_s)
+    target = plan.target
+    if view.split == {target: 100} and view.ready == READY:
+        return RolloutResult(UNCHANGED, target, None, view.split, f"{plan.endpoint} already serves v{target}")
+    others = [v for v in view.split if v != target]
+    steps: list[dict[str, int]] = []
+    if others and view.entity(target) is None:
+        steps.append({**view.split, target: 0})
+    if others and view.share(target) < 100:
+        steps.append({**{v: 0 for v in others}, target: 100})
+    log.info("restore of v%s on %s: serving %s, steps %s", target, plan.endpoint, view.split, steps)
+    done: list[Step] = []
+    for split in steps:
+        started = time.monotonic()
+        try:
+            view, sent = ensure(client, plan, view, split, hook)
+        except UpdateFailed as exc:
+            done.append(Step(split, True, HealthResult(False, str(exc)), time.monotonic() - started))
+            return _restore_failed(client, plan, str(exc), done)
+        result = health(view, target, split[target])
+        done.append(Step(split, sent, result, time.monotonic() - started))
+        if not result.ok:
+            return _restore_failed(client, plan, result.reason, done)
+    started = time.monotonic()
+    try:
+        view, sent = ensure(client, plan, view, {target: 100}, hook)
+    except UpdateFailed as exc:
+        return _restore_failed(client, plan, str(exc), done)
+    done.append(Step({target: 100}, sent, None, time.monotonic() - started))
+    return RolloutResult(DONE, target, None, view.split, f"{plan.endpoint} serves v{target} again", done)
+
+
+def _restore_failed(client: ServingClient, plan: RolloutPlan, reason: str, done: list[Step]) -> RolloutResult:
+    view = client.view(plan.endpoint)
+    return RolloutResult(FAILED, plan.target, None, view.split,
+                         f"v{plan.target} could not be restored on {plan.endpoint} ({reason}); it serves "
+                         f"{view.split}. Not switching back to a rolled-back version: fix or deploy another "
+                         f"version, then re-run rollback", done)

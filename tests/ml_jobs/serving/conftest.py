@@ -37,7 +37,7 @@ def split_of(config: dict[str, Any] | None) -> dict[str, int]:
         return {}
     by_name = {e["name"]: e["entity_version"] for e in config.get("served_entities", [])}
     routes = config.get("traffic_config", {}).get("routes", [])
-    traffic = {r["served_entity_name"]: r["traffic_percentage"] for r in routes}
+    traffic = {r.get("served_entity_name") or r["served_model_name"]: r["traffic_percentage"] for r in routes}
     return {v: traffic.get(n, 0) for n, v in by_name.items()}
 
 
@@ -69,6 +69,10 @@ class FakeServing:
     metrics_calls: int = 0
     on_update: Callable[[int], None] = lambda n: None
     """Called with the 1-based number of each config PUT once it is accepted (tests kill a process)."""
+    route_form: str = "entity"
+    """How GET answers routes: ``entity`` (``served_entity_name``), ``model`` (``served_model_name``,
+    the form of the documented responses: REST reference of ``GET /api/2.0/serving-endpoints/{name}``,
+    ``Route`` in databricks-sdk ``service/serving.py``) or ``both``."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, name: str, split: dict[str, int] | None = None) -> None:
@@ -123,9 +127,10 @@ class FakeServing:
         ready = "READY" if ep.config else "NOT_READY"
         body: dict[str, Any] = {"name": ep.name, "state": {"config_update": ep.config_update, "ready": ready}}
         if ep.config:
-            body["config"] = _with_state(ep.config, "DEPLOYMENT_READY")
+            body["config"] = _routes_as(_with_state(ep.config, "DEPLOYMENT_READY"), self.route_form)
         if ep.pending:
-            body["pending_config"] = _with_state(ep.pending, "DEPLOYMENT_CREATING")
+            pending = _with_state(ep.pending, "DEPLOYMENT_CREATING")
+            body["pending_config"] = _routes_as(pending, self.route_form)
         return body
 
     def handle(self, method: str, path: str, body: Any) -> tuple[int, Any]:
@@ -173,6 +178,16 @@ class FakeServing:
 def _with_state(config: dict[str, Any], deployment: str) -> dict[str, Any]:
     entities = [{**e, "state": {"deployment": deployment}} for e in config.get("served_entities", [])]
     return {**config, "served_entities": entities}
+
+
+def _routes_as(config: dict[str, Any], form: str) -> dict[str, Any]:
+    routes = []
+    for r in config.get("traffic_config", {}).get("routes", []):
+        name = r.get("served_entity_name") or r.get("served_model_name")
+        names = {"entity": {"served_entity_name": name}, "model": {"served_model_name": name},
+                 "both": {"served_entity_name": name, "served_model_name": name}}[form]
+        routes.append({**names, "traffic_percentage": r["traffic_percentage"]})
+    return {**config, "traffic_config": {"routes": routes}}
 
 
 def _handler(fake: FakeServing) -> type[BaseHTTPRequestHandler]:

@@ -8,6 +8,7 @@ import pytest
 
 from ml_jobs.deploy import main
 from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_INFRA, EXIT_OK, EXIT_REFUSED
+from tests.ml_jobs.serving.metrics_export import EntityMinute, exposition
 
 ENDPOINT = "marketing-churn-gbm-dev"
 pytestmark = pytest.mark.usefixtures("deploy_env")
@@ -51,15 +52,9 @@ def first_put(fake) -> dict:
 
 
 def failing_metrics(entity: str):
-    """Cumulative counters where ``entity`` answers 10% of its requests with a 5xx."""
-
-    def text(n: int) -> str:
-        return (
-            f'request_count_total{{served_entity_name="{entity}"}} {100 * n}\n'
-            f'request_5xx_count_total{{served_entity_name="{entity}"}} {10 * n}\n'
-        )
-
-    return text
+    """The documented export (per-minute gauges) where ``entity`` answers 10% of requests with a 5xx."""
+    text = exposition({entity: EntityMinute(100, 10)}, stamp_ms=60_000)
+    return lambda n: text
 
 
 def test_deploys_the_champion_with_the_job_parameters(fake, run, set_aliases):
@@ -97,7 +92,20 @@ def test_rolls_back_and_exits_1_when_the_canary_answers_errors(fake, run, set_al
     assert fake.updates() == [{"1": 90, "2": 10}, {"1": 100}]
     assert fake.serving() == {"1": 100}
     assert "5xx rate 10.00% > 1.00%" in out["message"]
-    assert out["steps"][0]["figures"] == {"requests": 100.0, "errors_5xx": 10.0, "error_rate": 0.1}
+    figures = out["steps"][0]["figures"]
+    assert {k: figures[k] for k in ("minutes", "requests", "errors_5xx", "error_rate")} == {
+        "minutes": 1, "requests": 100.0, "errors_5xx": 10.0, "error_rate": 0.1}
+
+
+def test_max_p99_ms_rolls_back_a_slow_canary(fake, run, set_aliases):
+    """``--max-p99-ms`` reads the export's latency histogram (it used to look for a quantile label)."""
+    fake.add(ENDPOINT, {"1": 100})
+    slow = exposition({"marketing-churn-gbm-2": EntityMinute(100, latencies_ms=[800.0] * 100)}, 60_000)
+    fake.metrics_text = lambda n: slow
+    set_aliases(champion="2")
+    code, out, _ = run("--max-p99-ms", "300")
+    assert code == EXIT_REFUSED and out["status"] == "rolled_back" and fake.serving() == {"1": 100}
+    assert "p99 latency" in out["message"] and "> 300 ms" in out["message"]
 
 
 def test_plan_prints_the_configs_and_sends_none(fake, run, set_aliases):

@@ -14,6 +14,7 @@ from ml_jobs.serving.rollout import (
     UNCHANGED,
     RolloutPlan,
     abort,
+    restore,
     rollout,
 )
 
@@ -320,4 +321,43 @@ def test_a_killed_deploy_process_is_resumed_by_the_next_run(fake_serving, new_cl
     result = rollout(new_client(), plan(), endpoint_state_check)
     assert result.status == DONE
     assert fake.updates() == [{"3": 90, "4": 10}, {"3": 50, "4": 50}, {"3": 0, "4": 100}, {"4": 100}]
+    assert fake.serving() == {"4": 100}
+
+
+# -- restore (after a registry rollback) ------------------------------------------------------------
+def test_restore_serves_the_restored_champion_and_drops_the_bad_version(fake, new_client):
+    fake.add(ENDPOINT, {"4": 100})
+    result = restore(new_client(), plan("3"), endpoint_state_check)
+    assert result.status == DONE and fake.serving() == {"3": 100}
+    assert fake.updates() == [{"4": 100, "3": 0}, {"4": 0, "3": 100}, {"3": 100}]
+
+
+def test_fails_restore_without_switching_back_to_the_rolled_back_version(fake, new_client):
+    """``rollout`` would fall back to the version with most traffic: here that is the bad one."""
+    fake.add(ENDPOINT, {"4": 100})
+    result = restore(new_client(), plan("3"), unhealthy_at(100))
+    assert result.status == FAILED and result.exit_code == EXIT_REFUSED
+    assert fake.updates() == [{"4": 100, "3": 0}, {"4": 0, "3": 100}]
+    assert fake.serving() == {"4": 0, "3": 100}
+    assert "Not switching back" in result.message
+
+
+@pytest.mark.parametrize("event, split", [("applied", {"4": 100, "3": 0}), ("ready", {"4": 0, "3": 100})])
+def test_a_crashed_restore_is_finished_by_the_next_run(fake, new_client, event, split):
+    fake.add(ENDPOINT, {"4": 100})
+    with pytest.raises(Crash):
+        restore(new_client(), plan("3"), endpoint_state_check, hook=crash_on(event, split))
+    assert restore(new_client(), plan("3"), endpoint_state_check).status == DONE
+    assert fake.serving() == {"3": 100}
+    assert fake.updates() == [{"4": 100, "3": 0}, {"4": 0, "3": 100}, {"3": 100}]
+    assert restore(new_client(), plan("3"), endpoint_state_check).status == UNCHANGED
+
+
+@pytest.mark.parametrize("form", ["entity", "model", "both"])
+def test_reads_traffic_from_either_route_form(fake, new_client, form):
+    """Documented responses name routes by ``served_model_name``; the SDK also has the entity form."""
+    fake.route_form = form
+    fake.add(ENDPOINT, {"3": 90, "4": 10})
+    assert new_client().view(ENDPOINT).split == {"3": 90, "4": 10}
+    assert rollout(new_client(), plan(), endpoint_state_check).status == DONE
     assert fake.serving() == {"4": 100}

@@ -11,7 +11,7 @@ import pytest
 
 from ml_jobs.data.generate import generate_churn
 from ml_jobs.deploy import main
-from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED
+from ml_jobs.errors import EXIT_BAD_INPUT, EXIT_OK, EXIT_REFUSED, BadInput
 from ml_jobs.runtime import get_runtime
 from ml_jobs.serving import job as deploy_job
 
@@ -105,3 +105,31 @@ def test_fails_on_a_malformed_request_table_name(shadow, set_aliases, loaded):
     set_aliases(champion="1", challenger="2")
     code, _, err = shadow("--requests-table", "nothing_here")
     assert code == EXIT_BAD_INPUT and "expected schema.table" in err
+
+
+@pytest.mark.parametrize("column", ["request_time", "event_ts"])
+def test_takes_the_newest_requests_by_time_not_by_row_position(tmp_path, column):
+    """The table's rows come back newest first (as an unordered collect may): the tail was the oldest."""
+    from tests.ml_jobs.conftest import spec_for
+
+    runtime = get_runtime("dev", root=tmp_path, environ={})
+    log = generate_churn(40, seed=4)
+    log["event_ts"] = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(np.arange(40), unit="min")
+    if column == "request_time":
+        log["request_time"], log["event_ts"] = log["event_ts"], pd.Timestamp("2026-01-01", tz="UTC")
+    runtime.write_table(log.iloc[::-1], "inference_logs", "marketing_churn_gbm_payload", mode="overwrite")
+    spec = spec_for("dev")
+
+    newest = deploy_job.logged_requests(spec, runtime, None, limit=5)
+    expected = log.iloc[-5:][list(spec.model.data.features)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(newest, expected)
+
+
+def test_fails_without_a_column_to_order_requests_by(tmp_path):
+    from tests.ml_jobs.conftest import spec_for
+
+    runtime = get_runtime("dev", root=tmp_path, environ={})
+    runtime.write_table(generate_churn(5, seed=4).drop(columns=["event_ts"]), "inference_logs",
+                        "marketing_churn_gbm_payload", mode="overwrite")
+    with pytest.raises(BadInput, match="no column to tell the newest requests by"):
+        deploy_job.logged_requests(spec_for("dev"), runtime, None, limit=5)
