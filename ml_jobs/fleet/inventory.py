@@ -33,6 +33,7 @@ import pandas as pd
 
 from ml_jobs.errors import BadInput, InfraError
 from ml_jobs.fleet.sources import ModelFacts, Registry, Workspace
+from ml_jobs.registry.client import LEGACY_TAGS, TAG_DATA_TABLE, TAG_DATA_VERSION
 from mlops_spec import tables
 from mlops_spec.config.fleet import model_tags
 from mlops_spec.config.model_spec import ModelSpec
@@ -48,7 +49,6 @@ from mlops_spec.naming import (
 log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
-TAG_DATA_TABLE, TAG_DATA_VERSION = "data.table", "data.version"  # set on versions by training
 DATASET, PERFORMANCE, BASELINE = "__dataset__", "__performance__", "BASELINE"
 FLEET_METRICS = (
     "drift_share",
@@ -163,6 +163,11 @@ class Inventory:
 # --- pieces -------------------------------------------------------------------------------------
 
 
+def _lineage_tag(tags: Mapping[str, str], key: str) -> str | None:
+    """A version's lineage tag as training writes it, else the dotted key an earlier release wrote."""
+    return tags.get(key, tags.get(LEGACY_TAGS[key]))
+
+
 def _iso(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
         return None
@@ -239,8 +244,8 @@ def registry_summary(facts: ModelFacts | None) -> dict[str, Any]:
         "latest_version": facts.versions[-1].version if facts.versions else None,
         "aliases": json.dumps(facts.aliases, sort_keys=True),
         "champion_version": champion,
-        "training_table": lineage.tags.get(TAG_DATA_TABLE) if lineage else None,
-        "training_data_version": lineage.tags.get(TAG_DATA_VERSION) if lineage else None,
+        "training_table": _lineage_tag(lineage.tags, TAG_DATA_TABLE) if lineage else None,
+        "training_data_version": _lineage_tag(lineage.tags, TAG_DATA_VERSION) if lineage else None,
         "last_trained_at": _iso(max(created)) if created else None,
     }
 

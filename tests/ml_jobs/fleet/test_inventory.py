@@ -30,6 +30,7 @@ from ml_jobs.fleet.inventory import (
 )
 from ml_jobs.fleet.sources import LocalWorkspace, MlflowRegistry
 from ml_jobs.operations import declared_for_environment
+from ml_jobs.registry import client as reg
 from ml_jobs.registry.client import connect
 from mlops_spec import tables
 from mlops_spec.config import load_environment, load_models
@@ -82,8 +83,10 @@ def world(tmp_path: Path) -> dict[str, Any]:
     client.create_registered_model(churn)
     for version in ("1", "2"):
         client.create_model_version(churn, source=f"file://{tmp_path}/model-{version}")
-    client.set_model_version_tag(churn, "2", "data.table", "mlops_dev.features.churn_training")
-    client.set_model_version_tag(churn, "2", "data.version", "3")
+    client.set_model_version_tag(churn, "2", reg.TAG_DATA_TABLE, "mlops_dev.features.churn_training")
+    client.set_model_version_tag(churn, "2", reg.TAG_DATA_VERSION, "3")
+    client.set_model_version_tag(churn, "1", "data.table", "mlops_dev.features.churn_training")  # legacy
+    client.set_model_version_tag(churn, "1", "data.version", "1")
     client.set_registered_model_alias(churn, "champion", "2")
     client.create_registered_model(runtime.registered_name(STRAY))
     runtime.write_table(metrics_frame(CHURN), *tables.drift_metrics(CHURN))
@@ -126,6 +129,16 @@ def test_every_model_of_the_schema_is_listed_and_strays_are_flagged(world: dict[
     assert (churn["last_retrain_decision"], churn["endpoint_name"]) == ("promoted", "marketing-churn-gbm-dev")
     assert rows.loc[FRAUD, "monitoring_status"] == "never_monitored"
     assert pd.isna(rows.loc[STRAY, "criticality"])  # not declared: nothing known about it
+
+
+def test_a_champion_trained_by_an_earlier_release_keeps_its_dotted_lineage(world: dict[str, Any]) -> None:
+    client = world["client"]
+    client.set_registered_model_alias(world["runtime"].registered_name(CHURN), "champion", "1")
+    churn = run(world).rows.set_index("model").loc[CHURN]
+    assert (churn["training_table"], churn["training_data_version"]) == (
+        "mlops_dev.features.churn_training",
+        "1",
+    )
 
 
 def test_the_spec_tags_are_set_once(world: dict[str, Any]) -> None:
