@@ -20,8 +20,8 @@ from mlops_spec.config import ConfigError, EnvironmentConfig, ModelSpec, load_en
 from mlops_spec.config.checks import check_model
 from mlops_spec.config.errors import Problem
 from mlops_spec.config.governance import loosened
-from mlops_spec.config.loader import deep_merge
 from mlops_spec.config.kernel import problems_from
+from mlops_spec.config.loader import deep_merge
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CHECKOUT_CONFIG_DIR = PACKAGE_DIR.parent / "stacks"
