@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -200,15 +198,9 @@ def references(worlds: Worlds, tmp_path_factory: pytest.TempPathFactory) -> Refe
 @contextmanager
 def serving_endpoint(split: dict[str, int]) -> Iterator[tuple[Any, str]]:
     """The serving fake of ``tests/ml_jobs/serving`` on 127.0.0.1, with the dev endpoint serving ``split``."""
-    from ..serving.conftest import ENDPOINT, FakeServing, _handler
+    from ..serving.conftest import ENDPOINT, FakeServing, serving
 
     fake = FakeServing()
     fake.add(ENDPOINT, split)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(fake) as served:
+        yield served

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -184,8 +185,11 @@ def _routes_as(config: dict[str, Any], form: str) -> dict[str, Any]:
     routes = []
     for r in config.get("traffic_config", {}).get("routes", []):
         name = r.get("served_entity_name") or r.get("served_model_name")
-        names = {"entity": {"served_entity_name": name}, "model": {"served_model_name": name},
-                 "both": {"served_entity_name": name, "served_model_name": name}}[form]
+        names = {
+            "entity": {"served_entity_name": name},
+            "model": {"served_model_name": name},
+            "both": {"served_entity_name": name, "served_model_name": name},
+        }[form]
         routes.append({**names, "traffic_percentage": r["traffic_percentage"]})
     return {**config, "traffic_config": {"routes": routes}}
 
@@ -229,7 +233,13 @@ class FakeClock:
 @pytest.fixture
 def fake_serving() -> Iterator[tuple[FakeServing, str]]:
     """A fresh fake and its base URL (``http://127.0.0.1:<port>``)."""
-    fake = FakeServing()
+    with serving(FakeServing()) as served:
+        yield served
+
+
+@contextmanager
+def serving(fake: FakeServing) -> Iterator[tuple[FakeServing, str]]:
+    """``fake`` answering on 127.0.0.1 until the block ends, and its base URL."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(fake))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
